@@ -1,0 +1,20 @@
+"""tryon_sdk: clean, stable body-and-garment masks for virtual try-on."""
+
+from ._version import __version__
+from .errors import CheckpointError, ConfigError, DataError, InputError, TryOnError, TryOnWarning, VideoError
+from .labels import ATR_CLASSES, FLIP_PAIRS, NUM_CLASSES, PALETTE
+
+__all__ = [
+    "__version__",
+    "ATR_CLASSES",
+    "FLIP_PAIRS",
+    "NUM_CLASSES",
+    "PALETTE",
+    "TryOnError",
+    "InputError",
+    "ConfigError",
+    "CheckpointError",
+    "VideoError",
+    "DataError",
+    "TryOnWarning",
+]

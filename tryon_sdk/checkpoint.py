@@ -1,0 +1,202 @@
+"""Safe checkpoints: ``model.safetensors`` + ``config.json``.
+
+Nothing here unpickles. The weights file is safetensors (a JSON header and
+raw tensor bytes); the :class:`~tryon_sdk.config.ModelConfig` is stored both
+as ``config.json`` beside it and inside the safetensors header metadata, so a
+lone ``.safetensors`` file still loads. A SHA-256 over the tensors
+(:func:`weights_checksum`) is recorded at save time and checked at load time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .config import ModelConfig
+from .errors import CheckpointError
+
+__all__ = [
+    "WEIGHTS_NAME",
+    "CONFIG_NAME",
+    "save_checkpoint",
+    "load_checkpoint",
+    "load_config",
+    "weights_checksum",
+    "load_weights_into",
+]
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+_META_KEY = "tryon_sdk_config"
+
+
+def weights_checksum(state_dict: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 over tensor names, dtypes, shapes and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        t = state_dict[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(
+    model_or_state: nn.Module | Mapping[str, torch.Tensor],
+    config: ModelConfig,
+    directory: str | os.PathLike,
+    *,
+    dtype: torch.dtype | None = None,
+) -> ModelConfig:
+    """Write ``directory/model.safetensors`` and ``directory/config.json``.
+
+    ``dtype`` (e.g. ``torch.float16``) converts floating-point tensors to save
+    space; they are cast back to float32 on load. Returns the config with its
+    ``sha256`` filled in. Both files are written to temporary names first, so
+    an interrupted save never leaves a file that looks complete.
+    """
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CheckpointError(f"cannot create checkpoint folder {directory}: {exc}") from exc
+    state = model_or_state.state_dict() if isinstance(model_or_state, nn.Module) else dict(model_or_state)
+    tensors: dict[str, torch.Tensor] = {}
+    for name, t in state.items():
+        t = t.detach().cpu()
+        if dtype is not None and t.is_floating_point():
+            t = t.to(dtype)
+        tensors[name] = t.contiguous()
+    config = config.replace(sha256=weights_checksum(tensors))
+    text = config.to_json()
+    try:
+        _atomic_write(directory / WEIGHTS_NAME, lambda p: save_file(tensors, p, metadata={_META_KEY: text}))
+        _atomic_write(directory / CONFIG_NAME, lambda p: Path(p).write_text(text + "\n"))
+    except OSError as exc:
+        raise CheckpointError(f"cannot write checkpoint to {directory}: {exc}") from exc
+    return config
+
+
+def _weights_path(path: Path) -> Path:
+    if path.is_dir():
+        weights = path / WEIGHTS_NAME
+        if not weights.is_file():
+            raise CheckpointError(f"{path} has no {WEIGHTS_NAME}; expected a folder written by save_pretrained")
+        return weights
+    if path.is_file():
+        return path
+    raise CheckpointError(f"checkpoint not found: {path}")
+
+
+def _read_header(weights: Path) -> dict:
+    """Parse the safetensors header, telling pickles and truncated files apart."""
+    size = weights.stat().st_size
+    with open(weights, "rb") as f:
+        head = f.read(8)
+        if head[:2] == b"PK" or head[:1] == b"\x80":
+            raise CheckpointError(
+                f"{weights} is a pickle/torch.save file; tryon_sdk never unpickles checkpoints. "
+                "Convert it with save_pretrained (safetensors) in a trusted environment."
+            )
+        if len(head) < 8:
+            raise CheckpointError(f"{weights} is not a safetensors file (only {size} bytes)")
+        (n,) = struct.unpack("<Q", head)
+        if n > size - 8:
+            raise CheckpointError(f"{weights} is truncated or not safetensors: header claims {n} bytes, file has {size}")
+        try:
+            header = json.loads(f.read(n))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"{weights} is not a safetensors file: {exc}") from exc
+    ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+    if 8 + n + max(ends, default=0) > size:
+        raise CheckpointError(f"{weights} is truncated: {size} bytes, tensors need {8 + n + max(ends)}")
+    return header
+
+
+def load_config(path: str | os.PathLike) -> ModelConfig:
+    """Read the :class:`ModelConfig` of a checkpoint folder or file without loading weights."""
+    path = Path(path)
+    weights = _weights_path(path)
+    cfg_file = weights.parent / CONFIG_NAME
+    if cfg_file.is_file() and (path.is_dir() or weights.name == WEIGHTS_NAME):
+        return ModelConfig.from_json(cfg_file.read_text())
+    meta = _read_header(weights).get("__metadata__") or {}
+    if _META_KEY not in meta:
+        raise CheckpointError(f"{weights} has no {CONFIG_NAME} beside it and no tryon_sdk config in its header")
+    return ModelConfig.from_json(meta[_META_KEY])
+
+
+def load_checkpoint(path: str | os.PathLike, *, verify: bool = True) -> tuple[dict[str, torch.Tensor], ModelConfig]:
+    """Load ``(state_dict, config)`` from a folder or a ``.safetensors`` file.
+
+    Raises :class:`CheckpointError` for a missing, pickled, truncated or
+    tampered file (checksum mismatch when ``verify``).
+    """
+    path = Path(path)
+    weights = _weights_path(path)
+    _read_header(weights)
+    config = load_config(path)
+    try:
+        state = load_file(weights)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read {weights}: {exc}") from exc
+    if verify:
+        if not config.sha256:
+            raise CheckpointError(f"{weights}: config has no sha256 checksum; pass verify=False to load it anyway")
+        found = weights_checksum(state)
+        if found != config.sha256:
+            raise CheckpointError(
+                f"{weights}: weights checksum mismatch (found {found[:12]}…, config says {config.sha256[:12]}…); "
+                "the file is corrupt or was modified"
+            )
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    return state, config
+
+
+def load_weights_into(model: nn.Module, state: Mapping[str, torch.Tensor], config: ModelConfig, source: str = "checkpoint") -> None:
+    """``model.load_state_dict(state)`` with errors that say what was found and expected."""
+    expected = model.state_dict()
+    cls_key = next((k for k in ("classifier.4.weight", "classifier.high_classifier.weight") if k in expected), None)
+    if cls_key and cls_key in state and state[cls_key].shape[0] != expected[cls_key].shape[0]:
+        raise CheckpointError(
+            f"{source}: classifier has {state[cls_key].shape[0]} classes, expected {expected[cls_key].shape[0]} "
+            f"({config.architecture}/{config.backbone} with {config.num_classes} classes)"
+        )
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shape_bad = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or shape_bad:
+        detail = []
+        if missing:
+            detail.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            detail.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        if shape_bad:
+            k = shape_bad[0]
+            detail.append(f"{len(shape_bad)} with other shapes (e.g. {k}: found {tuple(state[k].shape)}, expected {tuple(expected[k].shape)})")
+        raise CheckpointError(
+            f"{source}: weights do not match a {config.architecture}/{config.backbone} network with "
+            f"{config.num_classes} classes: " + "; ".join(detail)
+        )
+    model.load_state_dict(state, strict=True)

@@ -1,0 +1,139 @@
+"""The segmentation network and the engine that runs it.
+
+:func:`build_model` makes the torchvision DeepLabV3 / LR-ASPP network for a
+:class:`~tryon_sdk.config.ModelConfig`. :class:`TorchEngine` runs it on a
+device with the chosen precision; it takes a normalised batch and returns
+logits, and knows nothing about images, letterboxing or classes. Any object
+with the same ``__call__`` (see :class:`Engine`) can stand in for it, e.g. an
+ONNX Runtime engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import nn
+from torchvision.models import segmentation as tvseg
+
+from .config import ModelConfig
+from .errors import ConfigError
+
+__all__ = ["build_model", "Engine", "TorchEngine", "resolve_device", "PRECISIONS"]
+
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16")
+_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def build_model(config: ModelConfig | None = None, *, bn_momentum: float | None = 0.1, **overrides) -> nn.Module:
+    """Build a randomly initialised network for ``config`` (no download ever).
+
+    ``overrides`` are :class:`ModelConfig` fields, e.g.
+    ``build_model(backbone="resnet101", aux_loss=True)``.
+
+    ``bn_momentum`` resets every BatchNorm's momentum: torchvision's
+    MobileNetV3 uses 0.01, which from scratch leaves the eval-mode running
+    statistics far behind the weights (the net then predicts background
+    only). ``None`` keeps torchvision's values.
+
+    The module returns ``{"out": logits B x C x H x W}`` (plus ``"aux"`` with
+    ``aux_loss``) at the input's resolution, like torchvision's models.
+    """
+    config = (config or ModelConfig()).replace(**overrides) if overrides else (config or ModelConfig())
+    common = dict(weights=None, weights_backbone=None, num_classes=config.num_classes)
+    if config.architecture == "lraspp":
+        model = tvseg.lraspp_mobilenet_v3_large(**common)
+    else:
+        builder = {
+            "resnet101": tvseg.deeplabv3_resnet101,
+            "resnet50": tvseg.deeplabv3_resnet50,
+            "mobilenet_v3_large": tvseg.deeplabv3_mobilenet_v3_large,
+        }[config.backbone]
+        model = builder(aux_loss=config.aux_loss, **common)
+    if bn_momentum is not None:
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.momentum = bn_momentum
+    return model
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when available, else CPU; other names are checked."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"unknown device {device!r}; valid: auto, cpu, cuda, cuda:N") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} was asked for but CUDA is not available; use device='cpu' or 'auto'")
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device type {dev.type!r} is not supported; valid: auto, cpu, cuda")
+    return dev
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What the parser needs from an inference backend."""
+
+    config: ModelConfig
+    device: torch.device
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        """Normalised ``B x 3 x H x W`` float32 on :attr:`device` -> logits ``B x C x H x W`` float32."""
+        ...
+
+
+class TorchEngine:
+    """Runs a torch segmentation network in eval mode.
+
+    Args:
+        model: a module from :func:`build_model` (weights already loaded).
+        config: the model's config.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        precision: ``"fp32"``; ``"fp16"`` (CUDA only) or ``"bf16"`` run under autocast.
+        channels_last: NHWC memory format; ``None`` means on for CUDA, off on CPU.
+        compile: wrap the network in ``torch.compile``.
+    """
+
+    name = "torch"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: ModelConfig,
+        *,
+        device: str | torch.device = "auto",
+        precision: str = "fp32",
+        channels_last: bool | None = None,
+        compile: bool = False,
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+        self.config = config
+        self.device = resolve_device(device)
+        if precision == "fp16" and self.device.type != "cuda":
+            raise ConfigError("precision 'fp16' needs a CUDA device; on CPU use 'bf16' or 'fp32'")
+        self.precision = precision
+        self.channels_last = self.device.type == "cuda" if channels_last is None else bool(channels_last)
+        model = model.eval().to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self._net = torch.compile(model) if compile else model
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=_DTYPES[self.precision])
+
+    @torch.inference_mode()
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            out = self._net(batch)["out"]
+        return out.float()
