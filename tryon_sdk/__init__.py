@@ -18,3 +18,9 @@ __all__ = [
     "DataError",
     "TryOnWarning",
 ]
+
+from .config import ModelConfig  # noqa: E402
+from .parser import ParseResult, Parser  # noqa: E402
+from .regions import REGIONS  # noqa: E402
+
+__all__ += ["ModelConfig", "Parser", "ParseResult", "REGIONS"]

@@ -1,0 +1,114 @@
+"""Turn what users pass (numpy, PIL, torch) into RGB uint8 images, or fail clearly.
+
+Accepted: ``HxWx3`` uint8 RGB arrays; PIL images; torch tensors ``3xHxW``
+(CHW, the torchvision convention) or ``HxWx3``, uint8 or float in [0, 1].
+Converted, with a :class:`~tryon_sdk.errors.TryOnWarning` saying so:
+grayscale (``HxW``/``HxWx1``) is repeated to RGB, RGBA drops its alpha,
+16-bit images are scaled to 8 bits, float arrays in [0, 1] are scaled to 255.
+Rejected with :class:`~tryon_sdk.errors.InputError`: empty or zero-sized
+images, NaN/inf, values outside the dtype's range, other dtypes or shapes.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import InputError, TryOnWarning
+
+__all__ = ["to_rgb_uint8", "check_labels"]
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, TryOnWarning, stacklevel=4)
+
+
+def _from_pil(image: Any) -> np.ndarray:
+    mode = image.mode
+    if mode != "RGB":
+        _warn(f"PIL image in mode {mode!r} was converted to RGB")
+        image = image.convert("RGB")
+    return np.asarray(image)
+
+
+def _channels_last(arr: np.ndarray, chw: bool) -> np.ndarray:
+    if arr.ndim == 2:
+        return arr[:, :, None]
+    if arr.ndim != 3:
+        raise InputError(f"image must be HxW, HxWxC or CxHxW, got shape {tuple(arr.shape)}")
+    if chw:
+        return np.moveaxis(arr, 0, -1)
+    return arr
+
+
+def to_rgb_uint8(image: Any) -> np.ndarray:
+    """Return a C-contiguous ``HxWx3`` uint8 RGB array for any accepted input."""
+    if isinstance(image, np.ndarray):
+        arr, chw = image, False
+    elif isinstance(image, torch.Tensor):
+        t = image.detach()
+        if t.ndim == 3 and t.shape[0] in (1, 3, 4) and t.shape[-1] not in (1, 3, 4):
+            chw = True
+        elif t.ndim == 3 and t.shape[0] in (1, 3, 4) and t.shape[-1] in (1, 3, 4):
+            chw = True  # ambiguous (e.g. 3x5x3): follow torchvision, CHW
+        else:
+            chw = False
+        if t.dtype == torch.bfloat16:
+            t = t.float()
+        arr = t.cpu().numpy()
+    elif hasattr(image, "mode") and hasattr(image, "convert"):
+        arr, chw = _from_pil(image), False
+    else:
+        raise InputError(
+            f"image must be a numpy array, a PIL image or a torch tensor, got {type(image).__name__}"
+        )
+
+    if arr.size == 0 or 0 in arr.shape:
+        raise InputError(f"image is empty (shape {tuple(arr.shape)})")
+    arr = _channels_last(arr, chw)
+    channels = arr.shape[2]
+    if channels not in (1, 3, 4):
+        raise InputError(f"image must have 1, 3 or 4 channels (gray, RGB, RGBA), got {channels} (shape {tuple(arr.shape)})")
+
+    if arr.dtype == np.uint8:
+        pass
+    elif arr.dtype == np.uint16:
+        _warn("16-bit image was scaled to 8 bits")
+        arr = (arr >> 8).astype(np.uint8)
+    elif arr.dtype in (np.float16, np.float32, np.float64):
+        if not np.isfinite(arr).all():
+            raise InputError("image contains NaN or infinite values")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0.0 or hi > 1.0:
+            raise InputError(
+                f"float images must hold values in [0, 1], found [{lo:.3g}, {hi:.3g}]; pass uint8 for 0..255 data"
+            )
+        arr = np.round(arr.astype(np.float32) * 255.0).astype(np.uint8)
+    else:
+        raise InputError(f"unsupported image dtype {arr.dtype}; use uint8 (or uint16, or float in [0, 1])")
+
+    if channels == 1:
+        _warn("grayscale image was converted to RGB")
+        arr = np.repeat(arr, 3, axis=2)
+    elif channels == 4:
+        _warn("RGBA image: the alpha channel was dropped")
+        arr = arr[:, :, :3]
+    return np.ascontiguousarray(arr)
+
+
+def check_labels(labels: Any, num_classes: int, name: str = "labels") -> np.ndarray:
+    """Validate an ``HxW`` integer label map with ids in ``0..num_classes-1``."""
+    if isinstance(labels, torch.Tensor):
+        labels = labels.detach().cpu().numpy()
+    if not isinstance(labels, np.ndarray):
+        raise InputError(f"{name} must be a numpy array or tensor, got {type(labels).__name__}")
+    if labels.ndim != 2 or labels.size == 0:
+        raise InputError(f"{name} must be a non-empty HxW map, got shape {tuple(labels.shape)}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise InputError(f"{name} must have an integer dtype, got {labels.dtype}")
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise InputError(f"{name} ids must be in 0..{num_classes - 1}, found {labels.min()}..{labels.max()}")
+    return labels

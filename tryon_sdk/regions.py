@@ -1,0 +1,163 @@
+"""Named garment and body regions for compositors, and try-on agnostic masks.
+
+A region is a set of ATR classes. Its soft alpha is the summed probability of
+those classes (or a 0/1 mask when only labels are known), optionally snapped
+to the frame's edges (:mod:`tryon_sdk.refine`) and feathered.
+
+Agnostic masks are the inpainting masks of OOTDiffusion / IDM-VTON style
+try-on: the area the new garment may occupy, with head, hair, shoes and bag
+always kept out of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+from .errors import ConfigError, InputError
+from .refine import refine_alpha
+
+__all__ = [
+    "REGIONS",
+    "AGNOSTIC_CATEGORIES",
+    "Box",
+    "region_classes",
+    "region_alpha",
+    "region_box",
+    "feather_alpha",
+    "agnostic_mask",
+    "agnostic_image",
+]
+
+#: region name -> ATR class ids (see the README table).
+REGIONS: dict[str, frozenset[int]] = {
+    "upper_body": frozenset({4}),
+    "lower_body": frozenset({5, 6}),
+    "dress": frozenset({7}),
+    "outfit": frozenset({4, 5, 6, 7}),
+    "shoes": frozenset({9, 10}),
+    "accessories": frozenset({1, 3, 8, 16, 17}),
+    "hair": frozenset({2}),
+    "face": frozenset({11}),
+    "arms": frozenset({14, 15}),
+    "legs": frozenset({12, 13}),
+    "skin": frozenset({11, 12, 13, 14, 15}),
+    "person": frozenset(range(1, 18)),
+}
+
+
+@dataclass(frozen=True)
+class AgnosticSpec:
+    """Classes masked for inpainting (then dilated) and classes always kept."""
+
+    masked: frozenset[int]
+    kept: frozenset[int]
+
+
+_KEPT = frozenset({1, 2, 3, 11, 9, 10, 16})  # hat, hair, sunglasses, face, shoes, bag
+AGNOSTIC_CATEGORIES: dict[str, AgnosticSpec] = {
+    "upper_body": AgnosticSpec(frozenset({4, 7, 14, 15}), _KEPT),
+    "lower_body": AgnosticSpec(frozenset({5, 6, 12, 13}), _KEPT),
+    "dresses": AgnosticSpec(frozenset({4, 5, 6, 7}), _KEPT),
+}
+
+
+class Box(NamedTuple):
+    """Pixel bounding box, ``x1``/``y1`` exclusive."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+
+def region_classes(name: str) -> frozenset[int]:
+    try:
+        return REGIONS[name]
+    except KeyError:
+        raise ConfigError(f"unknown region {name!r}; valid: {', '.join(REGIONS)}") from None
+
+
+def feather_alpha(alpha: np.ndarray, feather: float) -> np.ndarray:
+    """Soften edges so the 10-90% ramp is about ``feather`` pixels wide (Gaussian, sigma = feather / 2.56)."""
+    if feather < 0:
+        raise ConfigError(f"feather must be >= 0 pixels, got {feather}")
+    if feather == 0:
+        return alpha
+    sigma = feather / 2.56
+    return cv2.GaussianBlur(alpha, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
+
+
+def region_alpha(
+    name: str,
+    *,
+    labels: np.ndarray | None = None,
+    probabilities: np.ndarray | None = None,
+    image: np.ndarray | None = None,
+    refine: bool = True,
+    feather: float = 0.0,
+    radius: int | None = None,
+) -> np.ndarray:
+    """Soft ``HxW`` float32 alpha in [0, 1] of a named region.
+
+    Uses ``probabilities`` (``CxHxW``) when given, else ``labels`` (``HxW`` ids).
+    ``refine`` snaps edges to ``image`` (``HxWx3`` uint8) with a guided filter;
+    it is skipped when no image is given.
+    """
+    classes = sorted(region_classes(name))
+    if probabilities is not None:
+        alpha = probabilities[classes].sum(axis=0, dtype=np.float32)
+    elif labels is not None:
+        alpha = np.isin(labels, classes).astype(np.float32)
+    else:
+        raise InputError("region_alpha needs labels or probabilities")
+    if refine and image is not None:
+        if image.shape[:2] != alpha.shape:
+            raise InputError(f"image {image.shape[:2]} and alpha {alpha.shape} sizes differ")
+        alpha = refine_alpha(alpha, image, radius=radius)
+    alpha = feather_alpha(np.ascontiguousarray(alpha, dtype=np.float32), feather)
+    return np.clip(alpha, 0.0, 1.0, out=alpha)
+
+
+def region_box(alpha: np.ndarray, threshold: float = 0.5) -> Box | None:
+    """Bounding box of ``alpha > threshold``; ``None`` when the region is absent."""
+    ys, xs = np.nonzero(alpha > threshold)
+    if ys.size == 0:
+        return None
+    return Box(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+
+
+def agnostic_mask(labels: np.ndarray, category: str, *, dilation: int | None = None) -> np.ndarray:
+    """Inpainting mask (``HxW`` bool) for a try-on ``category``.
+
+    The category's classes are dilated by ``dilation`` pixels (default 2% of the
+    longer side, so the new garment may be looser than the old one), then every
+    kept class (head, hair, sunglasses, shoes, bag) is removed from the mask.
+    """
+    try:
+        spec = AGNOSTIC_CATEGORIES[category]
+    except KeyError:
+        raise ConfigError(f"unknown agnostic category {category!r}; valid: {', '.join(AGNOSTIC_CATEGORIES)}") from None
+    if dilation is None:
+        dilation = max(1, round(0.02 * max(labels.shape)))
+    if dilation < 0:
+        raise ConfigError(f"dilation must be >= 0 pixels, got {dilation}")
+    mask = np.isin(labels, sorted(spec.masked)).astype(np.uint8)
+    if dilation > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilation + 1, 2 * dilation + 1))
+        mask = cv2.dilate(mask, kernel)
+    mask = mask.astype(bool)
+    mask &= ~np.isin(labels, sorted(spec.kept))
+    return mask
+
+
+def agnostic_image(image: np.ndarray, mask: np.ndarray, fill: tuple[int, int, int] = (128, 128, 128)) -> np.ndarray:
+    """The person image with the agnostic ``mask`` painted in ``fill`` (grey, as try-on models expect)."""
+    if image.shape[:2] != mask.shape:
+        raise InputError(f"image {image.shape[:2]} and mask {mask.shape} sizes differ")
+    out = image.copy()
+    out[mask] = np.asarray(fill, dtype=np.uint8)
+    return out
