@@ -1,0 +1,108 @@
+"""Recipes: JSON training configurations, looked up by name, path or inline JSON, with ``key.sub=value`` overrides."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from tryon_sdk.errors import ConfigError
+
+__all__ = ["RECIPES_DIR", "available_recipes", "load_recipe", "apply_overrides"]
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+
+DEFAULTS: dict[str, Any] = {
+    "name": "custom",
+    "model": {"architecture": "lraspp", "backbone": "mobilenet_v3_large", "input_size": [288, 192], "aux_loss": False},
+    "data": {"train": [], "val": None, "cache_size": [384, 256], "cache_dir": None, "split": {"val_count": 120, "seed": 0}},
+    "optim": {"name": "adamw", "lr": 0.002, "weight_decay": 0.0001, "betas": [0.9, 0.999], "momentum": 0.9, "nesterov": False},
+    "schedule": {"name": "poly", "power": 0.9, "warmup_steps": 100, "warmup_start": 0.05, "by": "steps"},
+    "loss": {"dice_weight": 1.0, "class_weights": "none", "aux_weight": 0.4},
+    "augment": {},
+    "batch_size": 8,
+    "accum_steps": 1,
+    "steps": 1000,
+    "eval_every": 200,
+    "eval_flip_tta": False,
+    "checkpoint_every": 100,
+    "checkpoint_minutes": None,
+    "log_every": 10,
+    "seed": 0,
+    "num_threads": None,
+    "cpu_bf16": False,
+    "channels_last": None,
+    "max_minutes": None,
+    "deadline": None,
+    "export_dtype": "float16",
+    "num_workers": 0,
+    "device": None,
+}
+
+
+def available_recipes() -> list[str]:
+    """Names of the bundled recipes (``training/recipes/*.json``)."""
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.json"))
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def load_recipe(name_or_json: str | dict) -> dict[str, Any]:
+    """A recipe dict from a bundled name, a ``.json`` path, inline JSON text or a dict, merged over the defaults."""
+    if isinstance(name_or_json, dict):
+        data = name_or_json
+    else:
+        text = name_or_json.strip()
+        if text.startswith("{"):
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"inline recipe is not valid JSON: {exc}") from exc
+        else:
+            path = Path(text)
+            if not path.suffix == ".json":
+                path = RECIPES_DIR / f"{text}.json"
+            if not path.is_file():
+                raise ConfigError(f"unknown recipe {text!r}; valid: {', '.join(available_recipes())}, a .json path or inline JSON")
+            try:
+                data = json.loads(path.read_text())
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"recipe {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError("a recipe must be a JSON object")
+    unknown = sorted(set(data) - set(DEFAULTS) - {"description"})
+    if unknown:
+        raise ConfigError(f"unknown recipe keys: {', '.join(unknown)}; valid: {', '.join(sorted(DEFAULTS))}")
+    return _merge(DEFAULTS, data)
+
+
+def apply_overrides(recipe: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` strings; values are parsed as JSON when they can be (``lr=3e-3``, ``model.input_size=[256,160]``)."""
+    out = copy.deepcopy(recipe)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like key.sub=value")
+        key, raw = item.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                raise ConfigError(f"override {key!r}: {p!r} is not a section; sections: {', '.join(k for k, v in out.items() if isinstance(v, dict))}")
+            node = node[p]
+        if parts[-1] not in node and node is out:
+            raise ConfigError(f"override {key!r}: unknown key; valid: {', '.join(sorted(out))}")
+        node[parts[-1]] = value
+    return out

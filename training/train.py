@@ -1,0 +1,444 @@
+"""Training loop: ``python -m training.train --recipe NAME_OR_JSON [--out DIR] [--resume] [key.sub=value ...]``.
+
+* Data: in-memory uint8 caches (see :mod:`training.data.sources`), a seeded
+  :class:`~torch.utils.data.DistributedSampler` order per epoch (weighted
+  draws when sources have different weights), joint augmentation on the
+  training device.
+* Optimiser AdamW or SGD; poly or cosine decay after a linear warm-up, by
+  step count or (``schedule.by = "time"``) by the fraction of the time budget
+  used, so a run stopped by ``--max-minutes``/``--deadline`` still anneals.
+* Mixed precision on CUDA (fp16 + GradScaler), optional bf16 autocast on CPU,
+  gradient accumulation, DDP under ``torchrun`` (NCCL on GPU, gloo on CPU).
+* Every random draw of step ``s`` comes from generators seeded with
+  ``(seed, rank, s)``, so ``--resume`` continues exactly like an uninterrupted run.
+* Rank 0 writes ``last/`` (resumable state, safetensors + JSON) every
+  ``checkpoint_every`` steps or ``checkpoint_minutes``, ``best/`` (model format,
+  best val mIoU), ``metrics.jsonl``, ``curves.png`` and finally ``export/``:
+  the best model via :func:`tryon_sdk.checkpoint.save_checkpoint`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from tryon_sdk.checkpoint import save_checkpoint
+from tryon_sdk.config import ModelConfig
+from tryon_sdk.engine import build_model
+from tryon_sdk.errors import ConfigError
+from tryon_sdk.labels import ATR_CLASSES, IGNORE_INDEX, NUM_CLASSES
+
+from .augment import AugmentConfig, augment_batch, normalize, to_float_batch
+from .data.sources import load_arrays
+from .evaluate import evaluate_arrays
+from .losses import CEDiceLoss
+from .recipe import apply_overrides, load_recipe
+from .state import load_state, optimizer_from_flat, optimizer_to_flat, save_state
+
+__all__ = ["train", "lr_factor", "class_weights_from_masks", "main"]
+
+SCHEDULES = ("poly", "cosine", "constant")
+OPTIMIZERS = ("adamw", "sgd")
+
+
+def lr_factor(step: int, progress: float, sched: dict[str, Any]) -> float:
+    """Multiplier of the base LR at ``step`` with ``progress`` in [0, 1] of the run."""
+    warm = int(sched.get("warmup_steps", 0))
+    if step < warm:
+        start = float(sched.get("warmup_start", 0.05))
+        return start + (1 - start) * step / warm
+    p = min(max(progress, 0.0), 1.0)
+    name = sched.get("name", "poly")
+    if name == "poly":
+        return (1 - p) ** float(sched.get("power", 0.9))
+    if name == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * p))
+    if name == "constant":
+        return 1.0
+    raise ConfigError(f"unknown schedule {name!r}; valid: {', '.join(SCHEDULES)}")
+
+
+def class_weights_from_masks(masks: np.ndarray, num_classes: int = NUM_CLASSES, lo: float = 0.2, hi: float = 5.0) -> torch.Tensor:
+    """Square-root median-frequency weights (float32 ``C``), clipped to ``[lo, hi]``; absent classes get 1."""
+    counts = np.bincount(masks.reshape(-1), minlength=256)[:num_classes].astype(np.float64)
+    present = counts > 0
+    freq = counts / counts.sum()
+    w = np.ones(num_classes)
+    w[present] = np.sqrt(np.median(freq[present]) / freq[present])
+    return torch.tensor(np.clip(w, lo, hi), dtype=torch.float32)
+
+
+def _parse_deadline(value: str | None) -> float | None:
+    """Epoch seconds of an ISO datetime or ``HH:MM`` (UTC, today)."""
+    if not value:
+        return None
+    try:
+        if len(value) <= 5 and ":" in value:
+            hh, mm = (int(x) for x in value.split(":"))
+            now = dt.datetime.now(dt.timezone.utc)
+            return now.replace(hour=hh, minute=mm, second=0, microsecond=0).timestamp()
+        t = dt.datetime.fromisoformat(value)
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=dt.timezone.utc)
+        return t.timestamp()
+    except ValueError as exc:
+        raise ConfigError(f"deadline {value!r} must be HH:MM (UTC) or an ISO datetime") from exc
+
+
+class _Dist:
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.enabled = self.world > 1
+
+    def setup(self, device: torch.device) -> None:
+        if self.enabled and not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+
+    def any(self, flag: bool) -> bool:
+        if not self.enabled:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0])
+        dist.all_reduce(t)
+        return bool(t.item() > 0)
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+
+class _Sampler:
+    """Per-epoch index order for this rank; epoch order depends only on (seed, epoch)."""
+
+    def __init__(self, n: int, weights: np.ndarray, seed: int, d: _Dist) -> None:
+        self.n, self.seed, self.d = n, seed, d
+        w = weights / weights.sum()
+        self.weights = None if np.allclose(w, 1.0 / n) else torch.tensor(w)
+
+    def order(self, epoch: int) -> list[int]:
+        if self.weights is None:
+            sampler = torch.utils.data.DistributedSampler(
+                range(self.n), num_replicas=self.d.world, rank=self.d.rank, shuffle=True, seed=self.seed, drop_last=True
+            )
+            sampler.set_epoch(epoch)
+            return list(sampler)
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        draws = torch.multinomial(self.weights, self.n, replacement=True, generator=g).tolist()
+        per = self.n // self.d.world
+        return draws[self.d.rank * per : (self.d.rank + 1) * per]
+
+
+def _device(recipe: dict, d: _Dist) -> torch.device:
+    name = recipe.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and d.enabled:
+        return torch.device("cuda", d.local_rank)
+    return torch.device(name)
+
+
+def _model_config(recipe: dict) -> ModelConfig:
+    m = recipe["model"]
+    try:
+        return ModelConfig(
+            architecture=m.get("architecture", "lraspp"),
+            backbone=m.get("backbone", "mobilenet_v3_large"),
+            input_size=tuple(m.get("input_size", (288, 192))),
+            aux_loss=bool(m.get("aux_loss", False)),
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"recipe model section: {exc}") from exc
+
+
+def _optimizer(params, o: dict) -> torch.optim.Optimizer:
+    name = o.get("name", "adamw")
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=o["lr"], weight_decay=o.get("weight_decay", 1e-4), betas=tuple(o.get("betas", (0.9, 0.999))))
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=o["lr"], momentum=o.get("momentum", 0.9), weight_decay=o.get("weight_decay", 1e-4), nesterov=o.get("nesterov", False))
+    raise ConfigError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+
+
+def _log(path: Path, record: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def plot_curves(metrics_path: Path, out_png: Path) -> None:
+    """Loss, LR and val mIoU curves from ``metrics.jsonl`` into a PNG (matplotlib Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    tr = [r for r in rows if r.get("kind") == "train"]
+    ev = [r for r in rows if r.get("kind") == "eval"]
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
+    if tr:
+        ax[0].plot([r["step"] for r in tr], [r["loss"] for r in tr], lw=0.8)
+        ax[1].plot([r["step"] for r in tr], [r["lr"] for r in tr])
+    if ev:
+        ax[2].plot([r["step"] for r in ev], [r["mean_iou"] for r in ev], "o-", label="val mIoU")
+        ax[2].plot([r["step"] for r in ev], [r["pixel_accuracy"] for r in ev], "s-", label="val pixel acc")
+        ax[2].legend()
+    for a, t in zip(ax, ("train loss (CE + Dice)", "learning rate", "validation")):
+        a.set_title(t)
+        a.set_xlabel("step")
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = out_png.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, out_png)
+
+
+def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Run a recipe; returns ``{"step", "best", "export", "stopped"}`` (rank 0) with paths and the best val metrics."""
+    d = _Dist()
+    out = Path(out_dir)
+    device = _device(recipe, d)
+    d.setup(device)
+    if recipe.get("num_threads"):
+        torch.set_num_threads(int(recipe["num_threads"]))
+    seed = int(recipe["seed"])
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(False)
+    is_main = d.rank == 0
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    metrics_path = out / "metrics.jsonl"
+
+    cfg = _model_config(recipe)
+    data = load_arrays(recipe["data"])
+    tr_img, tr_msk, tr_w = data["train"]
+    val = data["val"]
+    aug = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in recipe.get("augment", {}).items()})
+
+    torch.manual_seed(seed)
+    model = build_model(cfg).to(device)
+    channels_last = recipe.get("channels_last")
+    channels_last = device.type == "cuda" if channels_last is None else bool(channels_last)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = _optimizer(model.parameters(), recipe["optim"])
+    base_lrs = [g["lr"] for g in opt.param_groups]
+
+    cw = recipe["loss"].get("class_weights", "none")
+    if cw == "balanced":
+        weights = class_weights_from_masks(tr_msk)
+    elif isinstance(cw, list):
+        weights = torch.tensor(cw, dtype=torch.float32)
+    elif cw in (None, "none"):
+        weights = None
+    else:
+        raise ConfigError(f"loss.class_weights {cw!r}; valid: 'none', 'balanced' or a list of {NUM_CLASSES} numbers")
+    criterion = CEDiceLoss(weights, dice_weight=float(recipe["loss"].get("dice_weight", 1.0))).to(device)
+
+    step, epoch, pos, elapsed_prior, best = 0, 0, 0, 0.0, {"mean_iou": -1.0}
+    if resume:
+        tensors, meta = load_state(out / "last")
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        optimizer_from_flat(opt, tensors, meta["optimizer"])
+        step, epoch, pos = meta["step"], meta["epoch"], meta["pos"]
+        elapsed_prior, best = meta["elapsed"], meta["best"]
+        if meta.get("recipe") and meta["recipe"].get("model") != recipe.get("model"):
+            raise ConfigError("--resume with a different model section than the saved run")
+    net: nn.Module = model
+    if d.enabled:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    sampler = _Sampler(len(tr_img), tr_w, seed, d)
+    order = sampler.order(epoch)
+    per_rank_batch = int(recipe["batch_size"])
+    accum = int(recipe.get("accum_steps", 1))
+    total_steps = int(recipe["steps"])
+    max_min = recipe.get("max_minutes")
+    t_start = time.time()
+    deadline = _parse_deadline(recipe.get("deadline"))
+    budget_end = min(
+        t_start + (float(max_min) * 60 - elapsed_prior) if max_min else math.inf,
+        deadline - 90 if deadline else math.inf,  # room for the final eval and export
+    )
+    by_time = recipe["schedule"].get("by", "steps") == "time" and math.isfinite(budget_end)
+    total_budget = elapsed_prior + (budget_end - t_start)
+    use_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    amp_ctx = (
+        torch.autocast("cuda", dtype=torch.float16) if use_amp
+        else torch.autocast("cpu", dtype=torch.bfloat16) if recipe.get("cpu_bf16") else contextlib.nullcontext()
+    )
+    imgs_t = torch.from_numpy(tr_img)
+    msks_t = torch.from_numpy(tr_msk)
+    in_size = tuple(cfg.input_size)
+
+    def next_indices() -> list[int]:
+        nonlocal order, epoch, pos
+        if pos + per_rank_batch > len(order):
+            epoch += 1
+            pos = 0
+            order = sampler.order(epoch)
+            if per_rank_batch > len(order):
+                raise ConfigError(f"batch_size {per_rank_batch} is larger than the {len(order)} training samples per rank")
+        idx = order[pos : pos + per_rank_batch]
+        pos += per_rank_batch
+        return idx
+
+    def evaluate_now() -> dict[str, Any]:
+        return evaluate_arrays(
+            model, cfg, val[0], val[1], device=device, flip_tta=bool(recipe.get("eval_flip_tta")), channels_last=channels_last
+        )
+
+    def save_last() -> None:
+        tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+        otensors, ometa = optimizer_to_flat(opt)
+        tensors.update(otensors)
+        meta = {
+            "step": step, "epoch": epoch, "pos": pos, "elapsed": elapsed_prior + time.time() - t_start,
+            "best": best, "optimizer": ometa, "recipe": recipe, "world_size": d.world,
+        }
+        save_state(out / "last", tensors, meta)
+
+    def export_config(metrics: dict[str, Any]) -> ModelConfig:
+        return cfg.replace(recipe=recipe, data_split=data["split"], metrics=metrics)
+
+    bar = None
+    if is_main and progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total_steps, initial=step, unit="step", dynamic_ncols=True, mininterval=1 if sys.stderr.isatty() else 30)
+    last_ckpt_t = time.time()
+    stopped = "steps"
+    model.train()
+    t_step = time.time()
+    while step < total_steps:
+        elapsed = elapsed_prior + time.time() - t_start
+        if d.any(time.time() >= budget_end):
+            stopped = "time"
+            break
+        progress_frac = step / total_steps
+        if by_time:
+            progress_frac = max(progress_frac, elapsed / total_budget)
+        f = lr_factor(step, progress_frac, recipe["schedule"])
+        for g, lr0 in zip(opt.param_groups, base_lrs):
+            g["lr"] = lr0 * f
+        opt.zero_grad(set_to_none=True)
+        loss_sum = 0.0
+        for micro in range(accum):
+            gen = torch.Generator().manual_seed(((seed * 1_000_003 + step) * 131 + d.rank) * 17 + micro)
+            torch.manual_seed(((seed * 7919 + step) * 131 + d.rank) * 17 + micro)  # dropout
+            idx = torch.as_tensor(next_indices())
+            x = to_float_batch(imgs_t[idx].to(device, non_blocking=True))
+            y = msks_t[idx].to(device, non_blocking=True)
+            x, y = augment_batch(x, y, in_size, aug, gen)
+            x = normalize(x, cfg.mean, cfg.std)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            sync = contextlib.nullcontext() if (not d.enabled or micro == accum - 1) else net.no_sync()
+            with sync:
+                with amp_ctx:
+                    outputs = net(x)
+                loss = criterion(outputs["out"], y)
+                if "aux" in outputs:
+                    loss = loss + float(recipe["loss"].get("aux_weight", 0.4)) * criterion(outputs["aux"], y)
+                scaler.scale(loss / accum).backward()
+            loss_sum += float(loss.detach()) / accum
+        scaler.step(opt)
+        scaler.update()
+        step += 1
+        now = time.time()
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_sum:.3f}", lr=f"{opt.param_groups[0]['lr']:.2e}", refresh=False)
+        if is_main and (step % int(recipe["log_every"]) == 0 or step == 1):
+            _log(metrics_path, {"kind": "train", "step": step, "loss": loss_sum, "lr": opt.param_groups[0]["lr"],
+                                "step_s": now - t_step, "elapsed_s": elapsed_prior + now - t_start, "epoch": epoch})
+        t_step = now
+        if val is not None and recipe.get("eval_every") and step % int(recipe["eval_every"]) == 0:
+            if is_main:
+                best = _eval_and_keep(evaluate_now(), step, elapsed_prior + time.time() - t_start, best, metrics_path, out, model, export_config)
+                model.train()
+            d.barrier()
+        ck_steps = recipe.get("checkpoint_every")
+        ck_min = recipe.get("checkpoint_minutes")
+        if (ck_steps and step % int(ck_steps) == 0) or (ck_min and time.time() - last_ckpt_t >= float(ck_min) * 60):
+            if is_main:
+                save_last()
+            last_ckpt_t = time.time()
+            d.barrier()
+    if bar is not None:
+        bar.close()
+    result: dict[str, Any] = {"step": step, "stopped": stopped}
+    if is_main:
+        if val is not None and (not recipe.get("eval_every") or step % int(recipe["eval_every"]) != 0):
+            best = _eval_and_keep(evaluate_now(), step, elapsed_prior + time.time() - t_start, best, metrics_path, out, model, export_config)
+        save_last()
+        if val is None:  # nothing to select on: the last weights are the result
+            save_checkpoint(model, export_config({"step": step}), out / "best")
+        dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": None}[recipe.get("export_dtype", "float16")]
+        from tryon_sdk.checkpoint import load_checkpoint
+
+        state, best_cfg = load_checkpoint(out / "best")
+        metrics = dict(best_cfg.metrics)
+        metrics["wall_time_s"] = round(elapsed_prior + time.time() - t_start, 1)
+        metrics["steps_run"] = step
+        final_cfg = save_checkpoint(state, best_cfg.replace(metrics=metrics, sha256=None), out / "export", dtype=dtype)
+        if metrics_path.is_file():
+            plot_curves(metrics_path, out / "curves.png")
+        result.update(best=best, export=str(out / "export"), sha256=final_cfg.sha256)
+    d.barrier()
+    if d.enabled:
+        dist.destroy_process_group()
+    return result
+
+
+def _eval_and_keep(rep: dict, step: int, elapsed: float, best: dict, metrics_path: Path, out: Path, model: nn.Module, export_config) -> dict:
+    rec = {"kind": "eval", "step": step, "elapsed_s": elapsed, "mean_iou": rep["mean_iou"], "pixel_accuracy": rep["pixel_accuracy"], "per_class_iou": rep["per_class_iou"]}
+    _log(metrics_path, rec)
+    if rep["mean_iou"] > best.get("mean_iou", -1.0):
+        best = {"mean_iou": rep["mean_iou"], "pixel_accuracy": rep["pixel_accuracy"], "step": step}
+        metrics = {"val": {k: rep[k] for k in ("mean_iou", "pixel_accuracy", "per_class_iou")}, "step": step, "elapsed_s": round(elapsed, 1)}
+        save_checkpoint(model, export_config(metrics), out / "best")
+    return best
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n")[0])
+    p.add_argument("--recipe", required=True, help="bundled name (training/recipes/*.json), a .json path or inline JSON")
+    p.add_argument("--out", default=None, help="run folder (default runs/<recipe name>)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/last")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop after this much training time (all runs of this folder)")
+    p.add_argument("--deadline", default=None, help="stop before this UTC time (HH:MM or ISO), leaving room to export")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("overrides", nargs="*", help="key.sub=value, e.g. optim.lr=3e-3 steps=2000")
+    a = p.parse_args(argv)
+    recipe = apply_overrides(load_recipe(a.recipe), a.overrides)
+    if a.max_minutes is not None:
+        recipe["max_minutes"] = a.max_minutes
+    if a.deadline is not None:
+        recipe["deadline"] = a.deadline
+    if a.device is not None:
+        recipe["device"] = a.device
+    out = a.out or os.path.join("runs", recipe["name"])
+    result = train(recipe, out, resume=a.resume, progress=not a.no_progress)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
