@@ -166,3 +166,32 @@ def audio_packets(path: str | Path) -> tuple[str | None, int, float]:
             n += 1
             end = max(end, float((p.pts + (p.duration or 0)) * p.time_base))
         return a.codec_context.name, n, end
+
+
+def calibrated_parser(input_size: tuple[int, int] = (64, 48), seed: int = 0):
+    """A tiny random-weight parser whose labels vary over the image.
+
+    A freshly initialised MobileNetV3 in eval mode outputs ~1e-9 activations
+    (constant labels everywhere); re-estimating the BatchNorm statistics on a
+    few synthetic frames makes its output depend on the pixels, so tests can
+    tell frames, states and label ids apart.
+    """
+    import torch
+
+    from tryon_sdk import Parser
+
+    torch.manual_seed(seed)
+    parser = Parser.from_config(device="cpu", input_size=input_size)
+    model = parser.engine.model
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
+            mod.reset_running_stats()
+            mod.momentum = None  # cumulative average over the calibration batches
+    model.train()
+    h, w = input_size[1], input_size[0]
+    with torch.no_grad():
+        for i in range(3):
+            imgs = [torch.from_numpy(synthetic_frame(4 * i + j, w, h)).permute(2, 0, 1).float() / 255 for j in range(4)]
+            model((torch.stack(imgs) - 0.45) / 0.25)
+    model.eval()
+    return parser

@@ -1,0 +1,276 @@
+"""Streaming sessions: running modes, timestamps, state isolation, LIVE_STREAM dropping."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from tryon_sdk.errors import ConfigError, InputError
+from tryon_sdk.labels import FLIP_PAIRS, swap_lr
+from tryon_sdk.stream import RunningMode, StreamOptions, VideoSession, open_stream
+from tryon_sdk.temporal import SmoothingOptions, TemporalSmoother
+
+from videos import calibrated_parser, synthetic_frame
+
+
+@pytest.fixture(scope="module")
+def parser():
+    return calibrated_parser()
+
+
+def clip(n: int, seed: int = 0, w: int = 80, h: int = 60) -> list[np.ndarray]:
+    """``n`` similar frames (a block drifting, light noise): no scene cut between them."""
+    rng = np.random.default_rng(seed)
+    base = synthetic_frame(seed, w, h)
+    out = []
+    for i in range(n):
+        f = np.roll(base, i, axis=1).astype(np.int16) + rng.integers(-8, 9, base.shape)
+        out.append(np.clip(f, 0, 255).astype(np.uint8))
+    return out
+
+
+NO_LIMBS = dict(limb_consistency=False)
+
+
+# ------------------------------------------------------------------------- options and misuse
+def test_timestamps_must_strictly_increase(parser):
+    f = clip(4)
+    with open_stream(parser, mode="video", **NO_LIMBS) as s:
+        s.parse(f[0], 0)
+        s.parse(f[1], 33)
+        with pytest.raises(ValueError, match="increase"):
+            s.parse(f[2], 33)
+        with pytest.raises(InputError, match="increase"):
+            s.parse(f[2], 10)
+        with pytest.raises(InputError):
+            s.parse(f[2])  # VIDEO needs a timestamp
+        with pytest.raises(InputError):
+            s.parse(f[2], 40.5)
+        # a batch with a non-increasing stamp is refused as a whole and changes nothing
+        with pytest.raises(InputError):
+            s.parse_many([f[2], f[3]], [50, 50])
+        assert s.stats.last_timestamp_ms == 33
+        assert s.parse(f[2], 66).timestamp_ms == 66
+        s.reset()  # a new stream may start its clock again
+        assert s.parse(f[0], 0).timestamp_ms == 0
+
+
+def test_mode_misuse_is_a_value_error(parser):
+    frame = clip(1)[0]
+
+    def cb(result, image, ts):
+        pass
+
+    with pytest.raises(ConfigError, match="result_callback"):
+        StreamOptions(running_mode=RunningMode.LIVE_STREAM)
+    with pytest.raises(ValueError, match="LIVE_STREAM"):
+        open_stream(parser, mode="video", result_callback=cb)
+    with pytest.raises(ConfigError, match="running mode"):
+        open_stream(parser, mode="batch")
+    with pytest.raises(ConfigError, match="smoothing"):
+        open_stream(parser, mode="video", smoothing="strong")
+    with pytest.raises(ConfigError, match="unknown stream option"):
+        open_stream(parser, mode="video", colour=True)
+    with open_stream(parser, mode="video", **NO_LIMBS) as s:
+        with pytest.raises(ValueError, match="LIVE_STREAM"):
+            s.parse_async(frame, 0)
+        with pytest.raises(ConfigError):
+            s.flush()
+    with open_stream(parser, mode="live_stream", result_callback=cb, **NO_LIMBS) as s:
+        with pytest.raises(ValueError, match="IMAGE or VIDEO"):
+            s.parse(frame, 0)
+        with pytest.raises(ConfigError):
+            s.parse_many([frame], [0])
+        with pytest.raises(InputError, match="increase"):
+            s.parse_async(frame, 5)
+            s.parse_async(frame, 5)
+
+
+# ------------------------------------------------------------------------------- the pipeline
+def test_image_mode_is_stateless(parser):
+    f = clip(3)
+    with open_stream(parser, mode="image", return_probabilities=True, **NO_LIMBS) as s:
+        a = s.parse(f[1])
+        s.parse(f[2])
+        b = s.parse(f[1])
+    np.testing.assert_array_equal(a.probabilities, b.probabilities)
+    np.testing.assert_array_equal(a.labels, parser.parse(f[1]).labels)
+
+
+def test_video_mode_is_engine_then_smoothing_then_argmax(parser):
+    frames = clip(5)
+    smoother = TemporalSmoother(SmoothingOptions(ratio=0.8))
+    state, expected = None, []
+    for i, frame in enumerate(frames):
+        probs, state = parser.predict([frame])[0], state
+        probs, state = smoother.step(probs, state, timestamp_ms=40 * i, frame=frames[i])
+        expected.append(probs)
+    with open_stream(parser, mode="video", smoothing=SmoothingOptions(ratio=0.8), return_probabilities=True, **NO_LIMBS) as s:
+        got = [s.parse(f, 40 * i) for i, f in enumerate(frames)]
+    for i, (r, e) in enumerate(zip(got, expected)):
+        np.testing.assert_allclose(r.probabilities, e.numpy(), atol=1e-6)
+        np.testing.assert_array_equal(r.labels, r.probabilities.argmax(0))
+        assert r.timestamp_ms == 40 * i and r.image is not None
+    # the state really carried over: later frames differ from their stateless parse
+    raw = parser.parse(frames[4], return_probabilities=True).probabilities
+    assert np.abs(got[4].probabilities - raw).max() > 1e-3
+
+
+def test_probabilities_only_when_asked(parser):
+    with open_stream(parser, mode="video", **NO_LIMBS) as s:
+        r = s.parse(clip(1)[0], 0)
+    assert r.probabilities is None and r.labels.dtype == np.uint8 and r.labels.shape == (60, 80)
+
+
+def test_parse_many_matches_parse_one_by_one(parser):
+    frames = clip(5)
+    with open_stream(parser, mode="video", return_probabilities=True, **NO_LIMBS) as s:
+        one = [s.parse(f, 10 * i) for i, f in enumerate(frames)]
+    with open_stream(parser, mode="video", return_probabilities=True, **NO_LIMBS) as s:
+        many = s.parse_many(frames[:3], [0, 10, 20]) + s.parse_many(frames[3:], [30, 40])
+    for a, b in zip(one, many):
+        np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-4)
+        assert (a.labels == b.labels).mean() > 0.99
+
+
+def test_two_sessions_never_share_state(parser):
+    fa, fb = clip(5, seed=0), clip(5, seed=3)
+    with open_stream(parser, mode="video", return_probabilities=True, **NO_LIMBS) as alone:
+        ref = [alone.parse(f, 25 * i) for i, f in enumerate(fa)]
+    sa = open_stream(parser, mode="video", return_probabilities=True, **NO_LIMBS)
+    sb = open_stream(parser, mode="video", return_probabilities=True, **NO_LIMBS)
+    with sa, sb:
+        for i in range(5):
+            ra = sa.parse(fa[i], 25 * i)
+            rb = sb.parse(fb[i], 25 * i)
+            np.testing.assert_array_equal(ra.probabilities, ref[i].probabilities)
+            assert not np.array_equal(ra.probabilities, rb.probabilities)
+
+
+def test_reset_forgets_the_past(parser):
+    frames = clip(4)
+    with open_stream(parser, mode="video", return_probabilities=True, **NO_LIMBS) as s:
+        for i in range(3):
+            s.parse(frames[i], 20 * i)
+        carried = s.parse(frames[3], 60)
+        s.reset()
+        fresh = s.parse(frames[3], 0)
+    with open_stream(parser, mode="video", return_probabilities=True, **NO_LIMBS) as s:
+        first = s.parse(frames[3], 0)
+    np.testing.assert_array_equal(fresh.probabilities, first.probabilities)
+    assert not np.array_equal(carried.probabilities, first.probabilities)
+
+
+def test_mirrored_without_limb_stage_reports_the_persons_sides(parser):
+    frame = synthetic_frame(2, 80, 60)
+    plain = open_stream(parser, mode="image", **NO_LIMBS).parse(frame).labels
+    assert np.isin(plain, [c for pair in FLIP_PAIRS for c in pair]).any(), "test frame needs left/right classes"
+    mirrored = open_stream(parser, mode="image", mirrored=True, **NO_LIMBS).parse(frame).labels
+    np.testing.assert_array_equal(mirrored, swap_lr(plain))
+
+
+def test_compositor_renders_output(parser):
+    def invert(frame, result):
+        return 255 - frame
+
+    frame = clip(1)[0]
+    with open_stream(parser, mode="video", compositor=invert, **NO_LIMBS) as s:
+        r = s.parse(frame, 0)
+        np.testing.assert_array_equal(s.render(r), 255 - frame)
+    with open_stream(parser, mode="video", **NO_LIMBS) as s:
+        r = s.parse(frame, 0)
+        np.testing.assert_array_equal(s.render(r), r.overlay())
+    with open_stream(parser, mode="video", compositor=lambda f, r: f[:10], **NO_LIMBS) as s:
+        with pytest.raises(InputError, match="compositor"):
+            s.render(s.parse(frame, 0))
+
+
+# -------------------------------------------------------------------------------- LIVE_STREAM
+def test_live_stream_drops_stale_frames_and_counts_them(parser):
+    frames = clip(6)
+    busy, release = threading.Event(), threading.Event()
+    got: list[tuple[int, np.ndarray, np.ndarray]] = []
+
+    def slow_callback(result, image, ts):
+        got.append((ts, image, result.image))
+        busy.set()
+        assert release.wait(30)
+
+    s = open_stream(parser, mode="live_stream", result_callback=slow_callback, **NO_LIMBS)
+    with s:
+        s.parse_async(frames[0], 0)
+        assert busy.wait(30)  # the worker now sits in the callback of frame 0
+        for i in range(1, 5):
+            s.parse_async(frames[i], 33 * i)  # 1..3 are replaced by a newer frame before they start
+        reused = frames[5].copy()
+        s.parse_async(reused, 200)  # replaces 4 as well
+        reused[:] = 0  # the caller reuses its buffer: the session kept a copy
+        assert s.stats.frames_dropped == 4
+        release.set()
+        assert s.flush(timeout=60)
+    assert [ts for ts, _, _ in got] == [0, 200]
+    np.testing.assert_array_equal(got[1][1], frames[5])  # no compositor: the callback gets the input frame
+    np.testing.assert_array_equal(got[1][2], frames[5])
+    st = s.stats
+    assert (st.frames_submitted, st.frames_processed, st.frames_dropped) == (6, 2, 4)
+    assert s.dropped_frames == 4
+
+
+def test_live_stream_close_finishes_the_waiting_frame_and_stops(parser):
+    frames = clip(3)
+    seen: list[int] = []
+    release = threading.Event()
+
+    def cb(result, image, ts):
+        release.wait(30)
+        seen.append(ts)
+
+    with open_stream(parser, mode="live_stream", result_callback=cb, **NO_LIMBS) as s:
+        s.parse_async(frames[0], 0)
+        s.parse_async(frames[1], 10)
+        release.set()
+    assert s.closed and not s._worker.is_alive()
+    assert seen[-1] == 10  # the newest frame is never lost on close
+    with pytest.raises(ConfigError, match="closed"):
+        s.parse_async(frames[2], 20)
+
+
+def test_live_stream_callback_error_reaches_the_caller(parser):
+    def broken(result, image, ts):
+        raise RuntimeError("callback failed")
+
+    frame = clip(1)[0]
+    s = open_stream(parser, mode="live_stream", result_callback=broken, **NO_LIMBS)
+    s.parse_async(frame, 0)
+    assert s.flush(timeout=60)
+    with pytest.raises(RuntimeError, match="callback failed"):
+        s.parse_async(frame, 1)
+    s.close()
+
+
+def test_live_stream_callback_gets_the_composited_frame(parser):
+    out: list[np.ndarray] = []
+    frame = clip(1)[0]
+    with open_stream(
+        parser, mode="live_stream", result_callback=lambda r, img, ts: out.append(img), compositor=lambda f, r: 255 - f, **NO_LIMBS
+    ) as s:
+        s.parse_async(frame, 0)
+        assert s.flush(timeout=60)
+    np.testing.assert_array_equal(out[0], 255 - frame)
+
+
+def test_context_manager_closes(parser):
+    with open_stream(parser, mode="video", **NO_LIMBS) as s:
+        assert isinstance(s, VideoSession) and not s.closed
+    assert s.closed
+    with pytest.raises(ConfigError, match="closed"):
+        s.parse(clip(1)[0], 0)
+    s.close()  # idempotent
+
+
+def test_parser_stream_delegation_signature(parser):
+    # Parser.stream(...) is a one-liner over open_stream; the options object form works too.
+    s = open_stream(parser, StreamOptions(running_mode="video", limb_consistency=False), smoothing=False)
+    assert s.mode is RunningMode.VIDEO and s.options.smoothing is False
+    s.close()

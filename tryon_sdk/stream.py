@@ -1,0 +1,440 @@
+"""Streaming sessions: running modes as in MediaPipe tasks.
+
+* ``IMAGE``: every call is independent (no temporal state).
+* ``VIDEO``: :meth:`VideoSession.parse` takes frames in order with
+  strictly increasing ``timestamp_ms`` and returns each result.
+* ``LIVE_STREAM``: :meth:`VideoSession.parse_async` returns at once; a worker
+  thread parses the newest frame and calls ``result_callback``. A frame still
+  waiting when a newer one arrives is *dropped* (stale), never queued, and
+  counted in :attr:`VideoSession.stats`.
+
+Per frame: engine (:meth:`Parser.predict`) -> temporal smoothing of the
+probabilities -> argmax -> left/right limb consistency -> :class:`ParseResult`.
+The temporal state belongs to the session (one per stream, never shared) and
+:meth:`VideoSession.reset` clears it, e.g. at a cut.
+
+Example::
+
+    with open_stream(parser, running_mode="video") as session:
+        for ts, frame in frames:
+            result = session.parse(frame, ts)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from .errors import ConfigError, InputError
+from .inputs import to_rgb_uint8
+from .labels import swap_lr
+from .parser import ParseResult
+from .visualize import overlay
+
+if TYPE_CHECKING:
+    from .parser import Parser
+
+_HAS_STRIDE = "stride_px" in {f.name for f in dataclasses.fields(ParseResult)}
+
+__all__ = [
+    "RunningMode",
+    "StreamOptions",
+    "StreamStats",
+    "VideoSession",
+    "open_stream",
+    "Compositor",
+    "ResultCallback",
+    "default_compositor",
+]
+
+#: ``(frame HxWx3 uint8 RGB, result) -> HxWx3 uint8 RGB`` image to show or encode.
+Compositor = Callable[[np.ndarray, ParseResult], np.ndarray]
+#: LIVE_STREAM callback ``(result, output_image, timestamp_ms)``; ``output_image`` is the
+#: compositor's output when one is set, else the input frame.
+ResultCallback = Callable[[ParseResult, np.ndarray, int], None]
+
+
+class RunningMode(enum.Enum):
+    """How frames arrive (MediaPipe tasks' running modes)."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+    LIVE_STREAM = "live_stream"
+
+    @classmethod
+    def coerce(cls, value: "RunningMode | str") -> "RunningMode":
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls(str(value).lower())
+        except ValueError:
+            raise ConfigError(f"unknown running mode {value!r}; valid: {', '.join(m.value for m in cls)}") from None
+
+
+def default_compositor(frame: np.ndarray, result: ParseResult) -> np.ndarray:
+    """Label colours blended over the frame at 50% (background untouched)."""
+    return overlay(frame, result.labels, alpha=0.5)
+
+
+@dataclass
+class StreamOptions:
+    """Options of a :class:`VideoSession`.
+
+    Attributes:
+        running_mode: ``IMAGE``, ``VIDEO`` or ``LIVE_STREAM`` (a string works too).
+        smoothing: ``True`` (defaults), ``False``, or a ``SmoothingOptions`` from :mod:`tryon_sdk.temporal`.
+        limb_consistency: ``True`` (defaults), ``False``, or a ``LimbOptions`` from :mod:`tryon_sdk.limbs`.
+        mirrored: the frames are mirrored (selfie preview); left/right come out as the person's own sides.
+        return_probabilities: keep the (smoothed) ``CxHxW`` float32 probabilities in each result.
+        result_callback: LIVE_STREAM only, and required there (see :data:`ResultCallback`).
+        compositor: renders the output image (:meth:`VideoSession.render`, LIVE_STREAM callback, overlay video).
+    """
+
+    running_mode: RunningMode | str = RunningMode.VIDEO
+    smoothing: Any = True
+    limb_consistency: Any = True
+    mirrored: bool = False
+    return_probabilities: bool = False
+    result_callback: ResultCallback | None = None
+    compositor: Compositor | None = None
+
+    def __post_init__(self) -> None:
+        self.running_mode = RunningMode.coerce(self.running_mode)
+        if self.running_mode is RunningMode.LIVE_STREAM and self.result_callback is None:
+            raise ConfigError("LIVE_STREAM mode needs a result_callback")
+        if self.running_mode is not RunningMode.LIVE_STREAM and self.result_callback is not None:
+            raise ConfigError(f"result_callback is only used in LIVE_STREAM mode, not {self.running_mode.name}")
+        if self.result_callback is not None and not callable(self.result_callback):
+            raise ConfigError("result_callback must be callable")
+        if self.compositor is not None and not callable(self.compositor):
+            raise ConfigError("compositor must be callable")
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    """Counters and cumulative stage times of a session."""
+
+    frames_submitted: int
+    frames_processed: int
+    frames_dropped: int
+    last_timestamp_ms: int | None
+    inference_s: float
+    postprocess_s: float
+
+
+def _temporal_stages(options: StreamOptions) -> tuple[Any, Any]:
+    """Build the smoother and limb fixer the options ask for (``None`` when off)."""
+    smoother = fixer = None
+    if options.smoothing is not False and options.smoothing is not None:
+        from .temporal import SmoothingOptions, TemporalSmoother
+
+        sopts = SmoothingOptions() if options.smoothing is True else options.smoothing
+        if not isinstance(sopts, SmoothingOptions):
+            raise ConfigError(f"smoothing must be a bool or SmoothingOptions, got {type(sopts).__name__}")
+        smoother = TemporalSmoother(sopts)
+    if options.limb_consistency is not False and options.limb_consistency is not None:
+        from .limbs import LimbConsistency, LimbOptions
+
+        if options.limb_consistency is True:
+            lopts = LimbOptions(mirrored=options.mirrored)
+        elif isinstance(options.limb_consistency, LimbOptions):
+            lopts = options.limb_consistency
+            if lopts.mirrored != options.mirrored:
+                lopts = dataclasses.replace(lopts, mirrored=options.mirrored)
+        else:
+            raise ConfigError(f"limb_consistency must be a bool or LimbOptions, got {type(options.limb_consistency).__name__}")
+        fixer = LimbConsistency(lopts)
+    return smoother, fixer
+
+
+class VideoSession:
+    """One stream's parsing session; a context manager. Not thread-safe: feed it from one thread.
+
+    Args:
+        parser: the :class:`~tryon_sdk.parser.Parser` (shared sessions are fine, state is not).
+        options: :class:`StreamOptions` (default: VIDEO mode, smoothing and limb consistency on).
+    """
+
+    def __init__(self, parser: "Parser", options: StreamOptions | None = None) -> None:
+        self.parser = parser
+        self.options = options if options is not None else StreamOptions()
+        self._smoother, self._fixer = _temporal_stages(self.options)
+        self._smooth_state: Any = None
+        self._limb_state: Any = None
+        self._last_ts: int | None = None
+        self._stride_cache: dict[tuple[int, int], float] = {}
+        self._closed = False
+        self._submitted = self._processed = self._dropped = 0
+        self._inference_s = self._post_s = 0.0
+        # LIVE_STREAM machinery
+        self._cv = threading.Condition()
+        self._pending: tuple[np.ndarray, int] | None = None
+        self._busy = False
+        self._stopping = False
+        self._error: BaseException | None = None
+        self._worker: threading.Thread | None = None
+        if self.mode is RunningMode.LIVE_STREAM:
+            self._worker = threading.Thread(target=self._run_live, name="tryon-live-stream", daemon=True)
+            self._worker.start()
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def mode(self) -> RunningMode:
+        return self.options.running_mode  # type: ignore[return-value]
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def stats(self) -> StreamStats:
+        with self._cv:
+            return StreamStats(
+                self._submitted, self._processed, self._dropped, self._last_ts, self._inference_s, self._post_s
+            )
+
+    @property
+    def dropped_frames(self) -> int:
+        """LIVE_STREAM frames replaced by a newer one before they were parsed."""
+        return self._dropped
+
+    def __enter__(self) -> "VideoSession":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(raise_errors=exc_type is None)
+
+    def __repr__(self) -> str:
+        return f"VideoSession(mode={self.mode.name}, processed={self._processed}, dropped={self._dropped}, closed={self._closed})"
+
+    def reset(self) -> None:
+        """Forget the temporal state and the last timestamp (start of a new shot or stream)."""
+        self._check_open()
+        if self.mode is RunningMode.LIVE_STREAM:
+            self.flush()
+        with self._cv:
+            self._smooth_state = None
+            self._limb_state = None
+            self._last_ts = None
+
+    def close(self, *, raise_errors: bool = True) -> None:
+        """Finish: a LIVE_STREAM session parses its last waiting frame, then stops its worker.
+
+        Re-raises an exception that the worker or callback hit (unless ``raise_errors`` is false).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self._worker is not None:
+            with self._cv:
+                self._stopping = True
+                self._cv.notify_all()
+            self._worker.join()
+        self._smooth_state = self._limb_state = None
+        if raise_errors:
+            self._raise_worker_error()
+
+    # ----------------------------------------------------------------- checks
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigError("this session is closed")
+
+    def _require(self, method: str, *modes: RunningMode) -> None:
+        self._check_open()
+        if self.mode not in modes:
+            valid = " or ".join(m.name for m in modes)
+            raise ConfigError(f"{method}() is for {valid} mode; this session runs in {self.mode.name} mode")
+
+    def _check_timestamp(self, timestamp_ms: Any) -> int:
+        if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, (int, np.integer)):
+            raise InputError(f"timestamp_ms must be an integer number of milliseconds, got {timestamp_ms!r}")
+        ts = int(timestamp_ms)
+        if self._last_ts is not None and ts <= self._last_ts:
+            raise InputError(
+                f"timestamps must increase: got {ts} ms after {self._last_ts} ms (call reset() to start a new stream)"
+            )
+        return ts
+
+    def _raise_worker_error(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    # --------------------------------------------------------------- pipeline
+    def _process(self, images: list[np.ndarray], timestamps: list[int | None]) -> list[ParseResult]:
+        """Engine on the whole batch, then the stateful stages frame by frame in order."""
+        t0 = time.perf_counter()
+        probs_list = self.parser.predict(images)
+        t1 = time.perf_counter()
+        stateful = self.mode is not RunningMode.IMAGE
+        names = self.parser.config.class_names
+        results = []
+        for image, probs, ts in zip(images, probs_list, timestamps):
+            smooth_state = self._smooth_state if stateful else None
+            limb_state = self._limb_state if stateful else None
+            if self._smoother is not None:
+                probs, smooth_state = self._smoother.step(probs, smooth_state, timestamp_ms=ts, frame=image)
+            labels_t = probs.argmax(0).to(torch.uint8)
+            if self._fixer is not None:
+                labels, limb_state = self._fixer.step(labels_t.cpu().numpy(), limb_state, probabilities=probs)
+                labels = np.asarray(labels, dtype=np.uint8)
+            else:
+                labels = labels_t.cpu().numpy()
+                if self.options.mirrored:  # the limb stage handles this itself when it runs
+                    labels = swap_lr(labels)
+            if stateful:
+                self._smooth_state, self._limb_state = smooth_state, limb_state
+            p = None
+            if self.options.return_probabilities:
+                p = probs.float().cpu().numpy()
+            results.append(ParseResult(labels, p, image, names, ts, **self._extra_fields(labels.shape)))
+        t2 = time.perf_counter()
+        with self._cv:
+            self._inference_s += t1 - t0
+            self._post_s += t2 - t1
+            self._processed += len(results)
+        return results
+
+    def _extra_fields(self, shape: tuple[int, int]) -> dict[str, Any]:
+        # ParseResult.stride_px (edge-refinement radius) is set the way Parser.parse sets it.
+        if not _HAS_STRIDE or not hasattr(self.parser, "stride_px"):
+            return {}
+        if shape not in self._stride_cache:
+            self._stride_cache[shape] = self.parser.stride_px(shape)
+        return {"stride_px": self._stride_cache[shape]}
+
+    # ------------------------------------------------------------ IMAGE/VIDEO
+    def parse(self, frame: Any, timestamp_ms: int | None = None) -> ParseResult:
+        """Parse one frame (``HxWx3`` uint8 RGB array, PIL image or tensor).
+
+        VIDEO mode needs ``timestamp_ms`` (int, strictly increasing); IMAGE mode ignores state.
+        """
+        self._require("parse", RunningMode.IMAGE, RunningMode.VIDEO)
+        return self.parse_many([frame], None if timestamp_ms is None else [timestamp_ms])[0]
+
+    def parse_many(self, frames: Sequence[Any], timestamps_ms: Sequence[int] | None = None) -> list[ParseResult]:
+        """Parse consecutive frames with one batched engine call; same results as ``parse`` one by one."""
+        self._require("parse_many", RunningMode.IMAGE, RunningMode.VIDEO)
+        if self.mode is RunningMode.VIDEO:
+            if timestamps_ms is None:
+                raise InputError("VIDEO mode needs a timestamp_ms for every frame")
+            if len(timestamps_ms) != len(frames):
+                raise InputError(f"{len(frames)} frames but {len(timestamps_ms)} timestamps")
+            checked, last = [], self._last_ts
+            try:
+                for t in timestamps_ms:
+                    checked.append(self._check_timestamp(t))
+                    self._last_ts = checked[-1]
+            finally:
+                self._last_ts = last  # committed only once the batch is parsed
+            stamps: list[int | None] = list(checked)
+        else:
+            stamps = list(timestamps_ms) if timestamps_ms is not None else [None] * len(frames)
+            if len(stamps) != len(frames):
+                raise InputError(f"{len(frames)} frames but {len(stamps)} timestamps")
+        images = [to_rgb_uint8(f) for f in frames]
+        if not images:
+            return []
+        with self._cv:
+            self._submitted += len(images)
+        results = self._process(images, stamps)
+        if self.mode is RunningMode.VIDEO:
+            self._last_ts = stamps[-1]  # type: ignore[assignment]
+        return results
+
+    def render(self, result: ParseResult, frame: np.ndarray | None = None) -> np.ndarray:
+        """The output image for ``result``: the compositor's, else the label-colour overlay."""
+        image = frame if frame is not None else result.image
+        if image is None:
+            raise InputError("render() needs the frame: this result keeps no image")
+        comp = self.options.compositor or default_compositor
+        out = comp(image, result)
+        if not isinstance(out, np.ndarray) or out.shape != image.shape or out.dtype != np.uint8:
+            raise InputError(
+                f"compositor must return an HxWx3 uint8 array like its input {image.shape}, got "
+                f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
+            )
+        return out
+
+    # ------------------------------------------------------------ LIVE_STREAM
+    def parse_async(self, frame: Any, timestamp_ms: int) -> None:
+        """Queue a frame for the worker and return at once (LIVE_STREAM).
+
+        The result arrives through ``result_callback`` on the worker thread. A frame
+        that is still waiting when the next one arrives is dropped and counted.
+        """
+        self._require("parse_async", RunningMode.LIVE_STREAM)
+        self._raise_worker_error()
+        ts = self._check_timestamp(timestamp_ms)
+        image = to_rgb_uint8(frame)
+        if image is frame:  # the caller may reuse its buffer for the next frame
+            image = image.copy()
+        with self._cv:
+            self._last_ts = ts
+            self._submitted += 1
+            if self._pending is not None:
+                self._dropped += 1
+            self._pending = (image, ts)
+            self._cv.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until the LIVE_STREAM worker has nothing left to do; ``False`` on timeout."""
+        self._require("flush", RunningMode.LIVE_STREAM)
+        with self._cv:
+            return self._cv.wait_for(lambda: self._pending is None and not self._busy, timeout)
+
+    def _run_live(self) -> None:
+        callback = self.options.result_callback
+        assert callback is not None
+        while True:
+            with self._cv:
+                self._cv.wait_for(lambda: self._pending is not None or self._stopping)
+                if self._pending is None:
+                    return
+                image, ts = self._pending
+                self._pending = None
+                self._busy = True
+            try:
+                result = self._process([image], [ts])[0]
+                out = self.render(result, image) if self.options.compositor is not None else image
+                callback(result, out, ts)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                if self._error is None:
+                    self._error = exc
+            finally:
+                with self._cv:
+                    self._busy = False
+                    self._cv.notify_all()
+
+
+def open_stream(
+    parser: "Parser",
+    options: StreamOptions | None = None,
+    *,
+    mode: RunningMode | str | None = None,
+    **fields: Any,
+) -> VideoSession:
+    """Start a session: ``open_stream(parser, mode="video", smoothing=True)`` or with a :class:`StreamOptions`.
+
+    ``fields`` are :class:`StreamOptions` fields; ``mode`` is short for ``running_mode``.
+    """
+    if mode is not None:
+        if "running_mode" in fields:
+            raise ConfigError("give mode or running_mode, not both")
+        fields["running_mode"] = mode
+    if options is not None:
+        if fields:
+            options = dataclasses.replace(options, **fields)
+    else:
+        try:
+            options = StreamOptions(**fields)
+        except TypeError as exc:
+            raise ConfigError(f"unknown stream option: {exc}") from None
+    return VideoSession(parser, options)
