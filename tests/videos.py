@@ -13,7 +13,15 @@ from typing import Sequence
 import av
 import numpy as np
 
-__all__ = ["synthetic_frame", "make_video", "make_audio_only", "read_video", "read_gray_video", "audio_packets"]
+__all__ = [
+    "synthetic_frame",
+    "make_video",
+    "make_audio_only",
+    "read_video",
+    "read_gray_video",
+    "audio_packets",
+    "calibrated_parser",
+]
 
 
 def synthetic_frame(index: int, width: int, height: int) -> np.ndarray:

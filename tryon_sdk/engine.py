@@ -20,7 +20,7 @@ from torchvision.models import segmentation as tvseg
 from .config import ModelConfig
 from .errors import ConfigError
 
-__all__ = ["build_model", "Engine", "TorchEngine", "resolve_device", "PRECISIONS"]
+__all__ = ["build_model", "output_stride", "Engine", "TorchEngine", "resolve_device", "PRECISIONS"]
 
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16")
 _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
@@ -56,6 +56,11 @@ def build_model(config: ModelConfig | None = None, *, bn_momentum: float | None 
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.momentum = bn_momentum
     return model
+
+
+def output_stride(config: ModelConfig) -> int:
+    """Input pixels per logit of the network's coarsest output (ResNet DeepLabV3: 8, MobileNetV3: 16)."""
+    return 16 if config.backbone == "mobilenet_v3_large" else 8
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -17,11 +17,11 @@ import torch
 
 from .checkpoint import load_checkpoint, load_weights_into, save_checkpoint
 from .config import ModelConfig
-from .engine import Engine, TorchEngine, build_model
+from .engine import Engine, TorchEngine, build_model, output_stride
 from .errors import CheckpointError, ConfigError
 from .inputs import to_rgb_uint8
 from .labels import swap_lr_channels
-from .preprocess import restore, to_model_input
+from .preprocess import plan_letterbox, restore, to_model_input
 from .regions import Box, agnostic_mask, region_alpha, region_box
 from .registry import resolve_checkpoint
 from .visualize import colorize, overlay
@@ -39,6 +39,7 @@ class ParseResult:
         image: the ``HxWx3`` uint8 RGB image that was parsed (guides edge refinement).
         class_names: names of the label ids.
         timestamp_ms: the frame's timestamp in video and stream modes.
+        stride_px: the network's output stride in this image's pixels (sets the edge-refinement radius).
     """
 
     labels: np.ndarray
@@ -46,6 +47,7 @@ class ParseResult:
     image: np.ndarray | None = field(default=None, repr=False)
     class_names: tuple[str, ...] = ()
     timestamp_ms: int | None = None
+    stride_px: float | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -64,6 +66,7 @@ class ParseResult:
             refine=refine,
             feather=feather,
             radius=radius,
+            stride_px=self.stride_px,
         )
 
     def box(self, name: str, threshold: float = 0.5) -> Box | None:
@@ -176,11 +179,13 @@ class Parser:
         return Path(directory)
 
     # ---------------------------------------------------------------- inference
-    def predict(self, images: Sequence[np.ndarray]) -> list[torch.Tensor]:
-        """Class probabilities for already converted images (engine stage of the pipeline).
+    def predict(self, images: Sequence[np.ndarray], *, probabilities: bool = True) -> list[torch.Tensor]:
+        """Class scores for already converted images (engine stage of the pipeline).
 
         Args:
             images: ``HxWx3`` uint8 RGB arrays (see :func:`tryon_sdk.inputs.to_rgb_uint8`).
+            probabilities: softmax probabilities; ``False`` may return logits instead
+                (same argmax, cheaper) when flip TTA is off.
 
         Returns:
             one ``CxHxW`` float32 tensor per image, on the engine's device, at the image's size.
@@ -197,15 +202,22 @@ class Parser:
                 probs, mirrored = logits.softmax(1).chunk(2)
                 probs = 0.5 * (probs + swap_lr_channels(mirrored.flip(-1), dim=1, pairs=cfg.flip_pairs))
             else:
-                probs = self.engine(batch).softmax(1)
+                probs = self.engine(batch)
+                if probabilities:
+                    probs = probs.softmax(1)
             return [restore(p, box) for p, box in zip(probs, boxes)]
+
+    def stride_px(self, shape: tuple[int, int]) -> float:
+        """The network's output stride in the pixels of an image of ``shape`` (H, W)."""
+        box = plan_letterbox(shape, self.config.input_size, self.config.size_multiple)
+        return output_stride(self.config) * shape[0] / box.scaled[0]
 
     def _results(self, images: list[np.ndarray], return_probabilities: bool) -> list[ParseResult]:
         out = []
-        for im, probs in zip(images, self.predict(images)):
+        for im, probs in zip(images, self.predict(images, probabilities=return_probabilities)):
             labels = probs.argmax(0).to(torch.uint8).cpu().numpy()
             p = probs.float().cpu().numpy() if return_probabilities else None
-            out.append(ParseResult(labels, p, im, self.config.class_names))
+            out.append(ParseResult(labels, p, im, self.config.class_names, stride_px=self.stride_px(labels.shape)))
         return out
 
     def parse(self, image: Any, *, return_probabilities: bool = False) -> ParseResult:

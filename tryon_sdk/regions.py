@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .errors import ConfigError, InputError
-from .refine import refine_alpha
+from .refine import default_radius, refine_alpha
 
 __all__ = [
     "REGIONS",
@@ -100,12 +100,15 @@ def region_alpha(
     refine: bool = True,
     feather: float = 0.0,
     radius: int | None = None,
+    stride_px: float | None = None,
 ) -> np.ndarray:
     """Soft ``HxW`` float32 alpha in [0, 1] of a named region.
 
     Uses ``probabilities`` (``CxHxW``) when given, else ``labels`` (``HxW`` ids).
     ``refine`` snaps edges to ``image`` (``HxWx3`` uint8) with a guided filter;
-    it is skipped when no image is given.
+    it is skipped when no image is given. ``radius`` defaults to 1.5 network
+    strides (``stride_px``, in image pixels) so the filter spans the blur of the
+    upsampled logits.
     """
     classes = sorted(region_classes(name))
     if probabilities is not None:
@@ -117,7 +120,7 @@ def region_alpha(
     if refine and image is not None:
         if image.shape[:2] != alpha.shape:
             raise InputError(f"image {image.shape[:2]} and alpha {alpha.shape} sizes differ")
-        alpha = refine_alpha(alpha, image, radius=radius)
+        alpha = refine_alpha(alpha, image, radius=radius if radius is not None else default_radius(alpha.shape, stride_px))
     alpha = feather_alpha(np.ascontiguousarray(alpha, dtype=np.float32), feather)
     return np.clip(alpha, 0.0, 1.0, out=alpha)
 

@@ -1,0 +1,61 @@
+"""Shared fixtures: real data from ../shared (skipped with a reason when absent) and tiny models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """``$TRYON_SHARED_DATA`` or ``../shared/data`` beside the repository."""
+    return Path(os.environ.get("TRYON_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def ccp_dir() -> Path:
+    path = shared_data_dir() / "clothing-co-parsing"
+    if not (path / "photos").is_dir():
+        pytest.skip(f"real CCP data not found at {path} (set TRYON_SHARED_DATA); it is only on the project's machines")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_video() -> Path:
+    path = shared_data_dir() / "video" / "one-by-one-person-detection.mp4"
+    if not path.is_file():
+        pytest.skip(f"real clip not found at {path} (set TRYON_SHARED_DATA); it is only on the project's machines")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_threads():
+    torch.manual_seed(0)
+    np.random.seed(0)
+    yield
+
+
+@pytest.fixture(scope="session")
+def tiny_parser():
+    """A random-weight MobileNetV3 parser with a small input, on CPU."""
+    from tryon_sdk import Parser
+
+    torch.manual_seed(0)
+    return Parser.from_config(device="cpu", input_size=(64, 48))
+
+
+@pytest.fixture
+def person_image() -> np.ndarray:
+    """A 121x87 synthetic 'person' (skin head, red top, blue trousers) on a grey wall, with noise."""
+    rng = np.random.default_rng(1)
+    img = np.full((121, 87, 3), 190, np.uint8)
+    img[8:30, 33:54] = (224, 172, 140)
+    img[30:70, 25:62] = (200, 30, 40)
+    img[70:115, 28:59] = (30, 40, 150)
+    noise = rng.integers(-6, 7, img.shape)
+    return np.clip(img.astype(int) + noise, 0, 255).astype(np.uint8)

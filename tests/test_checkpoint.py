@@ -1,0 +1,129 @@
+"""Checkpoints: safetensors only, checksummed, and refused clearly when wrong."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from tryon_sdk import CheckpointError, ModelConfig, Parser
+from tryon_sdk.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_checkpoint, load_config, save_checkpoint
+from tryon_sdk.engine import build_model
+
+
+@pytest.fixture
+def saved(tiny_parser, tmp_path):
+    return tiny_parser.save_pretrained(tmp_path / "ck")
+
+
+def test_files_and_metadata(saved, tiny_parser):
+    assert sorted(p.name for p in saved.iterdir()) == [CONFIG_NAME, WEIGHTS_NAME]
+    meta = json.loads((saved / CONFIG_NAME).read_text())
+    for key in ("architecture", "backbone", "class_names", "input_size", "mean", "std", "flip_pairs", "recipe", "metrics", "sha256"):
+        assert key in meta
+    assert meta["class_names"][14] == "Left-arm" and len(meta["sha256"]) == 64
+
+
+def test_lone_safetensors_file_loads_from_header_metadata(saved, tmp_path, person_image, tiny_parser):
+    lone = tmp_path / "lone.safetensors"
+    lone.write_bytes((saved / WEIGHTS_NAME).read_bytes())
+    assert load_config(lone) == load_config(saved)
+    parser = Parser.from_pretrained(lone, device="cpu")
+    np.testing.assert_array_equal(parser.parse(person_image).labels, tiny_parser.parse(person_image).labels)
+
+
+def test_fp16_weights_load_back_as_float32(tmp_path, tiny_parser):
+    tiny_parser.save_pretrained(tmp_path / "half", dtype=torch.float16)
+    state, _ = load_checkpoint(tmp_path / "half")
+    assert all(t.dtype == torch.float32 for t in state.values() if t.is_floating_point())
+    assert (tmp_path / "half" / WEIGHTS_NAME).stat().st_size < 0.6 * sum(
+        t.numel() * 4 for t in tiny_parser.engine.model.state_dict().values() if t.is_floating_point()
+    )
+
+
+def test_tampered_weights_fail_checksum(saved):
+    path = saved / WEIGHTS_NAME
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF  # a byte inside the last tensor's data
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="checksum mismatch"):
+        Parser.from_pretrained(saved, device="cpu")
+
+
+def test_truncated_weights(saved):
+    path = saved / WEIGHTS_NAME
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        Parser.from_pretrained(saved, device="cpu")
+    path.write_bytes(data[:5])
+    with pytest.raises(CheckpointError, match="not a safetensors"):
+        Parser.from_pretrained(saved, device="cpu")
+
+
+@pytest.mark.parametrize("how", ["torch.save", "pickle"])
+def test_pickle_is_refused_without_unpickling(saved, how, tmp_path):
+    marker = tmp_path / "executed"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = saved / WEIGHTS_NAME
+    if how == "torch.save":
+        torch.save({"w": torch.zeros(1), "evil": Evil()}, path)
+    else:
+        path.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(CheckpointError, match="never unpickles"):
+        Parser.from_pretrained(saved, device="cpu")
+    assert not marker.exists()
+
+
+def test_wrong_class_count_is_refused(tmp_path):
+    names = tuple(f"c{i}" for i in range(20))
+    cfg20 = ModelConfig(num_classes=20, class_names=names, input_size=(64, 48), flip_pairs=())
+    save_checkpoint(build_model(cfg20), cfg20, tmp_path / "ck")
+    cfg_file = tmp_path / "ck" / CONFIG_NAME
+    meta = json.loads(cfg_file.read_text())
+    meta.update(num_classes=18, class_names=list(ModelConfig().class_names))
+    cfg_file.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="classifier has 20 classes, expected 18"):
+        Parser.from_pretrained(tmp_path / "ck", device="cpu")
+    with pytest.raises(CheckpointError, match="has 18 classes, expected 20"):
+        Parser.from_pretrained(tmp_path / "ck", device="cpu", num_classes=20)
+
+
+def test_wrong_backbone_is_refused(tmp_path):
+    cfg = ModelConfig(input_size=(64, 48))
+    save_checkpoint(build_model(cfg), cfg, tmp_path / "ck")
+    with pytest.raises(CheckpointError, match="has backbone 'mobilenet_v3_large', expected 'resnet101'"):
+        Parser.from_pretrained(tmp_path / "ck", device="cpu", backbone="resnet101")
+    cfg_file = tmp_path / "ck" / CONFIG_NAME
+    meta = json.loads(cfg_file.read_text())
+    meta["backbone"] = "resnet50"
+    cfg_file.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="do not match a deeplabv3/resnet50 network"):
+        Parser.from_pretrained(tmp_path / "ck", device="cpu")
+
+
+def test_missing_and_bad_config(tmp_path, saved):
+    with pytest.raises(CheckpointError, match="no checkpoint at .*nothing"):
+        Parser.from_pretrained(tmp_path / "nothing", device="cpu")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="has no model.safetensors"):
+        Parser.from_pretrained(tmp_path / "empty", device="cpu")
+    (saved / CONFIG_NAME).write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        Parser.from_pretrained(saved, device="cpu")
+    (saved / CONFIG_NAME).write_text(json.dumps({"backbone": "mobilenet_v3_large", "format_version": 99}))
+    with pytest.raises(CheckpointError, match="newer than this tryon_sdk"):
+        Parser.from_pretrained(saved, device="cpu")
+
+
+def test_save_leaves_no_temporary_files(tmp_path, tiny_parser):
+    tiny_parser.save_pretrained(tmp_path / "ck")
+    tiny_parser.save_pretrained(tmp_path / "ck")  # overwrite in place
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == [CONFIG_NAME, WEIGHTS_NAME]

@@ -1,0 +1,290 @@
+"""ONNX export, the ONNX Runtime engine, and one parse contract for every engine.
+
+``ParserContract`` holds the parse tests; ``TestTorchParser`` and
+``TestOnnxParser`` only say how to load the parser. Models are tiny
+random-weight networks whose BatchNorm statistics are calibrated on a few
+images, so they predict several classes (an uncalibrated random net predicts
+one class everywhere, and label agreement would be trivially perfect).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from tryon_sdk.cli import main  # noqa: E402
+from tryon_sdk.engine import Engine  # noqa: E402
+from tryon_sdk.errors import CheckpointError, ConfigError  # noqa: E402
+from tryon_sdk.export import (  # noqa: E402
+    CudaGraphEngine,
+    PinnedUploader,
+    export_onnx,
+    optimize_for_gpu,
+    verify_onnx,
+)
+from tryon_sdk.labels import hflip_labels  # noqa: E402
+from tryon_sdk.onnx_engine import CONFIG_METADATA_KEY, OnnxEngine  # noqa: E402
+from tryon_sdk.parser import Parser  # noqa: E402
+from tryon_sdk.preprocess import to_model_input  # noqa: E402
+
+INPUT = (64, 48)
+
+
+def blobs(h: int, w: int, seed: int) -> np.ndarray:
+    """A smooth random ``h x w x 3`` uint8 image."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (max(2, h // 12), max(2, w // 12), 3), dtype=np.uint8)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def calibrated_parser(architecture: str = "deeplabv3") -> Parser:
+    """A random-weight parser whose BatchNorm statistics come from a few images."""
+    torch.manual_seed(0)
+    parser = Parser.from_config(device="cpu", input_size=INPUT, architecture=architecture)
+    net = parser.engine.model
+    for m in net.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+    cfg = parser.config
+    images = [torch.from_numpy(blobs(*INPUT, seed=100 + i)).permute(2, 0, 1) for i in range(8)]
+    batch, _ = to_model_input(images, cfg.input_size, cfg.mean, cfg.std, cfg.size_multiple)
+    net.train()
+    with torch.no_grad():
+        net(batch)
+    net.eval()
+    return parser
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("ckpt")
+    calibrated_parser().save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def onnx_path(checkpoint: Path, tmp_path_factory) -> Path:
+    return export_onnx(Parser.from_pretrained(checkpoint, device="cpu"), tmp_path_factory.mktemp("onnx") / "model.onnx")
+
+
+# ------------------------------------------------------------- parse contract
+class ParserContract:
+    """Parse behaviour every engine must have. Subclasses define ``load(path_fixture, **kw)``."""
+
+    @pytest.fixture(scope="class")
+    def parser(self, checkpoint, onnx_path) -> Parser:
+        return self.load(checkpoint, onnx_path)
+
+    @pytest.fixture(scope="class")
+    def tta_parser(self, checkpoint, onnx_path) -> Parser:
+        return self.load(checkpoint, onnx_path, flip_tta=True)
+
+    def load(self, checkpoint: Path, onnx_path: Path, **kw) -> Parser:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def test_engine_protocol(self, parser):
+        assert isinstance(parser.engine, Engine)
+        assert parser.config.input_size == INPUT
+
+    @pytest.mark.parametrize("size", [(37, 53), (61, 29), (64, 48), (5, 3)])
+    def test_output_size_and_dtypes_for_odd_sizes(self, parser, size):
+        result = parser.parse(blobs(*size, seed=1), return_probabilities=True)
+        assert result.labels.shape == size
+        assert result.labels.dtype == np.uint8
+        assert result.probabilities.shape == (parser.config.num_classes, *size)
+        assert result.probabilities.dtype == np.float32
+        np.testing.assert_allclose(result.probabilities.sum(0), 1.0, atol=1e-4)
+        assert int(result.labels.max()) < parser.config.num_classes
+
+    def test_model_predicts_several_classes(self, parser):
+        # Guards the other tests: agreement between engines means little on a constant map.
+        assert len(np.unique(parser.parse(blobs(64, 48, seed=2)).labels)) >= 3
+
+    def test_batch_matches_single_images(self, parser):
+        images = [blobs(50, 40, seed=s) for s in range(3)]
+        batched = parser.parse_batch(images, batch_size=2, return_probabilities=True)
+        for image, got in zip(images, batched):
+            alone = parser.parse(image, return_probabilities=True)
+            np.testing.assert_allclose(got.probabilities, alone.probabilities, atol=1e-5)
+            np.testing.assert_array_equal(got.labels, alone.labels)
+
+    def test_batch_of_mixed_sizes_keeps_each_size(self, parser):
+        sizes = [(30, 20), (20, 31), (64, 48)]
+        results = parser.parse_batch([blobs(*s, seed=3) for s in sizes], batch_size=3)
+        assert [r.labels.shape for r in results] == sizes
+
+    def test_flip_tta_is_mirror_equivariant(self, tta_parser):
+        # 96x72 scales to the 64x48 input exactly, so the letterbox is symmetric.
+        image = blobs(96, 72, seed=4)
+        direct = tta_parser.parse(image).labels
+        mirrored = tta_parser.parse(np.ascontiguousarray(image[:, ::-1])).labels
+        assert np.mean(hflip_labels(mirrored) == direct) >= 0.999
+
+    def test_flip_tta_changes_the_prediction(self, parser, tta_parser):
+        image = blobs(96, 72, seed=4)
+        plain = parser.parse(image, return_probabilities=True).probabilities
+        tta = tta_parser.parse(image, return_probabilities=True).probabilities
+        assert np.abs(plain - tta).max() > 1e-4
+
+
+class TestTorchParser(ParserContract):
+    def load(self, checkpoint, onnx_path, **kw):
+        return Parser.from_pretrained(checkpoint, device="cpu", **kw)
+
+
+class TestOnnxParser(ParserContract):
+    def load(self, checkpoint, onnx_path, **kw):
+        parser = Parser.from_pretrained(onnx_path, device="cpu", **kw)
+        assert isinstance(parser.engine, OnnxEngine)
+        return parser
+
+
+# ----------------------------------------------------------------- export
+def test_onnx_agrees_with_torch(checkpoint, onnx_path, record_property, capsys):
+    torch_parser = Parser.from_pretrained(checkpoint, device="cpu")
+    check = verify_onnx(torch_parser, onnx_path, sizes=[(64, 48), (48, 64), (100, 75)])
+    record_property("max_abs_diff", check.max_abs_diff)
+    with capsys.disabled():
+        print(f"\n[onnx vs torch] {check}")
+    assert check.label_agreement >= 0.999, str(check)
+    assert check.max_abs_diff < 1e-3, str(check)
+    assert (2, 3, 64, 64) in check.shapes  # the two first sizes ran as one batch
+
+
+def test_onnx_parser_labels_match_torch_parser(checkpoint, onnx_path):
+    a = Parser.from_pretrained(checkpoint, device="cpu")
+    b = Parser.from_pretrained(onnx_path, device="cpu")
+    for seed, size in enumerate([(120, 90), (77, 131)]):
+        image = blobs(*size, seed=10 + seed)
+        assert np.mean(a.parse(image).labels == b.parse(image).labels) >= 0.999
+
+
+def test_graph_has_dynamic_batch_height_width_and_config(checkpoint, onnx_path):
+    proto = onnx.load(str(onnx_path))
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["batch", 3, "height", "width"]
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert Parser.from_pretrained(checkpoint, device="cpu").config.to_json() == meta[CONFIG_METADATA_KEY]
+    assert proto.opset_import[0].version >= 17
+
+
+def test_engine_reads_config_and_runs_other_sizes(onnx_path):
+    engine = OnnxEngine(onnx_path, device="cpu")
+    assert engine.config.input_size == INPUT and engine.dynamic
+    out = engine(torch.zeros(3, 3, 96, 32))
+    assert out.shape == (3, engine.config.num_classes, 96, 32) and out.dtype == torch.float32
+
+
+def test_lraspp_exports_too(tmp_path):
+    parser = calibrated_parser("lraspp")
+    path = export_onnx(parser, tmp_path / "lraspp.onnx")
+    check = verify_onnx(parser, path)
+    assert check.label_agreement >= 0.999, str(check)
+
+
+@pytest.mark.slow
+def test_dynamo_exporter(tmp_path):
+    parser = calibrated_parser("lraspp")
+    path = export_onnx(parser, tmp_path / "dynamo.onnx", exporter="dynamo")
+    assert onnx.load(str(path)).opset_import[0].version >= 18
+    assert verify_onnx(parser, path).label_agreement >= 0.999
+
+
+def test_export_is_atomic(tmp_path, monkeypatch, checkpoint):
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"previous file")
+
+    def broken(*args, **kwargs):
+        Path(args[2]).write_bytes(b"half written")
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setattr(torch.onnx, "export", broken)
+    with pytest.raises(CheckpointError, match="exporter crashed"):
+        export_onnx(Parser.from_pretrained(checkpoint, device="cpu"), target)
+    assert target.read_bytes() == b"previous file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def test_export_errors_name_the_options(tmp_path, checkpoint):
+    parser = Parser.from_pretrained(checkpoint, device="cpu")
+    with pytest.raises(ConfigError, match="valid: torchscript, dynamo"):
+        export_onnx(parser, tmp_path / "m.onnx", exporter="tflite")
+    with pytest.raises(ConfigError, match="does not exist"):
+        export_onnx(parser, tmp_path / "missing" / "m.onnx")
+
+
+# ------------------------------------------------------------ engine errors
+@pytest.mark.parametrize("content", [b"", b"not an onnx model at all", None])
+def test_corrupt_onnx_is_a_checkpoint_error(tmp_path, onnx_path, content):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(onnx_path.read_bytes()[:2000] if content is None else content)
+    with pytest.raises(CheckpointError, match="bad.onnx"):
+        Parser.from_pretrained(bad, device="cpu")
+
+
+def test_onnx_without_config_metadata_is_refused(tmp_path, onnx_path):
+    proto = onnx.load(str(onnx_path))
+    del proto.metadata_props[:]
+    bare = tmp_path / "bare.onnx"
+    onnx.save(proto, str(bare))
+    with pytest.raises(CheckpointError, match="tryon-sdk export"):
+        OnnxEngine(bare, device="cpu")
+
+
+def test_cuda_without_provider_is_a_config_error(onnx_path, monkeypatch):
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    with pytest.raises(ConfigError, match="CUDAExecutionProvider.*available: CPUExecutionProvider"):
+        Parser.from_pretrained(onnx_path, device="cuda")
+    with pytest.raises(ConfigError, match="valid: auto, cpu, cuda"):
+        OnnxEngine(onnx_path, device="tpu")
+    assert OnnxEngine(onnx_path, device="auto").device.type == "cpu"
+
+
+def test_missing_onnxruntime_is_a_config_error(onnx_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ConfigError, match=r"pip install 'tryon-sdk\[onnx\]'"):
+        Parser.from_pretrained(onnx_path, device="cpu")
+
+
+# --------------------------------------------------------------------- CLI
+def test_cli_export_writes_a_loadable_model(tmp_path, checkpoint, capsys):
+    out = tmp_path / "cli.onnx"
+    assert main(["export", "--format", "onnx", "-o", str(out), "--model", str(checkpoint), "--verify-size", "64x48"]) == 0
+    text = capsys.readouterr().out
+    assert "labels agree on" in text and str(out) in text
+    assert Parser.from_pretrained(out, device="cpu").parse(blobs(40, 30, seed=5)).labels.shape == (40, 30)
+
+
+def test_cli_export_reports_a_bad_model(tmp_path, capsys):
+    assert main(["export", "-o", str(tmp_path / "x.onnx"), "--model", str(tmp_path / "nope")]) == 1
+    assert "no checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "x.onnx").exists()
+
+
+# ---------------------------------------------------------- CUDA fast path
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only messages")
+def test_gpu_fast_path_says_it_needs_cuda(checkpoint):
+    parser = Parser.from_pretrained(checkpoint, device="cpu")
+    with pytest.raises(ConfigError, match="needs a CUDA GPU"):
+        optimize_for_gpu(parser)
+    with pytest.raises(ConfigError, match="CUDA"):
+        CudaGraphEngine(parser.engine)
+    with pytest.raises(ConfigError, match="needs a CUDA GPU"):
+        PinnedUploader("cuda")
+
+
+def test_pinned_uploader_on_cpu_is_a_plain_view():
+    frame = blobs(20, 10, seed=6)
+    (tensor,) = PinnedUploader("cpu")([frame])
+    assert tensor.shape == (3, 20, 10) and tensor.dtype == torch.uint8
+    np.testing.assert_array_equal(tensor.permute(1, 2, 0).numpy(), frame)

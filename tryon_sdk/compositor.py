@@ -1,0 +1,331 @@
+"""Compositors: draw on a frame from its parse result.
+
+A compositor is any callable ``(frame, result) -> frame`` (see
+:class:`Compositor`): ``frame`` is the ``HxWx3`` uint8 RGB image, ``result``
+the :class:`~tryon_sdk.parser.ParseResult` for it (labels, region alphas via
+``result.region(name)``, probabilities when the parser kept them). It returns
+a new ``HxWx3`` uint8 RGB frame and leaves its input untouched. The CLI, the
+stream session and the webcam demo all take one.
+
+Shipped, by name (:func:`make_compositor`):
+
+* ``overlay`` — :class:`OverlayCompositor`, class colours blended over the frame.
+* ``recolor`` — :class:`RecolorCompositor`, a garment region repainted in
+  another colour with its shading and texture kept (CIELAB lightness
+  structure), with feathered edges.
+
+Add your own with :func:`register_compositor`; ``examples/texture_paste.py``
+shows one that pastes a texture image into the ``upper_body`` region.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import re
+from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from .errors import ConfigError, InputError
+from .labels import PALETTE
+from .regions import REGIONS, region_classes
+from .visualize import overlay
+
+if TYPE_CHECKING:
+    from .parser import ParseResult
+
+__all__ = [
+    "Compositor",
+    "OverlayCompositor",
+    "RecolorCompositor",
+    "COMPOSITORS",
+    "register_compositor",
+    "make_compositor",
+    "compositor_options",
+    "parse_color",
+    "NAMED_COLORS",
+    "add_compositor_arguments",
+    "compositor_from_args",
+]
+
+
+@runtime_checkable
+class Compositor(Protocol):
+    """Anything that turns ``(frame, parse result)`` into an output frame."""
+
+    def __call__(self, frame: np.ndarray, result: "ParseResult") -> np.ndarray:
+        """``frame``: ``HxWx3`` uint8 RGB of the result's size -> new ``HxWx3`` uint8 RGB frame."""
+        ...
+
+
+# ---------------------------------------------------------------------- colours
+#: A few names accepted by :func:`parse_color` (CSS colours, RGB).
+NAMED_COLORS: dict[str, tuple[int, int, int]] = {
+    "black": (0, 0, 0),
+    "white": (255, 255, 255),
+    "gray": (128, 128, 128),
+    "red": (220, 20, 60),
+    "crimson": (220, 20, 60),
+    "orange": (255, 140, 0),
+    "gold": (255, 215, 0),
+    "yellow": (255, 255, 0),
+    "green": (34, 139, 34),
+    "teal": (0, 128, 128),
+    "cyan": (0, 255, 255),
+    "dodgerblue": (30, 144, 255),
+    "blue": (0, 0, 255),
+    "navy": (0, 0, 128),
+    "purple": (128, 0, 128),
+    "magenta": (255, 0, 255),
+    "pink": (255, 105, 180),
+    "brown": (139, 69, 19),
+    "beige": (245, 245, 220),
+}
+_HEX = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+
+
+def parse_color(color: str | tuple[int, int, int] | list[int]) -> tuple[int, int, int]:
+    """An RGB triple from ``"#1e90ff"``, ``"1e90ff"``, ``"#19f"``, ``"30,144,255"``, a name, or a tuple."""
+    formats = "'#rrggbb', '#rgb', 'r,g,b' (0-255), an (r, g, b) tuple, or a name: " + ", ".join(NAMED_COLORS)
+    if isinstance(color, str):
+        text = color.strip().lower()
+        if text in NAMED_COLORS:
+            return NAMED_COLORS[text]
+        m = _HEX.match(text)
+        if m:
+            digits = m.group(1)
+            if len(digits) == 3:
+                digits = "".join(c * 2 for c in digits)
+            return tuple(int(digits[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+        parts = text.split(",")
+        if len(parts) == 3:
+            try:
+                color = [int(p) for p in parts]
+            except ValueError:
+                raise ConfigError(f"cannot read colour {color!r}; use {formats}") from None
+        else:
+            raise ConfigError(f"cannot read colour {color!r}; use {formats}")
+    try:
+        rgb = tuple(int(c) for c in color)
+    except (TypeError, ValueError):
+        raise ConfigError(f"cannot read colour {color!r}; use {formats}") from None
+    if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
+        raise ConfigError(f"colour {color!r} must be three values in 0..255; use {formats}")
+    return rgb  # type: ignore[return-value]
+
+
+def _check_frame(frame: np.ndarray, result: "ParseResult") -> None:
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        got = f"{frame.dtype} array of shape {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise InputError(f"compositors take HxWx3 uint8 RGB frames, got {got}")
+    if frame.shape[:2] != tuple(result.labels.shape):
+        raise InputError(f"frame {frame.shape[:2]} and parse result {tuple(result.labels.shape)} sizes differ")
+
+
+def _check_unit(name: str, value: float) -> float:
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name} must be in [0, 1], got {value}")
+    return value
+
+
+# ------------------------------------------------------------------ compositors
+class OverlayCompositor:
+    """Blend class colours over the frame.
+
+    Args:
+        alpha: opacity of the class colours, in [0, 1].
+        region: only colour this region's classes (see :data:`~tryon_sdk.regions.REGIONS`);
+            ``None`` colours every non-background class.
+    """
+
+    name = "overlay"
+
+    def __init__(self, alpha: float = 0.5, region: str | None = None) -> None:
+        self.alpha = _check_unit("alpha", alpha)
+        self.region = region
+        self._classes = None if region is None else np.asarray(sorted(region_classes(region)))
+
+    def __call__(self, frame: np.ndarray, result: "ParseResult") -> np.ndarray:
+        _check_frame(frame, result)
+        labels = result.labels
+        if self._classes is not None:
+            labels = np.where(np.isin(labels, self._classes), labels, 0).astype(labels.dtype)
+        return overlay(frame, labels, alpha=self.alpha, palette=PALETTE)
+
+    def __repr__(self) -> str:
+        return f"OverlayCompositor(alpha={self.alpha}, region={self.region!r})"
+
+
+def _rgb_to_lab(rgb_u8: np.ndarray) -> np.ndarray:
+    """``...x3`` uint8 RGB -> float32 CIELAB (L in [0, 100], a/b about [-128, 127])."""
+    return cv2.cvtColor(rgb_u8.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2LAB)
+
+
+class RecolorCompositor:
+    """Repaint a garment region in a target colour, keeping its shading and texture.
+
+    In CIELAB, the region's chroma (a, b) becomes the target's; its lightness
+    keeps every pixel's deviation from the region's mean (folds, shadows,
+    print), and only the mean moves toward the target's lightness. The result
+    is blended in with the region's soft, feathered alpha, so pixels outside
+    the region (beyond the feather) are untouched.
+
+    Args:
+        region: a region name (see :data:`~tryon_sdk.regions.REGIONS`).
+        color: target colour (anything :func:`parse_color` reads).
+        feather: edge softness in pixels (10-90% ramp width).
+        refine: snap the region's edges to the frame (see :meth:`ParseResult.region`).
+        lightness: how far the mean lightness moves to the target's (0 keeps the garment's, 1 the target's).
+        strength: opacity of the new colour, in [0, 1].
+    """
+
+    name = "recolor"
+
+    def __init__(
+        self,
+        region: str = "upper_body",
+        color: str | tuple[int, int, int] = "#1e90ff",
+        *,
+        feather: float = 3.0,
+        refine: bool = True,
+        lightness: float = 0.7,
+        strength: float = 1.0,
+    ) -> None:
+        region_classes(region)  # validates the name
+        if feather < 0:
+            raise ConfigError(f"feather must be >= 0 pixels, got {feather}")
+        self.region = region
+        self.color = parse_color(color)
+        self.feather = float(feather)
+        self.refine = bool(refine)
+        self.lightness = _check_unit("lightness", lightness)
+        self.strength = _check_unit("strength", strength)
+        self._target_lab = _rgb_to_lab(np.asarray([[self.color]], dtype=np.uint8))[0, 0]
+
+    def __call__(self, frame: np.ndarray, result: "ParseResult") -> np.ndarray:
+        _check_frame(frame, result)
+        alpha = result.region(self.region, feather=self.feather, refine=self.refine)
+        ys, xs = np.nonzero(alpha > 1.0 / 512)
+        if ys.size == 0:
+            return frame.copy()
+        # Only the region's bounding box is converted: garments cover a fraction of the frame.
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        crop = frame[y0:y1, x0:x1]
+        a = alpha[y0:y1, x0:x1]
+        lab = _rgb_to_lab(crop)
+        lum = lab[..., 0]
+        core = a > 0.5
+        w = a[core] if core.any() else a.ravel()
+        vals = lum[core] if core.any() else lum.ravel()
+        mean = float(np.average(vals, weights=w))
+        std = float(np.sqrt(np.average((vals - mean) ** 2, weights=w)))
+        t_l, t_a, t_b = (float(v) for v in self._target_lab)
+        centre = mean + self.lightness * (t_l - mean)
+        # Keep about two standard deviations of texture inside [0, 100] so folds survive dark/light targets.
+        margin = 2.0 * min(std, 15.0)
+        centre = float(np.clip(centre, margin, 100.0 - margin))
+        new = np.empty_like(lab)
+        new[..., 0] = np.clip(lum - mean + centre, 0.0, 100.0)
+        new[..., 1] = t_a
+        new[..., 2] = t_b
+        rgb = cv2.cvtColor(new, cv2.COLOR_LAB2RGB) * 255.0
+        k = (a * self.strength)[..., None]
+        out = frame.copy()
+        blended = crop.astype(np.float32) * (1.0 - k) + rgb * k
+        out[y0:y1, x0:x1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"RecolorCompositor(region={self.region!r}, color={'#%02x%02x%02x' % self.color!r}, feather={self.feather}, "
+            f"refine={self.refine}, lightness={self.lightness}, strength={self.strength})"
+        )
+
+
+# --------------------------------------------------------------------- registry
+#: compositor name -> factory taking keyword options.
+COMPOSITORS: dict[str, Callable[..., Compositor]] = {
+    "overlay": OverlayCompositor,
+    "recolor": RecolorCompositor,
+}
+
+
+def register_compositor(name: str, factory: Callable[..., Compositor], *, overwrite: bool = False) -> None:
+    """Make ``factory(**options)`` available as ``make_compositor(name, ...)`` and ``--composite name``."""
+    if not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise ConfigError(f"compositor name must be letters, digits, '-' or '_', got {name!r}")
+    if name in COMPOSITORS and not overwrite:
+        raise ConfigError(f"compositor {name!r} is already registered; pass overwrite=True to replace it")
+    COMPOSITORS[name] = factory
+
+
+def compositor_options(name: str) -> tuple[str, ...]:
+    """The keyword options a registered compositor accepts."""
+    factory = _factory(name)
+    params = inspect.signature(factory).parameters.values()
+    return tuple(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+def _factory(name: str) -> Callable[..., Compositor]:
+    try:
+        return COMPOSITORS[name]
+    except KeyError:
+        raise ConfigError(f"unknown compositor {name!r}; valid: {', '.join(COMPOSITORS)}") from None
+
+
+def make_compositor(name: str, **options: Any) -> Compositor:
+    """Build a registered compositor, e.g. ``make_compositor("recolor", region="upper_body", color="#1e90ff")``."""
+    factory = _factory(name)
+    valid = compositor_options(name)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ConfigError(
+            f"compositor {name!r} has no option {', '.join(map(repr, unknown))}; valid: {', '.join(valid) or '(none)'}"
+        )
+    return factory(**options)
+
+
+# -------------------------------------------------------------------------- CLI
+# CLI flag (dest) -> compositor option name.
+_CLI_OPTIONS = {"region": "region", "color": "color", "feather": "feather", "overlay_alpha": "alpha", "strength": "strength"}
+
+
+def add_compositor_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--composite NAME`` and its options (``--region``, ``--color``, ...) to a command.
+
+    Options the command already defines are left alone (it then owns them).
+    """
+    group = parser.add_argument_group("compositing")
+    taken = set(getattr(parser, "_option_string_actions", {}))
+
+    def add(flag: str, **kw: Any) -> None:
+        if flag not in taken:
+            group.add_argument(flag, **kw)
+
+    add("--composite", default=None, metavar="NAME",
+        help=f"draw on the output frames: {', '.join(COMPOSITORS)} (default: none)")
+    add("--region", default=None, metavar="REGION",
+        help=f"region to recolour or highlight: {', '.join(REGIONS)} (recolor default: upper_body)")
+    add("--color", default=None, metavar="COLOR", help="recolor target, e.g. '#1e90ff', '30,144,255' or 'navy'")
+    add("--feather", type=float, default=None, metavar="PX", help="recolor edge softness in pixels (default 3)")
+    add("--strength", type=float, default=None, metavar="0..1", help="recolor opacity (default 1)")
+    add("--overlay-alpha", type=float, default=None, metavar="0..1", help="overlay opacity (default 0.5)")
+
+
+def compositor_from_args(args: argparse.Namespace) -> Compositor | None:
+    """The compositor the ``--composite`` flags ask for, or ``None`` without ``--composite``."""
+    name = getattr(args, "composite", None)
+    given = {opt: getattr(args, dest) for dest, opt in _CLI_OPTIONS.items() if getattr(args, dest, None) is not None}
+    if name is None:
+        stray = [f"--{dest.replace('_', '-')}" for dest, opt in _CLI_OPTIONS.items() if opt in given and dest != "region"]
+        if stray:
+            raise ConfigError(f"{', '.join(stray)} need --composite NAME; valid names: {', '.join(COMPOSITORS)}")
+        return None
+    valid = set(compositor_options(name))
+    unused = [f"--{dest.replace('_', '-')}" for dest, opt in _CLI_OPTIONS.items() if opt in given and opt not in valid]
+    if unused:
+        raise ConfigError(f"--composite {name} does not take {', '.join(unused)}")
+    return make_compositor(name, **given)
