@@ -22,5 +22,6 @@ __all__ = [
 from .config import ModelConfig  # noqa: E402
 from .parser import ParseResult, Parser  # noqa: E402
 from .regions import REGIONS  # noqa: E402
+from .stream import RunningMode, StreamOptions, VideoSession  # noqa: E402
 
-__all__ += ["ModelConfig", "Parser", "ParseResult", "REGIONS"]
+__all__ += ["ModelConfig", "Parser", "ParseResult", "REGIONS", "RunningMode", "StreamOptions", "VideoSession"]

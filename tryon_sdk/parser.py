@@ -241,6 +241,16 @@ class Parser:
             results += self._results(chunk, return_probabilities)
         return results
 
+    def stream(self, options: Any = None, *, mode: str | None = None, **fields: Any):
+        """Open a VIDEO (default) or LIVE_STREAM session with its own temporal state.
+
+        ``parser.stream(mode="video")`` or ``parser.stream(StreamOptions(...))``; see
+        :func:`tryon_sdk.stream.open_stream`. Use it as a context manager.
+        """
+        from .stream import open_stream
+
+        return open_stream(self, options, mode=mode, **fields)
+
     def __repr__(self) -> str:
         c = self.config
         return (
