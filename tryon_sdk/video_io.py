@@ -56,6 +56,7 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".w
 
 #: audio codecs MP4 carries as they are; anything else is re-encoded to AAC.
 _MP4_AUDIO = frozenset({"aac", "mp3", "opus", "alac", "flac", "ac3", "eac3"})
+_STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
 # --------------------------------------------------------------------------- images
@@ -384,7 +385,7 @@ class PendingOutput:
 
 def _open_output(path: Path, fmt: str, options: dict[str, str] | None = None) -> av.container.OutputContainer:
     try:
-        return av.open(str(path), "w", format=fmt, options=options or {})
+        return av.open(str(path), "w", format=fmt, container_options=options or {})
     except (av.error.FFmpegError, OSError) as exc:
         raise VideoError(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
 
@@ -404,8 +405,10 @@ class _AudioSource:
         if self._copy:
             self._out = out.add_stream_from_template(self._src)
         else:
-            rate = self._src.codec_context.sample_rate or 48000
-            self._out = out.add_stream("aac", rate=rate, layout=self._src.codec_context.layout.name or "stereo")
+            cc = self._src.codec_context
+            # an unordered layout ("1 channels") is refused by the AAC encoder: use the standard one
+            layout = _STANDARD_LAYOUTS.get(cc.channels or 2, "stereo")
+            self._out = out.add_stream("aac", rate=cc.sample_rate or 48000, layout=layout)
         self._packets = self._in.demux(self._src)
         self._pending: av.Packet | None = None
         self._done = False
