@@ -80,7 +80,7 @@ def draw_person(
     for side, (leg, shoe) in ((1, (L_LEG, L_SHOE)), (-1, (R_LEG, R_SHOE))):
         x = cx + side * left_dir * leg_off
         rect(x - 0.7 * u, x + 0.7 * u, top + 8.5 * u, top + 14.2 * u, leg)
-        rect(x - 0.9 * u, x + 0.9 * u, top + 14.2 * u, top + 15.2 * u, shoe)
+        rect(x - 0.75 * u, x + 0.75 * u, top + 14.2 * u, top + 15.2 * u, shoe)
     # arms (swinging in opposite phase)
     for side, arm in ((1, L_ARM), (-1, R_ARM)):
         x = cx + side * left_dir * 2.75 * u

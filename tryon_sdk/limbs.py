@@ -1,0 +1,552 @@
+"""Left/right limb consistency over video (issue 3).
+
+Left and right are the person's own sides (see :mod:`tryon_sdk.labels`): a
+person facing the camera has the left limbs on the image's right, seen from
+the back on the image's left. A parser often gets this wrong for a frame or
+two, or labels one arm half left, half right. :class:`LimbConsistency`
+relabels the limb pairs (shoes 9/10, legs 12/13, arms 14/15) of each frame
+so that:
+
+1. every connected limb region gets one side;
+2. the two limbs of a pair get opposite sides when both are visible;
+3. all pairs of a person agree with one facing direction (front or back);
+4. over time a limb keeps its side, which changes only on sustained
+   evidence (the person turning round), never for a frame or two.
+
+Algorithm, per frame, on a grid of every ``work_stride``-th pixel:
+
+* **Regions.** Connected components (8-connectivity) of the union of each
+  pair's two classes. A region whose left and right parts sit side by side
+  (a vertical line separates them, they overlap in height, neither is over
+  twice as wide as tall, each holds a quarter or more: two legs or shoes
+  standing together) is split in two; any other region is one limb.
+* **Votes.** Per region, ``v = (L - R) / (L + R)`` in [-1, 1] from its left
+  and right pixel counts, or its probability mass when ``probabilities`` are
+  given.
+* **Persons.** Connected components of the foreground after bridging gaps of
+  ``person_gap`` cells. Per person: the centre line and the spread (std) of
+  the x of its non-limb pixels (torso, head, ...). A region's *offset*
+  ``o = clip((x_region - x_centre) / spread, -1, 1)``: -1 well on the image's
+  left, +1 well on its right, ~0 on the centre line.
+* **Facing.** Evidence ``E = sum(area * v * o) / sum(area)`` over the
+  person's regions: +1 when the left limbs are on the image's right (front
+  view), -1 for a back view. Frames with ``|E| < min_evidence`` (profile,
+  noise) carry no evidence. Hysteresis: the facing flips only after
+  ``flip_frames`` consecutive frames of contrary evidence; during a person's
+  first ``flip_frames`` frames of evidence it follows the sum of the evidence
+  so far instead.
+* **Tracks.** Each region is matched to the region of the same pair it
+  overlaps most in the previous frame (or the nearest one within reach) and
+  inherits its side ``t`` (+1 left, -1 right, 0 when new). A track whose
+  votes contradict its side for ``flip_frames`` consecutive frames switches
+  ``t`` (a lone limb that the parser consistently calls the other side).
+* **Decision.** Score ``S = f * o + t + v`` (geometry given the facing ``f``,
+  history, the parser's vote; equal weights, so any two outvote the third:
+  a one-frame swap loses to geometry + history, a turn is followed once the
+  facing flips). The two regions of a pair of one person, when they are on
+  different sides of the centre line or on different tracks, get opposite
+  sides, the higher score taking left; other regions take ``sign(S)``.
+* **Relabel** every full-resolution pixel of the pair with its region's side
+  (looked up through the work grid, dilated by one cell to reach thin parts).
+
+Mirrored frames (a selfie preview): the parser labels sides as they look,
+i.e. as if the frame were not mirrored; the person's own sides are the other
+way round. With ``LimbOptions(mirrored=True)`` the decided sides are swapped
+on output, so that, as in a mirror, a person facing the camera has the left
+limbs on the image's *left*. The facing in the state is the physical one.
+
+Several people: each foreground component is a person with its own facing
+(people touching one another merge into one and share it). State is explicit
+(``labels, state = fixer.step(labels, state)``, ``state=None`` first); a
+fixer keeps nothing between calls, so it can serve any number of streams.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from .errors import ConfigError, InputError
+from .labels import FLIP_PAIRS
+
+__all__ = ["LimbOptions", "LimbState", "LimbConsistency"]
+
+_SPLIT_MIN_SHARE = 0.25  # each side holds at least this share of a region to consider a split
+_SPLIT_MIN_CELLS = 8
+_SPLIT_AGREEMENT = 0.85  # share of pixels a vertical line must put on their own side
+_SPLIT_Y_OVERLAP = 0.5  # the two parts overlap over this share of the shorter one's height
+_SPLIT_MAX_ASPECT = 2.0  # each part at most this many times wider than tall
+_TRACK_VOTE = 0.2  # |vote| under which a frame neither confirms nor contradicts a track
+_PAIR_OFFSET_GAP = 0.5  # offsets this far apart: two limbs, not two pieces of one
+
+
+@dataclass(frozen=True)
+class LimbOptions:
+    """Options of :class:`LimbConsistency` (validated on construction).
+
+    mirrored: the frames are mirror images (selfie preview); see the module
+        docstring.
+    flip_frames: consecutive frames of contrary evidence before a person's
+        facing (or a lone limb's side) changes, 1..1000.
+    work_stride: analysis runs on every n-th pixel in each direction, 1..8;
+        None picks ``clip(min(H, W) // 96, 1, 8)`` (4 at 512x384).
+    min_evidence: |facing evidence| in (0, 1) under which a frame does not
+        count towards a facing change.
+    split_touching: split a region holding two side-by-side limbs.
+    person_gap: gap in work-grid cells bridged when grouping body parts into
+        persons, 0..16.
+    pairs: (left, right) class ids, 0..255, each class in one pair at most.
+    """
+
+    mirrored: bool = False
+    flip_frames: int = 5
+    work_stride: int | None = None
+    min_evidence: float = 0.2
+    split_touching: bool = True
+    person_gap: int = 2
+    pairs: tuple[tuple[int, int], ...] = FLIP_PAIRS
+
+    def __post_init__(self) -> None:
+        def bad(name: str, valid: str) -> ConfigError:
+            return ConfigError(f"LimbOptions.{name}={getattr(self, name)!r} is not valid; valid: {valid}")
+
+        for name in ("mirrored", "split_touching"):
+            if not isinstance(getattr(self, name), bool):
+                raise bad(name, "True or False")
+        for name, lo, hi in (("flip_frames", 1, 1000), ("work_stride", 1, 8), ("person_gap", 0, 16)):
+            value = getattr(self, name)
+            if name == "work_stride" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise bad(name, f"an integer {lo}..{hi}")
+        ev = self.min_evidence
+        if isinstance(ev, bool) or not isinstance(ev, (int, float)) or not (math.isfinite(ev) and 0.0 < ev < 1.0):
+            raise bad("min_evidence", "a number 0 < min_evidence < 1")
+        try:
+            flat = [c for pair in self.pairs for c in pair]
+            ok = len(flat) > 0 and all(len(pair) == 2 for pair in self.pairs)
+        except TypeError:
+            flat, ok = [], False
+        ok = ok and all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in flat)
+        if not ok or len(set(flat)) != len(flat) or any(not 0 <= c <= 255 for c in flat):
+            raise bad("pairs", "a non-empty tuple of (left, right) class ids 0..255, each class once")
+        object.__setattr__(self, "pairs", tuple((int(a), int(b)) for a, b in self.pairs))
+
+    def replace(self, **changes) -> LimbOptions:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class LimbState:
+    """What :class:`LimbConsistency` carries from one frame to the next.
+
+    Region arrays are indexed by region id (0 = none); person arrays by
+    person id (0 = background). Sides and facing are in the parser's visual
+    convention (before the ``mirrored`` swap): side +1 left, -1 right;
+    facing +1 front (facing the camera), -1 back.
+    """
+
+    shape: tuple[int, int]  # H, W of the label maps
+    regions: np.ndarray  # h x w int32 work-grid region ids
+    region_side: np.ndarray  # (R+1,) int8
+    region_contrary: np.ndarray  # (R+1,) int32, consecutive frames the votes contradicted the side
+    region_pair: np.ndarray  # (R+1,) int32, 1-based pair index
+    region_centroid: np.ndarray  # (R+1, 2) float64, x, y in work-grid cells
+    persons: np.ndarray  # h x w int32 work-grid person ids
+    person_area: np.ndarray  # (P+1,) int64 cells
+    person_facing: np.ndarray  # (P+1,) int8
+    person_contrary: np.ndarray  # (P+1,) int32, consecutive frames of contrary evidence
+    person_age: np.ndarray  # (P+1,) int32, frames with evidence (warm-up while < flip_frames)
+    person_evidence: np.ndarray  # (P+1,) float64, evidence summed during the warm-up
+    frames: int  # frames seen
+
+    @property
+    def facing(self) -> int | None:
+        """Facing of the largest person: +1 front, -1 back, None when nobody is visible."""
+        if self.person_area.size <= 1:
+            return None
+        return int(self.person_facing[1 + int(np.argmax(self.person_area[1:]))])
+
+
+def _as_labels(labels: np.ndarray | torch.Tensor) -> np.ndarray:
+    arr = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else labels
+    if not isinstance(arr, np.ndarray) or arr.ndim != 2 or arr.dtype != np.uint8:
+        desc = f"shape {arr.shape} dtype {arr.dtype}" if isinstance(arr, np.ndarray) else type(labels).__name__
+        raise InputError(f"labels must be an H x W uint8 array or tensor, got {desc}")
+    return np.ascontiguousarray(arr)
+
+
+class LimbConsistency:
+    """Makes the left/right limb labels of a video consistent; see the module docstring.
+
+    ``labels_fixed, state = fixer.step(labels, state)`` per frame, ``state=None`` first.
+    """
+
+    def __init__(self, options: LimbOptions | None = None) -> None:
+        if options is not None and not isinstance(options, LimbOptions):
+            raise ConfigError(f"options must be LimbOptions, got {type(options).__name__}")
+        self.options = opt = options or LimbOptions()
+        n = len(opt.pairs)
+        self._pair_lut = np.zeros(256, np.uint8)  # class -> 1-based pair index
+        self._side_lut = np.zeros(256, np.int8)  # class -> +1 left, -1 right
+        for k, (left, right) in enumerate(opt.pairs, start=1):
+            self._pair_lut[left] = self._pair_lut[right] = k
+            self._side_lut[left], self._side_lut[right] = 1, -1
+        self._left = np.array([0] + [a for a, _ in opt.pairs], np.uint8)
+        self._right = np.array([0] + [b for _, b in opt.pairs], np.uint8)
+        self._n_pairs = n
+        g = opt.person_gap
+        self._gap_kernel = np.ones((2 * g + 1, 2 * g + 1), np.uint8) if g else None
+
+    def step(
+        self,
+        labels: np.ndarray | torch.Tensor,
+        state: LimbState | None = None,
+        probabilities: np.ndarray | torch.Tensor | None = None,
+    ) -> tuple[np.ndarray | torch.Tensor, LimbState]:
+        """Fix one frame.
+
+        labels: H x W uint8 label map (numpy or torch; the result has the same type).
+        state: the state returned for the previous frame of this stream, or None.
+        probabilities: optional C x H x W class probabilities of the frame;
+            when given, votes weigh probability mass instead of counting pixels.
+
+        Returns the fixed H x W uint8 labels (a new array) and the new state.
+        """
+        opt = self.options
+        lab = _as_labels(labels)
+        H, W = lab.shape
+        probs = self._check_probs(probabilities, lab.shape)
+        if state is not None and state.shape != (H, W):
+            state = None
+        s = self._stride(lab.shape)
+        small = np.ascontiguousarray(lab[::s, ::s])
+        h, w = small.shape
+        pair_small = cv2.LUT(small, self._pair_lut)
+
+        # -- regions, their votes and geometry ----------------------------------------------------------------
+        regions, region_pair = self._regions(pair_small)
+        idx = np.flatnonzero(regions != 0)  # flatnonzero is several times faster on bool
+        rid = regions.ravel()[idx]
+        side_raw = self._side_lut[small.ravel()[idx]]
+        ys, xs = np.divmod(idx, w)
+        if opt.split_touching and idx.size:
+            rid, region_pair = self._split_touching(rid, region_pair, side_raw, xs, ys)
+            regions.ravel()[idx] = rid
+        n_reg = len(region_pair) - 1
+        area = np.bincount(rid, minlength=n_reg + 1).astype(np.float64)
+        if probs is None:
+            m_left = np.bincount(rid, weights=side_raw > 0, minlength=n_reg + 1)
+            m_right = area - m_left
+        else:
+            pk = pair_small.ravel()[idx]
+            yf, xf = ys * s, xs * s
+            m_left = np.bincount(rid, weights=probs[self._left[pk], yf, xf], minlength=n_reg + 1)
+            m_right = np.bincount(rid, weights=probs[self._right[pk], yf, xf], minlength=n_reg + 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            vote = np.nan_to_num((m_left - m_right) / (m_left + m_right))
+            cx = np.bincount(rid, weights=xs, minlength=n_reg + 1) / np.maximum(area, 1)
+            cy = np.bincount(rid, weights=ys, minlength=n_reg + 1) / np.maximum(area, 1)
+
+        # -- persons: facing evidence and hysteresis ----------------------------------------------------------
+        fg_bool = small != 0
+        fg = fg_bool.view(np.uint8)
+        bridged = cv2.dilate(fg, self._gap_kernel) if self._gap_kernel is not None else fg
+        n_persons, persons = cv2.connectedComponents(bridged, connectivity=8, ltype=cv2.CV_32S)
+        person_of = np.zeros(n_reg + 1, np.int64)
+        person_of[rid] = persons.ravel()[idx]
+        offset = self._offsets(small, pair_small, persons, n_persons, cx, person_of)
+        fidx = np.flatnonzero(fg_bool)
+        person_area = np.bincount(persons.ravel()[fidx], minlength=n_persons)
+        facing, p_contrary, p_age, p_evidence = self._update_facing(
+            state, persons, fidx, n_persons, area, vote, offset, person_of
+        )
+
+        # -- tracks and decision ------------------------------------------------------------------------------
+        old_side, r_contrary = self._track(state, idx, rid, region_pair, area, cx, cy, vote)
+        track = np.where(r_contrary >= opt.flip_frames, -old_side, old_side)
+        score = facing[person_of] * offset + track + vote
+        side = self._decide(score, offset, track, region_pair, person_of)
+        r_contrary = np.where(side == -old_side, 0, r_contrary).astype(np.int32)  # the side changed: start afresh
+        r_contrary[0] = 0
+
+        out_side = -side if opt.mirrored else side
+        n_left_cells = np.bincount(rid, weights=side_raw > 0, minlength=n_reg + 1)
+        need = np.where(out_side > 0, area - n_left_cells, np.where(out_side < 0, n_left_cells, 0)) > 0
+        fixed = self._relabel(lab, regions, out_side, need, xs, ys, rid, s)
+        new_state = LimbState(
+            shape=(H, W),
+            regions=regions,
+            region_side=side.astype(np.int8),
+            region_contrary=r_contrary,
+            region_pair=region_pair,
+            region_centroid=np.stack([cx, cy], axis=1),
+            persons=persons,
+            person_area=person_area,
+            person_facing=facing.astype(np.int8),
+            person_contrary=p_contrary,
+            person_age=p_age,
+            person_evidence=p_evidence,
+            frames=(state.frames if state is not None else 0) + 1,
+        )
+        if isinstance(labels, torch.Tensor):
+            return torch.from_numpy(fixed), new_state
+        return fixed, new_state
+
+    # -- pieces -------------------------------------------------------------------------------------------------
+
+    def _stride(self, shape: tuple[int, int]) -> int:
+        if self.options.work_stride is not None:
+            return self.options.work_stride
+        return int(np.clip(min(shape) // 96, 1, 8))
+
+    @staticmethod
+    def _check_probs(probabilities: np.ndarray | torch.Tensor | None, shape: tuple[int, int]) -> np.ndarray | None:
+        if probabilities is None:
+            return None
+        p = probabilities
+        if isinstance(p, torch.Tensor):
+            p = p.detach().cpu()
+            p = (p if p.dtype == torch.float32 else p.float()).numpy()
+        if not isinstance(p, np.ndarray) or p.ndim != 3 or p.shape[1:] != shape or p.dtype.kind != "f":
+            desc = f"shape {p.shape} dtype {p.dtype}" if isinstance(p, np.ndarray) else type(p).__name__
+            raise InputError(f"probabilities must be a C x {shape[0]} x {shape[1]} float array, got {desc}")
+        return p
+
+    def _regions(self, pair_small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Work-grid region ids (h x w int32) and each region's 1-based pair index (int32, [0] unused)."""
+        regions = np.zeros(pair_small.shape, np.int32)
+        pair_of = [0]
+        for k in range(1, self._n_pairs + 1):
+            mask = (pair_small == k).view(np.uint8)
+            if not mask.any():
+                continue
+            n, cc = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
+            if n > 1:
+                np.add(cc, len(pair_of) - 1, out=cc, where=cc > 0)
+                regions += cc
+                pair_of.extend([k] * (n - 1))
+        return regions, np.array(pair_of, np.int32)
+
+    @staticmethod
+    def _split_touching(
+        rid: np.ndarray, region_pair: np.ndarray, side_raw: np.ndarray, xs: np.ndarray, ys: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Split regions that are two side-by-side limbs (e.g. legs standing together)."""
+        n = len(region_pair)
+        area = np.bincount(rid, minlength=n)
+        n_left = np.bincount(rid, weights=side_raw > 0, minlength=n)
+        both = np.minimum(n_left, area - n_left)
+        candidates = np.flatnonzero((both >= _SPLIT_MIN_SHARE * area) & (area >= _SPLIT_MIN_CELLS))
+        if candidates.size == 0:
+            return rid, region_pair
+        rid = rid.copy()
+        pairs = list(region_pair)
+        for j in candidates:
+            sel = np.flatnonzero(rid == j)
+            x, y, left = xs[sel], ys[sel], side_raw[sel] > 0
+            x_left, x_right = x[left].mean(), x[~left].mean()
+            if abs(x_left - x_right) < 1.0:
+                continue
+            on_right = x > 0.5 * (x_left + x_right)
+            right_is_left = x_left > x_right
+            if np.mean(on_right == (left == right_is_left)) < _SPLIT_AGREEMENT:
+                continue
+            y_left, y_right = y[left], y[~left]
+            overlap = min(y_left.max(), y_right.max()) - max(y_left.min(), y_right.min()) + 1
+            shorter = min(np.ptp(y_left), np.ptp(y_right)) + 1
+            if overlap < _SPLIT_Y_OVERLAP * shorter:
+                continue
+            if any(np.ptp(x[part]) + 1 > _SPLIT_MAX_ASPECT * (np.ptp(y[part]) + 1) for part in (on_right, ~on_right)):
+                continue  # limbs side by side are columns or blobs; pieces of one horizontal arm stay one limb
+            rid[sel[on_right]] = len(pairs)
+            pairs.append(pairs[j])
+        return rid, np.array(pairs, np.int32)
+
+    @staticmethod
+    def _offsets(
+        small: np.ndarray,
+        pair_small: np.ndarray,
+        persons: np.ndarray,
+        n_persons: int,
+        cx: np.ndarray,
+        person_of: np.ndarray,
+    ) -> np.ndarray:
+        """Per region: x offset from its person's centre line in units of the person's spread, in [-1, 1]."""
+        w = small.shape[1]
+        pid_flat = persons.ravel()
+
+        def stats(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            pid = pid_flat[cells]
+            x = (cells % w).astype(np.float64)
+            cnt = np.bincount(pid, minlength=n_persons).astype(np.float64)
+            sx = np.bincount(pid, weights=x, minlength=n_persons)
+            sxx = np.bincount(pid, weights=x * x, minlength=n_persons)
+            return cnt, sx, sxx
+
+        core = np.flatnonzero((small != 0) & (pair_small == 0))
+        cnt, sx, sxx = stats(core)
+        thin = cnt < 4  # no torso or head visible: use the limbs themselves
+        if thin[1:].any():
+            c2, sx2, sxx2 = stats(np.flatnonzero(small != 0))
+            cnt, sx, sxx = np.where(thin, c2, cnt), np.where(thin, sx2, sx), np.where(thin, sxx2, sxx)
+        safe = np.maximum(cnt, 1)
+        centre = sx / safe
+        spread = np.sqrt(np.maximum(sxx / safe - centre**2, 0.0))
+        offset = (cx - centre[person_of]) / np.maximum(spread[person_of], 1.0)
+        offset[0] = 0.0
+        return np.clip(offset, -1.0, 1.0)
+
+    def _update_facing(
+        self,
+        state: LimbState | None,
+        persons: np.ndarray,
+        fidx: np.ndarray,
+        n_persons: int,
+        area: np.ndarray,
+        vote: np.ndarray,
+        offset: np.ndarray,
+        person_of: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        opt = self.options
+        facing = np.ones(n_persons, np.int64)
+        contrary = np.zeros(n_persons, np.int32)
+        age = np.zeros(n_persons, np.int32)
+        evidence_sum = np.zeros(n_persons, np.float64)
+        if state is not None and n_persons > 1:
+            prev = state.persons.ravel()[fidx]
+            cur = persons.ravel()[fidx]
+            n_prev = len(state.person_facing)
+            overlap = np.bincount(prev * n_persons + cur, minlength=n_prev * n_persons).reshape(n_prev, n_persons)
+            overlap[0, :] = 0
+            best = overlap.argmax(axis=0)
+            seen = overlap.max(axis=0) > 0
+            facing = np.where(seen, state.person_facing[best], facing).astype(np.int64)
+            contrary = np.where(seen, state.person_contrary[best], 0).astype(np.int32)
+            age = np.where(seen, state.person_age[best], 0).astype(np.int32)
+            evidence_sum = np.where(seen, state.person_evidence[best], 0.0)
+        weight = np.bincount(person_of, weights=area, minlength=n_persons)
+        signed = np.bincount(person_of, weights=area * vote * offset, minlength=n_persons)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            evidence = np.nan_to_num(signed / weight)
+        for p in range(1, n_persons):
+            e = evidence[p]
+            if abs(e) < opt.min_evidence:
+                continue
+            if age[p] < opt.flip_frames:  # warm-up: follow the evidence so far
+                age[p] += 1
+                evidence_sum[p] += e
+                if evidence_sum[p] != 0:
+                    facing[p] = 1 if evidence_sum[p] > 0 else -1
+                contrary[p] = 0
+            elif (e > 0) == (facing[p] > 0):
+                contrary[p] = 0
+            else:
+                contrary[p] += 1
+                if contrary[p] >= opt.flip_frames:
+                    facing[p], contrary[p] = -facing[p], 0
+        facing[0] = 0
+        return facing, contrary, age, evidence_sum
+
+    @staticmethod
+    def _track(
+        state: LimbState | None,
+        idx: np.ndarray,
+        rid: np.ndarray,
+        region_pair: np.ndarray,
+        area: np.ndarray,
+        cx: np.ndarray,
+        cy: np.ndarray,
+        vote: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per region: the side of its track (+1, -1, 0 when new) and the updated contrary-vote count."""
+        n = len(region_pair)
+        if state is None or n <= 1 or len(state.region_pair) <= 1:
+            return np.zeros(n, np.float64), np.zeros(n, np.int32)
+        n_prev = len(state.region_pair)
+        prev = state.regions.ravel()[idx]
+        overlap = np.bincount(prev * n + rid, minlength=n_prev * n).reshape(n_prev, n)
+        overlap[0, :] = 0
+        overlap[state.region_pair[:, None] != region_pair[None, :]] = 0
+        best = overlap.argmax(axis=0)
+        matched = overlap.max(axis=0) > 0
+        matched[0] = False
+        # regions that moved off their old footprint: nearest old region of the same pair within reach
+        for j in np.flatnonzero(~matched[1:]) + 1:
+            same = np.flatnonzero(state.region_pair == region_pair[j])
+            if same.size == 0:
+                continue
+            d = np.hypot(state.region_centroid[same, 0] - cx[j], state.region_centroid[same, 1] - cy[j])
+            k = int(np.argmin(d))
+            if d[k] <= 3.0 + 2.0 * math.sqrt(area[j]):
+                best[j], matched[j] = same[k], True
+        old_side = np.where(matched, state.region_side[best], 0).astype(np.float64)
+        old_contrary = np.where(matched, state.region_contrary[best], 0)
+        agree = old_side * vote
+        contrary = np.where(agree < -_TRACK_VOTE, old_contrary + 1, np.where(agree > _TRACK_VOTE, 0, old_contrary))
+        return old_side, contrary.astype(np.int32)
+
+    @staticmethod
+    def _decide(
+        score: np.ndarray, offset: np.ndarray, track: np.ndarray, region_pair: np.ndarray, person_of: np.ndarray
+    ) -> np.ndarray:
+        """Side per region (+1 left, -1 right; [0] = 0)."""
+        side = np.where(score >= 0, 1, -1).astype(np.int64)
+        side[0] = 0
+        n = len(region_pair)
+        if n <= 2:
+            return side
+        key = person_of[1:] * (int(region_pair.max()) + 1) + region_pair[1:]
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+        ends = np.r_[starts[1:], len(key)]
+        for a0, a1 in zip(starts, ends):
+            if a1 - a0 != 2:
+                continue
+            i, j = order[a0] + 1, order[a0 + 1] + 1
+            if abs(offset[i] - offset[j]) < _PAIR_OFFSET_GAP and track[i] * track[j] >= 0:
+                continue  # likely two pieces of one limb
+            first = score[i] > score[j] or (score[i] == score[j] and offset[i] >= offset[j])
+            side[i], side[j] = (1, -1) if first else (-1, 1)
+        return side
+
+    def _relabel(
+        self, lab: np.ndarray, regions: np.ndarray, out_side: np.ndarray, need: np.ndarray, xs: np.ndarray,
+        ys: np.ndarray, rid: np.ndarray, s: int,
+    ) -> np.ndarray:
+        """Full-resolution labels with every pair pixel of the regions in ``need`` set to its region's side."""
+        fixed = lab.copy()
+        cells = need[rid]
+        if not cells.any():
+            return fixed
+        H, W = lab.shape
+        h, w = regions.shape
+        # only the box around the regions that change is visited (one cell of margin for the dilation)
+        y0, y1 = max(int(ys[cells].min()) - 1, 0), min(int(ys[cells].max()) + 2, h)
+        x0, x1 = max(int(xs[cells].min()) - 1, 0), min(int(xs[cells].max()) + 2, w)
+        crop = lab[y0 * s : min(y1 * s, H), x0 * s : min(x1 * s, W)]
+        pair_full = cv2.LUT(crop, self._pair_lut)
+        pix = np.flatnonzero(pair_full != 0)
+        if pix.size == 0:
+            return fixed
+        side_map = np.where(need, out_side, 0)
+        reg = regions[y0:y1, x0:x1]
+        if s > 1:
+            # thin parts may fall between samples: fill empty cells from a neighbouring region
+            grown = cv2.dilate(reg.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
+            reg = np.where(reg > 0, reg, grown)
+        cw = crop.shape[1]
+        yf, xf = np.divmod(pix, cw)
+        new_side = side_map[reg[yf // s, xf // s]]
+        pk = pair_full.ravel()[pix]
+        old = crop.ravel()[pix]
+        new = np.where(new_side > 0, self._left[pk], np.where(new_side < 0, self._right[pk], old))
+        fixed[y0 * s : min(y1 * s, H), x0 * s : min(x1 * s, W)].reshape(-1)[pix] = new
+        return fixed
