@@ -548,5 +548,7 @@ class LimbConsistency:
         pk = pair_full.ravel()[pix]
         old = crop.ravel()[pix]
         new = np.where(new_side > 0, self._left[pk], np.where(new_side < 0, self._right[pk], old))
-        fixed[y0 * s : min(y1 * s, H), x0 * s : min(x1 * s, W)].reshape(-1)[pix] = new
+        patch = crop.copy()
+        patch.ravel()[pix] = new
+        fixed[y0 * s : min(y1 * s, H), x0 * s : min(x1 * s, W)] = patch
         return fixed
