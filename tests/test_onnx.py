@@ -9,7 +9,6 @@ one class everywhere, and label agreement would be trivially perfect).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -37,6 +36,15 @@ from tryon_sdk.parser import Parser  # noqa: E402
 from tryon_sdk.preprocess import to_model_input  # noqa: E402
 
 INPUT = (64, 48)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Tiny models gain nothing from threads, and on a busy 2-core machine OpenMP spinning makes them 100x slower.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def blobs(h: int, w: int, seed: int) -> np.ndarray:
@@ -79,17 +87,20 @@ def onnx_path(checkpoint: Path, tmp_path_factory) -> Path:
 
 # ------------------------------------------------------------- parse contract
 class ParserContract:
-    """Parse behaviour every engine must have. Subclasses define ``load(path_fixture, **kw)``."""
+    """Parse behaviour every engine must have. Subclasses define the classmethod ``load``."""
 
     @pytest.fixture(scope="class")
-    def parser(self, checkpoint, onnx_path) -> Parser:
-        return self.load(checkpoint, onnx_path)
+    @classmethod
+    def parser(cls, checkpoint, onnx_path) -> Parser:
+        return cls.load(checkpoint, onnx_path)
 
     @pytest.fixture(scope="class")
-    def tta_parser(self, checkpoint, onnx_path) -> Parser:
-        return self.load(checkpoint, onnx_path, flip_tta=True)
+    @classmethod
+    def tta_parser(cls, checkpoint, onnx_path) -> Parser:
+        return cls.load(checkpoint, onnx_path, flip_tta=True)
 
-    def load(self, checkpoint: Path, onnx_path: Path, **kw) -> Parser:  # pragma: no cover - abstract
+    @classmethod
+    def load(cls, checkpoint: Path, onnx_path: Path, **kw) -> Parser:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def test_engine_protocol(self, parser):
@@ -138,12 +149,14 @@ class ParserContract:
 
 
 class TestTorchParser(ParserContract):
-    def load(self, checkpoint, onnx_path, **kw):
+    @classmethod
+    def load(cls, checkpoint, onnx_path, **kw):
         return Parser.from_pretrained(checkpoint, device="cpu", **kw)
 
 
 class TestOnnxParser(ParserContract):
-    def load(self, checkpoint, onnx_path, **kw):
+    @classmethod
+    def load(cls, checkpoint, onnx_path, **kw):
         parser = Parser.from_pretrained(onnx_path, device="cpu", **kw)
         assert isinstance(parser.engine, OnnxEngine)
         return parser
