@@ -6,8 +6,10 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 from tryon_sdk.errors import ConfigError, InputError
 from tryon_sdk.labels import FLIP_PAIRS, swap_lr
+from tryon_sdk.limbs import LimbConsistency, LimbOptions
 from tryon_sdk.stream import RunningMode, StreamOptions, VideoSession, open_stream
 from tryon_sdk.temporal import SmoothingOptions, TemporalSmoother
 
@@ -95,7 +97,7 @@ def test_image_mode_is_stateless(parser):
         s.parse(f[2])
         b = s.parse(f[1])
     np.testing.assert_array_equal(a.probabilities, b.probabilities)
-    np.testing.assert_array_equal(a.labels, parser.parse(f[1]).labels)
+    np.testing.assert_array_equal(a.labels, parser.parse(f[1], return_probabilities=True).labels)
 
 
 def test_video_mode_is_engine_then_smoothing_then_argmax(parser):
@@ -115,6 +117,24 @@ def test_video_mode_is_engine_then_smoothing_then_argmax(parser):
     # the state really carried over: later frames differ from their stateless parse
     raw = parser.parse(frames[4], return_probabilities=True).probabilities
     assert np.abs(got[4].probabilities - raw).max() > 1e-3
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_limb_consistency_runs_on_the_argmax_of_the_smoothed_probabilities(parser, mirrored):
+    frames = [synthetic_frame(2, 80, 60)] * 2 + clip(3, seed=2)
+    smoother, fixer = TemporalSmoother(SmoothingOptions()), LimbConsistency(LimbOptions(mirrored=mirrored))
+    s_state = l_state = None
+    expected = []
+    for i, frame in enumerate(frames):
+        probs, s_state = smoother.step(parser.predict([frame])[0], s_state, timestamp_ms=30 * i, frame=frame)
+        labels, l_state = fixer.step(probs.argmax(0).to(torch.uint8).numpy(), l_state, probabilities=probs)
+        expected.append(labels)
+    with parser.stream(mode="video", mirrored=mirrored) as s:  # defaults: smoothing and limb consistency on
+        got = [s.parse(f, 30 * i).labels for i, f in enumerate(frames)]
+    limbs = [c for pair in FLIP_PAIRS for c in pair]
+    assert any(np.isin(e, limbs).any() for e in expected), "test frames need limb classes"
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g, e)
 
 
 def test_probabilities_only_when_asked(parser):
