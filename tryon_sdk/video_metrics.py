@@ -4,9 +4,10 @@
   label changes.
 * **agreement**: mean share of pixels equal to the raw per-frame labels.
 * **transient left/right swaps**, per pair: times the image-side order of
-  the left and right limb (x of the centroid of all left pixels vs all right
-  pixels, when both are visible) flips and flips back within ``swap_window``
-  frames. A flip that lasts longer is a real turn and is not counted.
+  the left and right limb (median x of all left pixels vs all right pixels,
+  when both sides have ``min_side_pixels``) flips and flips back within
+  ``swap_window`` frames. A flip that lasts longer is a real turn and is not
+  counted.
 * **mixed limbs**: share of limb regions (connected components of the union
   of a pair's two classes, 8-connectivity, at least ``min_region_area``
   pixels) whose minority side exceeds ``mixed_threshold`` of their pixels.
@@ -200,7 +201,7 @@ class VideoMetrics:
             x = np.nonzero(lab == cls)[1]
             if x.size < self.min_side_pixels:
                 return 0
-            xs.append(x.mean())
+            xs.append(np.median(x))  # the median ignores stray specks that would drag a mean
         if xs[0] == xs[1]:
             return 0
         return 1 if xs[0] > xs[1] else -1

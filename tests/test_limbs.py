@@ -1,0 +1,178 @@
+"""Left/right limb consistency on synthetic sequences with known truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tryon_sdk.errors import ConfigError, InputError
+from tryon_sdk.labels import swap_lr
+from tryon_sdk.limbs import LimbConsistency, LimbOptions, LimbState
+from tryon_sdk.video_metrics import compute_video_metrics
+
+from synthetic import L_ARM, R_ARM, draw_person, person_sequence
+
+LIMBS = [9, 10, 12, 13, 14, 15]
+METRICS = dict(min_region_area=8)
+
+
+def run(labels, options=None, probs=None):
+    fixer = LimbConsistency(options)
+    state, out, facing = None, [], []
+    for t, lab in enumerate(labels):
+        fixed, state = fixer.step(lab, state, probabilities=None if probs is None else probs[t])
+        out.append(fixed)
+        facing.append(state.facing)
+    return out, facing, state
+
+
+def limb_accuracy(labels, truth) -> np.ndarray:
+    """Per frame: share of true limb pixels labelled with the right class."""
+    return np.array([np.mean(lab[np.isin(t, LIMBS)] == t[np.isin(t, LIMBS)]) for lab, t in zip(labels, truth)])
+
+
+@pytest.fixture(scope="module")
+def swapped():
+    return person_sequence(24, seed=3, flicker=1.0, vx=1.0, swing=0.5, swaps=[(4, 1), (10, 2), (16, 1)])
+
+
+@pytest.mark.parametrize("use_probs", [False, True])
+def test_fixes_transient_swaps(swapped, use_probs):
+    raw = compute_video_metrics(swapped.labels, **METRICS)
+    assert raw.total_transient_swaps >= 6  # 3 swaps x 3 pairs in the input
+    assert limb_accuracy(swapped.labels, swapped.truth).min() < 0.1
+    out, facing, _ = run(swapped.labels, probs=swapped.probs if use_probs else None)
+    res = compute_video_metrics(out, raw=swapped.labels, **METRICS)
+    assert res.total_transient_swaps == 0
+    assert limb_accuracy(out, swapped.truth).min() > 0.95
+    assert facing == [1] * len(out)
+    assert res.agreement > 0.95
+
+
+def test_fixes_mixed_limbs():
+    seq = person_sequence(16, seed=4, flicker=1.0, vx=1.0, mixed=[3, 4, 9, 12])
+    raw = compute_video_metrics(seq.labels, **METRICS)
+    assert raw.mixed_regions >= 16  # 2 arms + 2 legs on 4 frames
+    out, _, _ = run(seq.labels)
+    res = compute_video_metrics(out, **METRICS)
+    assert res.mixed_regions == 0
+    assert res.limb_regions == raw.limb_regions
+    assert limb_accuracy(out, seq.truth).min() > 0.95
+
+
+@pytest.mark.parametrize("flip_frames", [5, 2])
+def test_keeps_a_real_turn(flip_frames):
+    turn = 10
+    seq = person_sequence(24, seed=5, flicker=1.0, vx=1.0, swing=0.5, turn_at=turn)
+    out, facing, _ = run(seq.labels, LimbOptions(flip_frames=flip_frames))
+    acc = limb_accuracy(out, seq.truth)
+    follow = turn + flip_frames - 1  # the flip_frames-th frame of contrary evidence
+    assert acc[:turn].min() > 0.95
+    assert acc[turn:follow].max() < 0.1  # held for the hysteresis window: the sides stay front-view
+    assert acc[follow:].min() > 0.95  # then follow the turn for good
+    assert facing[:follow] == [1] * follow
+    assert facing[follow:] == [-1] * (len(out) - follow)
+    assert compute_video_metrics(out, **METRICS).total_transient_swaps == 0
+
+
+def test_turn_and_swaps_together():
+    seq = person_sequence(30, seed=6, flicker=1.2, vx=1.5, swing=0.6, turn_at=12, swaps=[(4, 1), (22, 2)], mixed=[8])
+    assert compute_video_metrics(seq.labels, **METRICS).total_transient_swaps >= 6
+    out, _, _ = run(seq.labels)
+    res = compute_video_metrics(out, **METRICS)
+    assert res.total_transient_swaps == 0
+    acc = limb_accuracy(out, seq.truth)
+    assert np.all(np.delete(acc, range(12, 16)) > 0.93)
+
+
+def test_mirrored_flips_the_convention():
+    seq = person_sequence(12, seed=7, flicker=1.0, swaps=[(5, 1)])
+    plain, _, _ = run(seq.labels)
+    mirrored, facing, _ = run(seq.labels, LimbOptions(mirrored=True))
+    for a, b in zip(plain, mirrored):
+        np.testing.assert_array_equal(b, swap_lr(a))
+    # facing the camera in a mirror: the left arm is on the image's left
+    xs = {cls: np.median(np.nonzero(mirrored[0] == cls)[1]) for cls in (L_ARM, R_ARM)}
+    assert xs[L_ARM] < xs[R_ARM]
+    assert facing[0] == 1  # the physical facing is unchanged
+
+
+def test_streams_do_not_interfere():
+    a = person_sequence(12, seed=8, flicker=1.0, swaps=[(3, 2)])
+    b = person_sequence(12, seed=9, flicker=1.0, turn_at=0, swaps=[(6, 1)])
+    alone_a, _, _ = run(a.labels)
+    alone_b, _, _ = run(b.labels)
+    fixer = LimbConsistency()  # one fixer, two states, interleaved
+    sa = sb = None
+    for t in range(12):
+        fa, sa = fixer.step(a.labels[t], sa)
+        fb, sb = fixer.step(b.labels[t], sb)
+        np.testing.assert_array_equal(fa, alone_a[t])
+        np.testing.assert_array_equal(fb, alone_b[t])
+    assert (sa.facing, sb.facing) == (1, -1)
+
+
+def test_touching_legs_keep_two_sides():
+    seq = person_sequence(10, seed=10, flicker=0.8, legs_together=True, swaps=[(5, 1)])
+    out, _, _ = run(seq.labels)
+    for lab, truth in zip(out, seq.truth):
+        for cls in (12, 13):
+            m = truth == cls
+            assert np.mean(lab[m] == cls) > 0.9
+
+
+def test_two_people_keep_their_own_facing():
+    h, w = 96, 192
+    front = draw_person((h, w), 48, facing=1)
+    back = draw_person((h, w), 144, facing=-1)
+    frame = np.where(front > 0, front, back)
+    fixer = LimbConsistency()
+    state = None
+    for _ in range(3):
+        fixed, state = fixer.step(frame, state)
+    np.testing.assert_array_equal(fixed, frame)
+    assert sorted(state.person_facing[1:].tolist()) == [-1, 1]
+
+
+def test_edge_cases():
+    fixer = LimbConsistency()
+    empty = np.zeros((40, 50), np.uint8)
+    fixed, state = fixer.step(empty, None)
+    np.testing.assert_array_equal(fixed, empty)
+    assert state.facing is None and isinstance(state, LimbState)
+    # a lone limb, then a size change (the state starts afresh)
+    lone = empty.copy()
+    lone[10:30, 20:25] = L_ARM
+    fixed, state = fixer.step(lone, state)
+    np.testing.assert_array_equal(fixed, lone)
+    fixed, state = fixer.step(np.zeros((30, 30), np.uint8), state)
+    assert state.shape == (30, 30) and state.frames == 1
+    # torch in, torch out
+    t_fixed, _ = fixer.step(torch.from_numpy(lone), None, probabilities=torch.rand(18, 40, 50))
+    assert isinstance(t_fixed, torch.Tensor) and t_fixed.dtype == torch.uint8
+
+
+def test_input_and_option_errors():
+    fixer = LimbConsistency()
+    with pytest.raises(InputError, match="uint8"):
+        fixer.step(np.zeros((4, 4), np.int64), None)
+    with pytest.raises(InputError, match="H x W"):
+        fixer.step(np.zeros((1, 4, 4), np.uint8), None)
+    with pytest.raises(InputError, match="probabilities"):
+        fixer.step(np.zeros((4, 4), np.uint8), None, probabilities=np.zeros((18, 4, 5), np.float32))
+    for bad in (
+        dict(flip_frames=0),
+        dict(work_stride=9),
+        dict(min_evidence=1.0),
+        dict(mirrored="yes"),
+        dict(person_gap=-1),
+        dict(pairs=((14, 14),)),
+        dict(pairs=()),
+        dict(pairs=((14, 300),)),
+    ):
+        with pytest.raises(ConfigError, match="valid"):
+            LimbOptions(**bad)
+    with pytest.raises(ConfigError):
+        LimbConsistency(options={"mirrored": True})  # type: ignore[arg-type]
+    assert LimbOptions().replace(flip_frames=3).flip_frames == 3
