@@ -160,8 +160,59 @@ class OverlayCompositor:
 
 
 def _rgb_to_lab(rgb_u8: np.ndarray) -> np.ndarray:
-    """``...x3`` uint8 RGB -> float32 CIELAB (L in [0, 100], a/b about [-128, 127])."""
+    """``...x3`` uint8 RGB -> float32 CIELAB (L in [0, 100], a/b about [-128, 127]), D65 as OpenCV."""
     return cv2.cvtColor(rgb_u8.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2LAB)
+
+
+_XYZ_TO_RGB = np.array(
+    [[3.240479, -1.53715, -0.498535], [-0.969256, 1.875991, 0.041556], [0.055648, -0.204043, 1.057311]], np.float32
+)
+_WHITE = np.array([0.950456, 1.0, 1.088754], np.float32)
+
+
+def _finv(t: np.ndarray) -> np.ndarray:
+    return np.where(t > 6.0 / 29.0, t**3, 3.0 * (6.0 / 29.0) ** 2 * (t - 4.0 / 29.0))
+
+
+def _gamma(lin: np.ndarray) -> np.ndarray:
+    return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * np.abs(lin) ** (1.0 / 2.4) - 0.055)
+
+
+def _lab_to_linear_rgb(lab: np.ndarray) -> np.ndarray:
+    """``Nx3`` CIELAB -> linear sRGB, unclipped (out-of-gamut colours leave [0, 1])."""
+    fy = (lab[:, 0] + 16.0) / 116.0
+    f = np.stack([fy + lab[:, 1] / 500.0, fy, fy - lab[:, 2] / 200.0], -1)
+    xyz = np.ascontiguousarray(_finv(f) * _WHITE, dtype=np.float32)
+    return cv2.transform(xyz[:, None, :], _XYZ_TO_RGB)[:, 0, :]  # a 3x3 matmul; numpy's BLAS call is ~20x slower here
+
+
+def _lab_to_rgb_in_gamut(lab: np.ndarray, steps: int = 8) -> np.ndarray:
+    """``HxWx3`` CIELAB -> float32 sRGB in [0, 1], bringing out-of-gamut colours in at constant hue.
+
+    Clipping each RGB channel (what OpenCV does) turns dark saturated colours
+    toward other hues; instead the chroma of each out-of-gamut pixel is scaled
+    down (bisection) until it fits, which keeps its CIELAB hue and lightness.
+    """
+    flat = lab.reshape(-1, 3)
+    lin = _lab_to_linear_rgb(flat)
+    tol = 1e-4
+    bad = np.nonzero(((lin < -tol) | (lin > 1.0 + tol)).any(-1))[0]
+    if bad.size:
+        sub = flat[bad]
+        lo = np.zeros(bad.size, np.float32)
+        hi = np.ones(bad.size, np.float32)
+        for _ in range(steps):
+            mid = 0.5 * (lo + hi)
+            trial = np.concatenate([sub[:, :1], sub[:, 1:] * mid[:, None]], -1)
+            t = _lab_to_linear_rgb(trial)
+            fits = ((t >= -tol) & (t <= 1.0 + tol)).all(-1)
+            lo = np.where(fits, mid, lo)
+            hi = np.where(fits, hi, mid)
+        lin[bad] = _lab_to_linear_rgb(np.concatenate([sub[:, :1], sub[:, 1:] * lo[:, None]], -1))
+    return np.clip(_gamma(np.clip(lin, 0.0, 1.0)), 0.0, 1.0).astype(np.float32).reshape(lab.shape)
+
+
+_LUT_SIZE = 1001  # lightness steps of 0.1
 
 
 class RecolorCompositor:
@@ -204,6 +255,10 @@ class RecolorCompositor:
         self.lightness = _check_unit("lightness", lightness)
         self.strength = _check_unit("strength", strength)
         self._target_lab = _rgb_to_lab(np.asarray([[self.color]], dtype=np.uint8))[0, 0]
+        # Every output pixel has the target's chroma, so its colour is a function of lightness alone: tabulate it.
+        grid = np.linspace(0.0, 100.0, _LUT_SIZE, dtype=np.float32)
+        ramp = np.stack([grid, np.full_like(grid, self._target_lab[1]), np.full_like(grid, self._target_lab[2])], -1)
+        self._ramp = _lab_to_rgb_in_gamut(ramp[None])[0] * 255.0
 
     def __call__(self, frame: np.ndarray, result: "ParseResult") -> np.ndarray:
         _check_frame(frame, result)
@@ -222,16 +277,13 @@ class RecolorCompositor:
         vals = lum[core] if core.any() else lum.ravel()
         mean = float(np.average(vals, weights=w))
         std = float(np.sqrt(np.average((vals - mean) ** 2, weights=w)))
-        t_l, t_a, t_b = (float(v) for v in self._target_lab)
+        t_l = float(self._target_lab[0])
         centre = mean + self.lightness * (t_l - mean)
         # Keep about two standard deviations of texture inside [0, 100] so folds survive dark/light targets.
         margin = 2.0 * min(std, 15.0)
         centre = float(np.clip(centre, margin, 100.0 - margin))
-        new = np.empty_like(lab)
-        new[..., 0] = np.clip(lum - mean + centre, 0.0, 100.0)
-        new[..., 1] = t_a
-        new[..., 2] = t_b
-        rgb = cv2.cvtColor(new, cv2.COLOR_LAB2RGB) * 255.0
+        new_l = np.clip(lum - mean + centre, 0.0, 100.0)
+        rgb = self._ramp[np.rint(new_l * ((_LUT_SIZE - 1) / 100.0)).astype(np.intp)]
         k = (a * self.strength)[..., None]
         out = frame.copy()
         blended = crop.astype(np.float32) * (1.0 - k) + rgb * k
