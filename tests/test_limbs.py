@@ -161,6 +161,8 @@ def test_input_and_option_errors():
         fixer.step(np.zeros((1, 4, 4), np.uint8), None)
     with pytest.raises(InputError, match="probabilities"):
         fixer.step(np.zeros((4, 4), np.uint8), None, probabilities=np.zeros((18, 4, 5), np.float32))
+    with pytest.raises(InputError, match="classes"):
+        fixer.step(np.zeros((4, 4), np.uint8), None, probabilities=np.zeros((12, 4, 4), np.float32))
     for bad in (
         dict(flip_frames=0),
         dict(work_stride=9),

@@ -60,6 +60,9 @@ def test_one_hot_input(noisy):
     res = compute_video_metrics(labels, raw=noisy.labels)
     assert res.flicker_ratio <= 0.5
     assert res.agreement >= 0.95
+    # control: without the neighbourhood, one-hot pixels look certain and nothing is smoothed
+    labels, _ = smooth(probs, SmoothingOptions(hard_radius=0))
+    assert compute_video_metrics(labels, raw=noisy.labels).flicker_ratio > 0.9
 
 
 @pytest.mark.parametrize("use_flow", [False, True])

@@ -222,12 +222,12 @@ class LimbConsistency:
         opt = self.options
         lab = _as_labels(labels)
         H, W = lab.shape
-        probs = self._check_probs(probabilities, lab.shape)
-        if state is not None and state.shape != (H, W):
-            state = None
+        probs = self._check_probs(probabilities, lab.shape, int(self._left.max(initial=0)), int(self._right.max()))
         s = self._stride(lab.shape)
         small = np.ascontiguousarray(lab[::s, ::s])
         h, w = small.shape
+        if state is not None and (state.shape != (H, W) or state.regions.shape != (h, w)):
+            state = None  # another size (or a state from a fixer with another grid): start afresh
         pair_small = cv2.LUT(small, self._pair_lut)
 
         # -- regions, their votes and geometry ----------------------------------------------------------------
@@ -307,7 +307,9 @@ class LimbConsistency:
         return int(np.clip(min(shape) // 96, 1, 8))
 
     @staticmethod
-    def _check_probs(probabilities: np.ndarray | torch.Tensor | None, shape: tuple[int, int]) -> np.ndarray | None:
+    def _check_probs(
+        probabilities: np.ndarray | torch.Tensor | None, shape: tuple[int, int], max_left: int, max_right: int
+    ) -> np.ndarray | None:
         if probabilities is None:
             return None
         p = probabilities
@@ -317,6 +319,8 @@ class LimbConsistency:
         if not isinstance(p, np.ndarray) or p.ndim != 3 or p.shape[1:] != shape or p.dtype.kind != "f":
             desc = f"shape {p.shape} dtype {p.dtype}" if isinstance(p, np.ndarray) else type(p).__name__
             raise InputError(f"probabilities must be a C x {shape[0]} x {shape[1]} float array, got {desc}")
+        if p.shape[0] <= max(max_left, max_right):
+            raise InputError(f"probabilities have {p.shape[0]} classes; the limb pairs need {max(max_left, max_right) + 1}")
         return p
 
     def _regions(self, pair_small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -310,7 +310,7 @@ class TemporalSmoother:
         reason = self._reset_reason(p, state, timestamp_ms, labels, colour_hist)
         result = self._buffer(out, p)
         if reason is not None or opt.ratio == 0.0:
-            if result is not p:
+            if result.data_ptr() != p.data_ptr():
                 result.copy_(p)
         else:
             assert state is not None
