@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "export_dtype": "float16",
     "num_workers": 0,
     "device": None,
+    "stop_at_step": None,
 }
 
 

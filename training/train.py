@@ -42,7 +42,8 @@ from tryon_sdk.errors import ConfigError
 from tryon_sdk.labels import ATR_CLASSES, IGNORE_INDEX, NUM_CLASSES
 
 from .augment import AugmentConfig, augment_batch, normalize, to_float_batch
-from .data.sources import load_arrays
+from .data.mixing import MixedStream, build_source
+from .data.sources import ARRAY_SOURCES, load_arrays
 from .evaluate import evaluate_arrays
 from .losses import CEDiceLoss
 from .recipe import apply_overrides, load_recipe
@@ -223,9 +224,21 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
     metrics_path = out / "metrics.jsonl"
 
     cfg = _model_config(recipe)
-    data = load_arrays(recipe["data"])
-    tr_img, tr_msk, tr_w = data["train"]
-    val = data["val"]
+    stream: MixedStream | None = None
+    if all(src.get("source") in ARRAY_SOURCES for src in recipe["data"]["train"]):
+        data = load_arrays(recipe["data"])
+        tr_img, tr_msk, tr_w = data["train"]
+        val = data["val"]
+        weight_masks = tr_msk
+    else:  # Hub / folder sources, streamed and mixed
+        if any(src.get("source") in ARRAY_SOURCES for src in recipe["data"]["train"]):
+            raise ConfigError("cannot mix cached array sources (ccp via cache, npz) with streamed ones; use source 'ccp' in a streamed recipe without 'npz'")
+        srcs = [build_source(src, seed) for src in recipe["data"]["train"]]
+        stream = MixedStream(srcs, tuple(recipe["data"]["cache_size"]), seed, d.rank, d.world)
+        val = stream.val_arrays()
+        data = {"split": {"cache_size": list(recipe["data"]["cache_size"]), "sources": [{"name": x.name, "weight": x.weight, **x.split} for x in srcs]}}
+        tr_img = tr_msk = tr_w = None
+        weight_masks = val[1] if val is not None else None
     aug = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in recipe.get("augment", {}).items()})
 
     torch.manual_seed(seed)
@@ -239,7 +252,9 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
 
     cw = recipe["loss"].get("class_weights", "none")
     if cw == "balanced":
-        weights = class_weights_from_masks(tr_msk)
+        if weight_masks is None:
+            raise ConfigError("loss.class_weights 'balanced' needs training arrays or a validation split to count classes")
+        weights = class_weights_from_masks(weight_masks)
     elif isinstance(cw, list):
         weights = torch.tensor(cw, dtype=torch.float32)
     elif cw in (None, "none"):
@@ -255,14 +270,19 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
         optimizer_from_flat(opt, tensors, meta["optimizer"])
         step, epoch, pos = meta["step"], meta["epoch"], meta["pos"]
         elapsed_prior, best = meta["elapsed"], meta["best"]
+        if stream is not None:
+            stream.load_state_dict(meta["stream"])
         if meta.get("recipe") and meta["recipe"].get("model") != recipe.get("model"):
             raise ConfigError("--resume with a different model section than the saved run")
     net: nn.Module = model
     if d.enabled:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    sampler = _Sampler(len(tr_img), tr_w, seed, d)
-    order = sampler.order(epoch)
+    if stream is None:
+        sampler = _Sampler(len(tr_img), tr_w, seed, d)
+        order = sampler.order(epoch)
+        imgs_t = torch.from_numpy(tr_img)
+        msks_t = torch.from_numpy(tr_msk)
     per_rank_batch = int(recipe["batch_size"])
     accum = int(recipe.get("accum_steps", 1))
     total_steps = int(recipe["steps"])
@@ -281,8 +301,6 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
         torch.autocast("cuda", dtype=torch.float16) if use_amp
         else torch.autocast("cpu", dtype=torch.bfloat16) if recipe.get("cpu_bf16") else contextlib.nullcontext()
     )
-    imgs_t = torch.from_numpy(tr_img)
-    msks_t = torch.from_numpy(tr_msk)
     in_size = tuple(cfg.input_size)
 
     def next_indices() -> list[int]:
@@ -309,6 +327,7 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
         meta = {
             "step": step, "epoch": epoch, "pos": pos, "elapsed": elapsed_prior + time.time() - t_start,
             "best": best, "optimizer": ometa, "recipe": recipe, "world_size": d.world,
+            "stream": stream.state_dict() if stream is not None else None,
         }
         save_state(out / "last", tensors, meta)
 
@@ -329,6 +348,9 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
         if d.any(time.time() >= budget_end):
             stopped = "time"
             break
+        if recipe.get("stop_at_step") and step >= int(recipe["stop_at_step"]):
+            stopped = "stop_at_step"  # split a run into chunks without changing its schedule
+            break
         progress_frac = step / total_steps
         if by_time:
             progress_frac = max(progress_frac, elapsed / total_budget)
@@ -340,9 +362,13 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
         for micro in range(accum):
             gen = torch.Generator().manual_seed(((seed * 1_000_003 + step) * 131 + d.rank) * 17 + micro)
             torch.manual_seed(((seed * 7919 + step) * 131 + d.rank) * 17 + micro)  # dropout
-            idx = torch.as_tensor(next_indices())
-            x = to_float_batch(imgs_t[idx].to(device, non_blocking=True))
-            y = msks_t[idx].to(device, non_blocking=True)
+            if stream is None:
+                idx = torch.as_tensor(next_indices())
+                xb, yb = imgs_t[idx], msks_t[idx]
+            else:
+                xb, yb = (torch.from_numpy(a) for a in stream.next_batch(per_rank_batch))
+            x = to_float_batch(xb.to(device, non_blocking=True))
+            y = yb.to(device, non_blocking=True)
             x, y = augment_batch(x, y, in_size, aug, gen)
             x = normalize(x, cfg.mean, cfg.std)
             if channels_last:
