@@ -51,6 +51,7 @@ def make_video(
     audio: bool = False,
     audio_codec: str = "aac",
     corrupt: Sequence[int] = (),
+    steady: bool = False,
 ) -> Path:
     """Write a test video and return its path.
 
@@ -59,7 +60,9 @@ def make_video(
         rotation: display-matrix rotation in degrees counter-clockwise (as ``VideoFrame.rotation`` reads it).
         audio: add a 440 Hz mono audio track covering the video's duration.
         corrupt: indices of frames whose packet is replaced by garbage bytes (use an intra codec, e.g. mjpeg in .avi).
+        steady: one scene drifting by a pixel a frame, with light noise (no scene cut, so smoothing acts).
     """
+    rng = np.random.default_rng(0)
     path = Path(path)
     times = list(pts_ms) if pts_ms is not None else [round(i * 1000 / fps) for i in range(frames)]
     with av.open(str(path), "w") as out:
@@ -89,7 +92,11 @@ def make_video(
             return times.index(ms) if ms in times else -1
 
         for i, t in enumerate(times):
-            img = synthetic_frame(i, width, height)
+            if steady:
+                noise = rng.integers(-10, 11, (height, width, 3))
+                img = np.clip(np.roll(synthetic_frame(0, width, height), i, axis=1) + noise, 0, 255).astype(np.uint8)
+            else:
+                img = synthetic_frame(i, width, height)
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             frame.pts, frame.time_base = t, Fraction(1, 1000)
             mux(vs.encode(frame))

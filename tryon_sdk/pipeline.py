@@ -56,7 +56,18 @@ from .video_io import (
     write_png,
 )
 
-__all__ = ["PipelineOptions", "OUTPUT_KINDS", "MASK_FORMATS", "run_pipeline", "prepare_output_dir", "iter_video_results"]
+__all__ = [
+    "PipelineOptions",
+    "OUTPUT_KINDS",
+    "MASK_FORMATS",
+    "EVAL_CONFIGS",
+    "EVAL_GOALS",
+    "run_pipeline",
+    "prepare_output_dir",
+    "iter_video_results",
+    "evaluate_video",
+    "summary_json",
+]
 
 OUTPUT_KINDS: tuple[str, ...] = ("overlay", "labels", "alpha", "summary")
 MASK_FORMATS: tuple[str, ...] = ("video", "png")
@@ -625,3 +636,164 @@ def iter_video_results(
         if batch:
             yield from zip(batch, session.parse_many([f.image for f in batch], [f.timestamp_ms for f in batch]))
 
+
+
+# ------------------------------------------------------------------------------- evaluation
+#: evaluated configurations: name -> (smoothing, limb consistency)
+EVAL_CONFIGS: dict[str, tuple[bool, bool]] = {
+    "raw": (False, False),
+    "smoothing": (True, False),
+    "limbs": (False, True),
+    "smoothing+limbs": (True, True),
+}
+
+#: goals of issue 3 for the full pipeline (smoothing + limbs) with the default model
+EVAL_GOALS: dict[str, str] = {
+    "flicker_ratio": "<= 0.4",
+    "agreement": ">= 0.95",
+    "total_transient_swaps": "== 0",
+    "mixed_limb_share": "< 0.02",
+    "flip_equivariance": ">= 0.95",
+}
+
+
+def _goal_met(value: Any, goal: str) -> bool | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    op, target = goal.split()
+    t = float(target)
+    return {"<=": value <= t, ">=": value >= t, "==": value == t, "<": value < t}[op]
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN -> None, recursively (JSON has no NaN)."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def evaluate_video(
+    parser: Parser,
+    source: str | os.PathLike,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    max_frames: int | None = None,
+    batch_size: int = 4,
+    smoothing: Any = True,
+    limb_consistency: Any = True,
+    mirrored: bool = False,
+    flip: bool = True,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Temporal-stability metrics of a video with and without smoothing and limb consistency.
+
+    One engine call per batch serves every configuration of :data:`EVAL_CONFIGS`
+    (and, with ``flip``, the mirrored video, for flip equivariance). Metrics are
+    :class:`tryon_sdk.video_metrics.VideoMetrics`; agreement is with the ``raw``
+    configuration (per-frame argmax). Returns a JSON-safe dict (NaN -> ``None``).
+    """
+    from .video_metrics import VideoMetrics
+
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be >= 1, got {batch_size}")
+    t_start = time.perf_counter()
+    reader = VideoReader(source, start=start, end=end, max_frames=max_frames)
+    info = reader.info
+
+    def session(smooth: bool, limbs: bool) -> VideoSession:
+        return VideoSession(
+            parser,
+            StreamOptions(
+                RunningMode.VIDEO,
+                smoothing=smoothing if smooth else False,
+                limb_consistency=limb_consistency if limbs else False,
+                mirrored=mirrored,
+            ),
+        )
+
+    sessions = {name: (session(*cfg), session(*cfg) if flip else None) for name, cfg in EVAL_CONFIGS.items()}
+    metrics = {name: VideoMetrics() for name in EVAL_CONFIGS}
+    times = {"decode": 0.0, "inference": 0.0, "postprocess": 0.0, "metrics": 0.0}
+    bar = _progress(progress, _expected_frames(info.estimated_frames(), PipelineOptions(start=start, end=end, max_frames=max_frames)), "eval")
+    frames_done = 0
+
+    def run_batch(batch: list[DecodedFrame]) -> None:
+        t0 = time.perf_counter()
+        images = [f.image for f in batch]
+        mirrored_images = [np.ascontiguousarray(im[:, ::-1]) for im in images] if flip else []
+        probs = parser.predict(images + mirrored_images)
+        t1 = time.perf_counter()
+        stamps = [f.timestamp_ms for f in batch]
+        outputs = {}
+        for name, (s_orig, s_flip) in sessions.items():
+            orig = s_orig.parse_probabilities(images, probs[: len(images)], stamps)
+            flp = s_flip.parse_probabilities(mirrored_images, probs[len(images) :], stamps) if s_flip else None
+            outputs[name] = (orig, flp)
+        t2 = time.perf_counter()
+        raw = outputs["raw"][0]
+        for name, (orig, flp) in outputs.items():
+            for i, r in enumerate(orig):
+                metrics[name].update(r.labels, raw=raw[i].labels, mirrored=flp[i].labels if flp else None)
+        times["inference"] += t1 - t0
+        times["postprocess"] += t2 - t1
+        times["metrics"] += time.perf_counter() - t2
+
+    try:
+        batch: list[DecodedFrame] = []
+        it = iter(reader)
+        while True:
+            t0 = time.perf_counter()
+            frame = next(it, None)
+            times["decode"] += time.perf_counter() - t0
+            if frame is not None:
+                batch.append(frame)
+            if batch and (frame is None or len(batch) == batch_size):
+                run_batch(batch)
+                frames_done += len(batch)
+                bar.update(len(batch))
+                batch = []
+            if frame is None:
+                break
+    finally:
+        bar.close()
+        for s_orig, s_flip in sessions.values():
+            s_orig.close(raise_errors=False)
+            if s_flip is not None:
+                s_flip.close(raise_errors=False)
+    if frames_done == 0:
+        where = " in the selected range" if (start or end) else ""
+        raise VideoError(f"{source}: no decodable video frames{where}")
+
+    results = {name: m.result().as_dict() for name, m in metrics.items()}
+    full = results["smoothing+limbs"]
+    goals = {key: {"goal": goal, "value": full.get(key), "met": _goal_met(full.get(key), goal)} for key, goal in EVAL_GOALS.items()}
+    wall = time.perf_counter() - t_start
+    cfg = parser.config
+    return _json_safe(
+        {
+            "tryon_sdk_version": __version__,
+            "input": {"kind": "video", **info.to_dict()},
+            "model": {"backbone": cfg.backbone, "input_size": list(cfg.input_size), "sha256": cfg.sha256, "device": str(parser.device)},
+            "options": {
+                "start": start,
+                "end": end,
+                "max_frames": max_frames,
+                "batch_size": batch_size,
+                "smoothing": _option_repr(smoothing),
+                "limb_consistency": _option_repr(limb_consistency),
+                "mirrored": mirrored,
+                "flip": flip,
+            },
+            "frames": frames_done,
+            "frames_skipped": reader.skipped_count,
+            "truncated": reader.truncated,
+            "configs": results,
+            "goals": goals,
+            "timings_s": {"wall": round(wall, 3), **{k: round(v, 3) for k, v in times.items()}},
+        }
+    )

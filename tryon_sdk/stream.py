@@ -268,10 +268,13 @@ class VideoSession:
             raise err
 
     # --------------------------------------------------------------- pipeline
-    def _process(self, images: list[np.ndarray], timestamps: list[int | None]) -> list[ParseResult]:
-        """Engine on the whole batch, then the stateful stages frame by frame in order."""
+    def _process(
+        self, images: list[np.ndarray], timestamps: list[int | None], probs_list: Sequence[torch.Tensor] | None = None
+    ) -> list[ParseResult]:
+        """Engine on the whole batch (unless ``probs_list`` is given), then the stateful stages frame by frame."""
         t0 = time.perf_counter()
-        probs_list = self.parser.predict(images)
+        if probs_list is None:
+            probs_list = self.parser.predict(images)
         t1 = time.perf_counter()
         stateful = self.mode is not RunningMode.IMAGE
         names = self.parser.config.class_names
@@ -321,7 +324,34 @@ class VideoSession:
 
     def parse_many(self, frames: Sequence[Any], timestamps_ms: Sequence[int] | None = None) -> list[ParseResult]:
         """Parse consecutive frames with one batched engine call; same results as ``parse`` one by one."""
-        self._require("parse_many", RunningMode.IMAGE, RunningMode.VIDEO)
+        return self._parse_many("parse_many", frames, timestamps_ms, None)
+
+    def parse_probabilities(
+        self,
+        frames: Sequence[Any],
+        probabilities: Sequence[torch.Tensor],
+        timestamps_ms: Sequence[int] | None = None,
+    ) -> list[ParseResult]:
+        """Run the stages after the engine on probabilities computed elsewhere.
+
+        ``probabilities`` are ``CxHxW`` float32 tensors as :meth:`Parser.predict` returns them
+        for ``frames`` (e.g. one engine call shared by several sessions in an evaluation).
+        """
+        if len(probabilities) != len(frames):
+            raise InputError(f"{len(frames)} frames but {len(probabilities)} probability maps")
+        for f, p in zip(frames, probabilities):
+            if not isinstance(p, torch.Tensor) or p.ndim != 3 or tuple(p.shape[1:]) != tuple(np.shape(f)[:2]):
+                raise InputError(f"probabilities must be CxHxW tensors at the frame size {np.shape(f)[:2]}")
+        return self._parse_many("parse_probabilities", frames, timestamps_ms, list(probabilities))
+
+    def _parse_many(
+        self,
+        method: str,
+        frames: Sequence[Any],
+        timestamps_ms: Sequence[int] | None,
+        probabilities: list[torch.Tensor] | None,
+    ) -> list[ParseResult]:
+        self._require(method, RunningMode.IMAGE, RunningMode.VIDEO)
         if self.mode is RunningMode.VIDEO:
             if timestamps_ms is None:
                 raise InputError("VIDEO mode needs a timestamp_ms for every frame")
@@ -344,7 +374,7 @@ class VideoSession:
             return []
         with self._cv:
             self._submitted += len(images)
-        results = self._process(images, stamps)
+        results = self._process(images, stamps, probabilities)
         if self.mode is RunningMode.VIDEO:
             self._last_ts = stamps[-1]  # type: ignore[assignment]
         return results

@@ -77,7 +77,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)
-            return np.ascontiguousarray(np.asarray(im.convert("RGB")))
+            return np.array(im.convert("RGB"))  # a writable copy (torch refuses read-only buffers)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:

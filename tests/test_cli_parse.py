@@ -1,0 +1,292 @@
+"""``tryon-sdk parse`` end to end on generated videos and images, checked with PyAV."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tryon_sdk import Parser
+from tryon_sdk.cli import main
+from tryon_sdk.stream import RunningMode, StreamOptions, VideoSession
+from tryon_sdk.video_io import VideoReader
+
+from videos import (
+    audio_packets,
+    calibrated_parser,
+    make_audio_only,
+    make_video,
+    read_gray_video,
+    read_video,
+    synthetic_frame,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return calibrated_parser().save_pretrained(tmp_path_factory.mktemp("ckpt"))
+
+
+@pytest.fixture(scope="module")
+def reference(checkpoint) -> Parser:
+    return Parser.from_pretrained(checkpoint, device="cpu")
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    rc = main(["parse", *map(str, args)])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def expected_results(parser: Parser, src: Path, *, batch_size: int = 4, **reader_kw):
+    """What the pipeline must produce: the same frames through a VIDEO session in the same batches."""
+    frames = list(VideoReader(src, **reader_kw))
+    with VideoSession(parser, StreamOptions(RunningMode.VIDEO, return_probabilities=True)) as s:
+        results = []
+        for i in range(0, len(frames), batch_size):
+            chunk = frames[i : i + batch_size]
+            results += s.parse_many([f.image for f in chunk], [f.timestamp_ms for f in chunk])
+    return frames, results
+
+
+def listing(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()} if folder.exists() else set()
+
+
+# ----------------------------------------------------------------------------------- round trips
+def test_video_with_audio_round_trip(tmp_path, capsys, checkpoint, reference):
+    src = make_video(tmp_path / "in.mp4", width=80, height=60, frames=10, audio=True)
+    out = tmp_path / "out"
+    rc, stdout, err = run_cli(capsys, src, "-o", out, "--model", checkpoint, "--regions", "upper_body,person")
+    assert rc == 0, err
+    assert "parsed 10 frame(s)" in stdout and err == ""
+    assert listing(out) == {"overlay.mp4", "labels.mkv", "alpha_upper_body.mkv", "alpha_person.mkv", "summary.json"}
+
+    _, in_times, _ = read_video(src)
+    frames, times, facts = read_video(out / "overlay.mp4")
+    assert (facts["codec"], facts["pix_fmt"], facts["width"], facts["height"]) == ("h264", "yuv420p", 80, 60)
+    assert times == pytest.approx(in_times, abs=1e-3)
+    a_codec, a_packets, a_end = audio_packets(out / "overlay.mp4")
+    assert a_codec == "aac" and a_packets == audio_packets(src)[1] and a_end == pytest.approx(audio_packets(src)[2])
+
+    in_frames, expected = expected_results(reference, src)
+    labels, label_times = read_gray_video(out / "labels.mkv")
+    assert label_times == pytest.approx(in_times, abs=1e-3)
+    assert len(labels) == len(expected) == 10
+    for got, exp in zip(labels, expected):
+        np.testing.assert_array_equal(got, exp.labels)  # ids survive exactly
+    assert len(np.unique(np.concatenate([x.ravel() for x in labels]))) > 2
+    alphas, _ = read_gray_video(out / "alpha_person.mkv")
+    for got, exp in zip(alphas, expected):
+        np.testing.assert_array_equal(got, np.clip(exp.region("person") * 255 + 0.5, 0, 255).astype(np.uint8))
+    # the overlay shows the label colours over the frame (lossy: compare on average)
+    err_px = np.abs(frames[3].astype(int) - expected[3].overlay().astype(int)).mean()
+    assert err_px < 8
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames_processed"] == 10 and summary["frames_skipped"] == 0 and summary["frames_dropped"] == 0
+    assert summary["input"]["has_audio"] and summary["input"]["width"] == 80
+    assert set(summary["timings_s"]) >= {"wall", "decode", "inference", "encode"}
+    for meta, lab in zip(summary["frames"], labels):
+        share = np.bincount(lab.ravel(), minlength=18) / lab.size
+        np.testing.assert_allclose(meta["class_share"], share, atol=1e-5)
+    assert [m["time_s"] for m in summary["frames"]] == pytest.approx(in_times)
+
+
+def test_odd_size_without_audio(tmp_path, capsys, checkpoint, reference):
+    src = make_video(tmp_path / "odd.mp4", width=63, height=47, frames=6, pix_fmt="yuv444p")
+    out = tmp_path / "out"
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint)
+    assert rc == 0, err
+    _, _, facts = read_video(out / "overlay.mp4")
+    assert (facts["width"], facts["height"], facts["pix_fmt"], facts["audio"]) == (64, 48, "yuv420p", False)  # padded
+    labels, _ = read_gray_video(out / "labels.mkv")
+    _, expected = expected_results(reference, src)
+    assert labels[0].shape == (47, 63)  # labels keep the exact frame size
+    for got, exp in zip(labels, expected):
+        np.testing.assert_array_equal(got, exp.labels)
+
+
+def test_rotation_metadata_gives_upright_outputs(tmp_path, capsys, checkpoint, reference):
+    src = make_video(tmp_path / "phone.mp4", width=64, height=48, frames=5, rotation=90)
+    out = tmp_path / "out"
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint)
+    assert rc == 0, err
+    frames, _, facts = read_video(out / "overlay.mp4")
+    assert (facts["width"], facts["height"]) == (48, 64)
+    labels, _ = read_gray_video(out / "labels.mkv")
+    _, expected = expected_results(reference, src)
+    assert labels[0].shape == (64, 48)
+    for got, exp in zip(labels, expected):
+        np.testing.assert_array_equal(got, exp.labels)
+    # the stored top-left marker is displayed bottom-left; the overlay must show it there
+    assert frames[0][-10:, :8].mean() > frames[0][:10, :8].mean() + 40
+
+
+def test_variable_frame_rate_keeps_timestamps(tmp_path, capsys, checkpoint):
+    stamps = [0, 40, 100, 130, 250, 300, 420]
+    src = make_video(tmp_path / "vfr.mp4", pts_ms=stamps)
+    out = tmp_path / "out"
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint, "--no-smoothing")
+    assert rc == 0, err
+    expected = [t / 1000 for t in stamps]
+    assert read_video(out / "overlay.mp4")[1] == pytest.approx(expected, abs=1e-3)
+    assert read_gray_video(out / "labels.mkv")[1] == pytest.approx(expected, abs=1e-3)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["options"]["smoothing"] is False
+
+
+def test_png_sequences_and_frame_range(tmp_path, capsys, checkpoint, reference):
+    src = make_video(tmp_path / "v.mp4", frames=12)
+    out = tmp_path / "out"
+    rc, _, err = run_cli(
+        capsys, src, "-o", out, "--model", checkpoint, "--mask-format", "png", "--outputs", "labels,alpha,summary",
+        "--regions", "outfit", "--start", "0.2", "--max-frames", "5", "--batch-size", "2",
+    )  # fmt: skip
+    assert rc == 0, err
+    assert listing(out) == {"labels", "alpha_outfit", "summary.json"}
+    names = sorted(p.name for p in (out / "labels").iterdir())
+    assert names == [f"{i:06d}.png" for i in range(5)]
+    _, expected = expected_results(reference, src, batch_size=2, start=0.2, max_frames=5)
+    for name, exp in zip(names, expected):
+        np.testing.assert_array_equal(cv2.imread(str(out / "labels" / name), cv2.IMREAD_UNCHANGED), exp.labels)
+    summary = json.loads((out / "summary.json").read_text())
+    assert [f["time_s"] for f in summary["frames"]] == pytest.approx([0.2, 0.3, 0.4, 0.5, 0.6])
+
+
+def test_image_and_folder_inputs(tmp_path, capsys, checkpoint, reference):
+    img = synthetic_frame(2, 70, 90)
+    cv2.imwrite(str(tmp_path / "a.png"), img[..., ::-1])
+    out = tmp_path / "one"
+    rc, _, err = run_cli(capsys, tmp_path / "a.png", "-o", out, "--model", checkpoint, "--regions", "person")
+    assert rc == 0, err
+    assert listing(out) == {"overlay.png", "labels.png", "alpha_person.png", "summary.json"}
+    with VideoSession(reference, StreamOptions(RunningMode.IMAGE, smoothing=False)) as s:
+        exp = s.parse(img)
+    np.testing.assert_array_equal(cv2.imread(str(out / "labels.png"), cv2.IMREAD_UNCHANGED), exp.labels)
+    np.testing.assert_array_equal(cv2.imread(str(out / "overlay.png"))[..., ::-1], exp.overlay())
+
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "x.jpg"), img[..., ::-1])
+    cv2.imwrite(str(folder / "y.png"), synthetic_frame(5, 50, 40)[..., ::-1])
+    (folder / "z.png").write_bytes(b"broken")
+    out = tmp_path / "many"
+    rc, _, err = run_cli(capsys, folder, "-o", out, "--model", checkpoint)
+    assert rc == 0
+    assert err.strip().splitlines() == ["tryon-sdk parse: warning: skipped 1 unreadable frame(s) or image(s)"]
+    assert sorted(p.name for p in (out / "labels").iterdir()) == ["x.png", "y.png"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames_processed"] == 2 and summary["frames_skipped"] == 1
+    assert summary["skipped"][0]["file"] == "z.png"
+
+
+def test_undecodable_frame_is_skipped_and_counted(tmp_path, capsys, checkpoint):
+    src = make_video(tmp_path / "bad.avi", codec="mjpeg", pix_fmt="yuvj420p", frames=8, corrupt=[3])
+    out = tmp_path / "out"
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint)
+    assert rc == 0
+    assert err.strip().splitlines() == ["tryon-sdk parse: warning: skipped 1 unreadable frame(s) or image(s)"]
+    labels, times = read_gray_video(out / "labels.mkv")
+    assert len(labels) == 7 and 0.3 not in [round(t, 3) for t in times]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames_skipped"] == 1 and summary["frames_processed"] == 7
+
+
+# ----------------------------------------------------------------------------------- bad input
+def _truncated_mp4(d: Path) -> Path:
+    data = make_video(d / "full.mp4", frames=10).read_bytes()
+    (d / "cut.mp4").write_bytes(data[: len(data) // 2])
+    return d / "cut.mp4"
+
+
+def _not_a_video(d: Path) -> Path:
+    (d / "notes.mp4").write_text("meeting notes, not a video")
+    return d / "notes.mp4"
+
+
+def _empty_folder(d: Path) -> Path:
+    (d / "empty").mkdir()
+    return d / "empty"
+
+
+@pytest.mark.parametrize(
+    "make_input, extra, message",
+    [
+        (_not_a_video, (), "not a readable video"),
+        (_truncated_mp4, (), "not a readable video"),
+        (lambda d: make_audio_only(d / "silent.mkv"), (), "no decodable video frames"),
+        (lambda d: make_video(d / "v.mp4", frames=5), ("--start", "30"), "no decodable video frames in the selected range"),
+        (lambda d: d / "missing.mp4", (), "no such file"),
+        (_empty_folder, (), "no images found"),
+        (lambda d: make_video(d / "v.mp4", frames=3), ("--regions", "sleeves"), "unknown region"),
+    ],
+)
+def test_bad_input_fails_with_one_line_and_leaves_nothing(tmp_path, capsys, checkpoint, make_input, extra, message):
+    src = make_input(tmp_path)
+    out = tmp_path / "out"
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint, *extra)
+    assert rc == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tryon-sdk parse: error:") and message in lines[0], err
+    assert listing(out) == set()  # neither a complete-looking file nor a temporary one
+
+
+def test_unwritable_output_folder(tmp_path, capsys, checkpoint):
+    src = make_video(tmp_path / "v.mp4", frames=3)
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file where the output folder should go")
+    rc, _, err = run_cli(capsys, src, "-o", blocker / "out", "--model", checkpoint)
+    assert rc == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "cannot write to output folder" in lines[0]
+
+
+def test_failed_run_keeps_previous_outputs(tmp_path, capsys, checkpoint):
+    out = tmp_path / "out"
+    rc, _, _ = run_cli(capsys, make_video(tmp_path / "good.mp4", frames=4), "-o", out, "--model", checkpoint)
+    assert rc == 0
+    before = {name: (out / name).read_bytes() for name in listing(out)}
+    rc, _, err = run_cli(capsys, make_audio_only(tmp_path / "silent.mkv"), "-o", out, "--model", checkpoint)
+    assert rc == 1 and "no decodable video frames" in err
+    assert {name: (out / name).read_bytes() for name in listing(out)} == before
+
+
+def test_ctrl_c_leaves_no_complete_looking_file(tmp_path, checkpoint):
+    src = make_video(tmp_path / "long.mp4", width=96, height=72, frames=400, fps=25)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "overlay.mp4").write_bytes(b"an older result")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tryon_sdk", "parse", str(src), "-o", str(out), "--model", str(checkpoint)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any(".partial-" in n for n in listing(out)):  # the run has started writing
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the run never started writing"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "tryon-sdk parse: interrupted"
+    assert listing(out) == {"overlay.mp4"}
+    assert (out / "overlay.mp4").read_bytes() == b"an older result"
