@@ -3,7 +3,7 @@
 Goal: smoothing (no flow) + limbs <= 3 ms per frame.
 
     .venv/bin/pytest benchmarks/bench_temporal.py --benchmark-enable -q -s
-    .venv/bin/python benchmarks/bench_temporal.py        # same numbers without pytest-benchmark
+    .venv/bin/python benchmarks/bench_temporal.py [--threads 1]   # without pytest-benchmark
 
 Frames cycle through a short synthetic clip (a walking, arm-swinging person
 with flicker noise and a transient swap), so the probabilities are not hot in
@@ -108,8 +108,15 @@ def _time(fn: Callable[[], None], repeats: int = 60) -> tuple[float, float]:
 
 
 def main() -> None:
+    import argparse
+
     import torch
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = parser.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     clip = _clip()
     print(f"{SIZE[1]}x{SIZE[0]}, 18 classes, torch threads {torch.get_num_threads()}; ms/frame median (min)")
     results = {}

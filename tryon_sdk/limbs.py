@@ -45,7 +45,8 @@ Algorithm, per frame, on a grid of every ``work_stride``-th pixel:
   a one-frame swap loses to geometry + history, a turn is followed once the
   facing flips). The two regions of a pair of one person, when they are on
   different sides of the centre line or on different tracks, get opposite
-  sides, the higher score taking left; other regions take ``sign(S)``.
+  sides, the higher score taking left (with more regions, the two largest);
+  other regions take ``sign(S)``.
 * **Relabel** every full-resolution pixel of the pair with its region's side
   (looked up through the work grid, dilated by one cell to reach thin parts).
 
@@ -272,7 +273,7 @@ class LimbConsistency:
         old_side, r_contrary = self._track(state, idx, rid, region_pair, area, cx, cy, vote)
         track = np.where(r_contrary >= opt.flip_frames, -old_side, old_side)
         score = facing[person_of] * offset + track + vote
-        side = self._decide(score, offset, track, region_pair, person_of)
+        side = self._decide(score, offset, track, area, region_pair, person_of)
         r_contrary = np.where(side == -old_side, 0, r_contrary).astype(np.int32)  # the side changed: start afresh
         r_contrary[0] = 0
 
@@ -498,7 +499,12 @@ class LimbConsistency:
 
     @staticmethod
     def _decide(
-        score: np.ndarray, offset: np.ndarray, track: np.ndarray, region_pair: np.ndarray, person_of: np.ndarray
+        score: np.ndarray,
+        offset: np.ndarray,
+        track: np.ndarray,
+        area: np.ndarray,
+        region_pair: np.ndarray,
+        person_of: np.ndarray,
     ) -> np.ndarray:
         """Side per region (+1 left, -1 right; [0] = 0)."""
         side = np.where(score >= 0, 1, -1).astype(np.int64)
@@ -507,14 +513,14 @@ class LimbConsistency:
         if n <= 2:
             return side
         key = person_of[1:] * (int(region_pair.max()) + 1) + region_pair[1:]
-        order = np.argsort(key, kind="stable")
+        order = np.lexsort((-area[1:], key))  # by person and pair, largest region first
         sorted_key = key[order]
         starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
         ends = np.r_[starts[1:], len(key)]
         for a0, a1 in zip(starts, ends):
-            if a1 - a0 != 2:
+            if a1 - a0 < 2:
                 continue
-            i, j = order[a0] + 1, order[a0 + 1] + 1
+            i, j = order[a0] + 1, order[a0 + 1] + 1  # the two largest limbs; specks decide alone
             if abs(offset[i] - offset[j]) < _PAIR_OFFSET_GAP and track[i] * track[j] >= 0:
                 continue  # likely two pieces of one limb
             first = score[i] > score[j] or (score[i] == score[j] and offset[i] >= offset[j])
