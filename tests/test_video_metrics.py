@@ -75,10 +75,10 @@ def test_transient_swaps_by_hand():
 
 
 def test_transient_swaps_per_pair_and_speck_robustness():
-    maps = [_order_map(o) for o in (1, -1, 1)]
-    # a stray right-arm speck on the far right does not move the median
-    speck = _order_map(1, width=8)
-    speck[0, 7] = R_ARM
+    maps = [_order_map(o, width=10) for o in (1, -1, 1)]
+    # a stray right-arm speck on the far right does not move the limb
+    speck = _order_map(1, width=10)
+    speck[0:3, 9] = R_ARM
     res = compute_video_metrics([*maps, speck], min_side_pixels=1)
     assert res.transient_swaps == {"Left-shoe/Right-shoe": 0, "Left-leg/Right-leg": 0, "Left-arm/Right-arm": 1}
     assert res.total_transient_swaps == 1

@@ -4,10 +4,10 @@
   label changes.
 * **agreement**: mean share of pixels equal to the raw per-frame labels.
 * **transient left/right swaps**, per pair: times the image-side order of
-  the left and right limb (median x of all left pixels vs all right pixels,
-  when both sides have ``min_side_pixels``) flips and flips back within
+  the left and right limb (x of the centroids of the largest region of each
+  class, when both have ``min_side_pixels``) flips and flips back within
   ``swap_window`` frames. A flip that lasts longer is a real turn and is not
-  counted.
+  counted. With several people in the frame the order is not meaningful.
 * **mixed limbs**: share of limb regions (connected components of the union
   of a pair's two classes, 8-connectivity, at least ``min_region_area``
   pixels) whose minority side exceeds ``mixed_threshold`` of their pixels.
@@ -196,12 +196,18 @@ class VideoMetrics:
         self.frames += 1
 
     def _order(self, lab: np.ndarray, pair: tuple[int, int]) -> int:
+        """+1 when the left limb is right of the right limb in the image, -1 the reverse, 0 when unknown."""
         xs = []
         for cls in pair:
-            x = np.nonzero(lab == cls)[1]
-            if x.size < self.min_side_pixels:
+            mask = (lab == cls).view(np.uint8)
+            if np.count_nonzero(mask) < self.min_side_pixels:
                 return 0
-            xs.append(np.median(x))  # the median ignores stray specks that would drag a mean
+            # the limb is the largest region of the class: stray specks elsewhere do not move it
+            n, _, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+            k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+            if stats[k, cv2.CC_STAT_AREA] < self.min_side_pixels:
+                return 0
+            xs.append(centroids[k, 0])
         if xs[0] == xs[1]:
             return 0
         return 1 if xs[0] > xs[1] else -1
