@@ -43,10 +43,10 @@ Algorithm, per frame, on a grid of every ``work_stride``-th pixel:
 * **Decision.** Score ``S = f * o + t + v`` (geometry given the facing ``f``,
   history, the parser's vote; equal weights, so any two outvote the third:
   a one-frame swap loses to geometry + history, a turn is followed once the
-  facing flips). The two regions of a pair of one person, when they are on
-  different sides of the centre line or on different tracks, get opposite
-  sides, the higher score taking left (with more regions, the two largest);
-  other regions take ``sign(S)``.
+  facing flips). The two regions of a pair of one person (with more, the two
+  largest) get opposite sides, the higher score taking left, unless they
+  look like two pieces of one limb (offsets less than 0.5 apart and not on
+  different tracks); all other regions take ``sign(S)``.
 * **Relabel** every full-resolution pixel of the pair with its region's side
   (looked up through the work grid, dilated by one cell to reach thin parts).
 
@@ -143,7 +143,7 @@ class LimbOptions:
         return dataclasses.replace(self, **changes)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields, not states
 class LimbState:
     """What :class:`LimbConsistency` carries from one frame to the next.
 

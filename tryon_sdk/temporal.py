@@ -157,7 +157,7 @@ class SmoothingOptions:
         return dataclasses.replace(self, **changes)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields, not states
 class SmoothingState:
     """What :class:`TemporalSmoother` carries from one frame to the next.
 
