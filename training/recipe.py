@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from tryon_sdk.errors import ConfigError
 
-__all__ = ["RECIPES_DIR", "available_recipes", "load_recipe", "apply_overrides"]
+__all__ = ["RECIPES_DIR", "available_recipes", "load_recipe", "apply_overrides", "validate_recipe"]
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
@@ -107,3 +107,33 @@ def apply_overrides(recipe: dict[str, Any], overrides: Sequence[str]) -> dict[st
             raise ConfigError(f"override {key!r}: unknown key; valid: {', '.join(sorted(out))}")
         node[parts[-1]] = value
     return out
+
+
+def validate_recipe(recipe: dict[str, Any]) -> None:
+    """Check names and ranges before any data is touched; :class:`ConfigError` lists the valid options."""
+    from tryon_sdk.config import ModelConfig
+
+    from .data.mixing import STREAM_SOURCES
+    from .data.sources import ARRAY_SOURCES
+
+    def one_of(what: str, value: Any, valid: Sequence[Any]) -> None:
+        if value not in valid:
+            raise ConfigError(f"{what} {value!r} is not valid; valid: {', '.join(map(str, valid))}")
+
+    one_of("optim.name", recipe["optim"].get("name"), ("adamw", "sgd"))
+    one_of("schedule.name", recipe["schedule"].get("name"), ("poly", "cosine", "constant"))
+    one_of("schedule.by", recipe["schedule"].get("by", "steps"), ("steps", "time"))
+    one_of("export_dtype", recipe.get("export_dtype", "float16"), ("float16", "bfloat16", "float32"))
+    cw = recipe["loss"].get("class_weights", "none")
+    if not isinstance(cw, list):
+        one_of("loss.class_weights", cw, ("none", "balanced", None))
+    m = recipe["model"]
+    ModelConfig(architecture=m.get("architecture", "lraspp"), backbone=m.get("backbone", "mobilenet_v3_large"),
+                input_size=tuple(m.get("input_size", (288, 192))), aux_loss=bool(m.get("aux_loss", False)))
+    if not recipe["data"].get("train"):
+        raise ConfigError('recipe data.train is empty; give a list of sources like {"source": "ccp"}')
+    for src in recipe["data"]["train"]:
+        one_of("data source", src.get("source"), tuple(dict.fromkeys(ARRAY_SOURCES + STREAM_SOURCES)))
+    for key in ("batch_size", "accum_steps", "steps"):
+        if int(recipe[key]) < 1:
+            raise ConfigError(f"{key} must be >= 1, got {recipe[key]}")

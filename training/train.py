@@ -46,7 +46,7 @@ from .data.mixing import MixedStream, build_source
 from .data.sources import ARRAY_SOURCES, load_arrays
 from .evaluate import evaluate_arrays
 from .losses import CEDiceLoss
-from .recipe import apply_overrides, load_recipe
+from .recipe import apply_overrides, load_recipe, validate_recipe
 from .state import load_state, optimizer_from_flat, optimizer_to_flat, save_state
 
 __all__ = ["train", "lr_factor", "class_weights_from_masks", "main"]
@@ -208,6 +208,8 @@ def plot_curves(metrics_path: Path, out_png: Path) -> None:
 
 def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Run a recipe; returns ``{"step", "best", "export", "stopped"}`` (rank 0) with paths and the best val metrics."""
+    recipe = load_recipe(recipe)  # fill in defaults (idempotent)
+    validate_recipe(recipe)
     d = _Dist()
     out = Path(out_dir)
     device = _device(recipe, d)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import io
 import os
 from pathlib import Path
@@ -34,7 +35,7 @@ def open_dataset(
     try:
         if data_files is not None:
             files = [str(data_files)] if isinstance(data_files, (str, os.PathLike)) else [str(f) for f in data_files]
-            missing = [f for f in files if not any(Path().glob(f)) and not Path(f).exists()]
+            missing = [f for f in files if not glob.glob(f)]
             if missing:
                 raise DataError(f"parquet files not found: {', '.join(missing)}")
             ds = datasets.load_dataset("parquet", data_files={split: files}, split=split, streaming=streaming)
