@@ -39,7 +39,7 @@ from tryon_sdk.checkpoint import save_checkpoint
 from tryon_sdk.config import ModelConfig
 from tryon_sdk.engine import build_model
 from tryon_sdk.errors import ConfigError
-from tryon_sdk.labels import ATR_CLASSES, IGNORE_INDEX, NUM_CLASSES
+from tryon_sdk.labels import NUM_CLASSES
 
 from .augment import AugmentConfig, augment_batch, normalize, to_float_batch
 from .data.mixing import MixedStream, build_source

@@ -148,3 +148,24 @@ def test_schedule_and_recipe_errors():
         apply_overrides(r, ["stepz=3"])
     with pytest.raises(ConfigError, match="valid: adamw, sgd"):
         train(apply_overrides(load_recipe({"data": {"train": [{"source": "npz", "path": "x.npz"}]}}), ["optim.name=\"lamb\""]), "/nonexistent/never", progress=False)
+
+
+def test_weighted_array_sources_follow_their_weights(tmp_path):
+    from training.data.cache import build_cache
+    from training.data.sources import load_arrays
+    from training.train import _Dist, _Sampler
+
+    paths = []
+    for name, n in (("a", 30), ("b", 10)):
+        images, masks = synthetic_people(n, 24, 16, seed=len(name))
+        paths.append(build_cache([f"{i}" for i in range(n)], lambda k, im=images, m=masks: (im[int(k)], m[int(k)]), (24, 16), tmp_path / f"{name}.npz", progress=False))
+    data = load_arrays({"train": [{"source": "npz", "path": str(paths[0]), "weight": 1.0}, {"source": "npz", "path": str(paths[1]), "weight": 1.0}],
+                        "cache_size": [24, 16], "split": {"val_count": 2, "seed": 0}})
+    images, masks, weights = data["train"]
+    assert len(images) == 28 + 8 and data["val"][0].shape == (4, 24, 16, 3)
+    assert [s["val_count"] for s in data["split"]["sources"]] == [2, 2]
+    order = _Sampler(len(images), weights, seed=0, d=_Dist()).order(0) + _Sampler(len(images), weights, seed=0, d=_Dist()).order(1)
+    from_b = np.mean([i >= 28 for i in order])
+    assert 0.3 < from_b < 0.7  # equal source weights: ~half the draws from the 8-image source (uniform would give 0.22)
+    uniform = _Sampler(len(images), np.ones(len(images)), seed=0, d=_Dist()).order(0)
+    assert sorted(uniform) == list(range(len(images)))  # one epoch = a permutation (DistributedSampler)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 import io
 import os
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
