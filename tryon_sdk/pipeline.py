@@ -1,9 +1,11 @@
 """Offline parsing of a video, an image or a folder of images into files.
 
-For a video, decoding, inference and encoding overlap in a bounded pipeline::
+For a video, decoding, inference, the temporal stages and encoding overlap
+in a bounded pipeline::
 
-    reader thread --(queue, 2 x batch)--> main thread: batched engine + temporal stages
-        --(queue, 2 x batch)--> writer thread: overlay / labels / alphas encoders
+    reader thread --(2 x batch frames)--> main thread: batched engine (Parser.predict)
+        --(2 batches)--> temporal thread: smoothing, argmax, limb consistency (VideoSession)
+        --(2 x batch results)--> writer thread: overlay / labels / alpha encoders
 
 so memory stays flat however long the video is. Outputs are written under
 hidden temporary names and renamed into place only once every one of them
@@ -346,10 +348,11 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
     overlay_w = labels_w = None
     alpha_w: dict[str, Any] = {}
     frames_meta: list[dict[str, Any]] = []
-    timings = {"decode_s": 0.0, "encode_s": 0.0}
+    timings = {"decode_s": 0.0, "inference_s": 0.0, "encode_s": 0.0}
     stop = threading.Event()
     q_in: queue.Queue = queue.Queue(maxsize=options.queue_size or 2 * options.batch_size)
     q_out: queue.Queue = queue.Queue(maxsize=options.queue_size or 2 * options.batch_size)
+    q_post: queue.Queue = queue.Queue(maxsize=2)  # engine outputs (batches) waiting for the temporal stages
     threads: list[threading.Thread] = []
 
     def read_loop() -> None:
@@ -373,6 +376,24 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
         finally:
             if "it" in locals():
                 it.close()  # type: ignore[union-attr]
+
+    def post_loop() -> None:
+        # the temporal stages of batch k run while the engine works on batch k + 1
+        try:
+            while True:
+                item = _get(q_post, stop)
+                if item is _END:
+                    _put(q_out, _END, stop)
+                    return
+                batch, probs = item
+                results = session.parse_probabilities([f.image for f in batch], probs, [f.timestamp_ms for f in batch])
+                for f, r in zip(batch, results):
+                    _put(q_out, (f, r), stop)
+        except _Stop:
+            pass
+        except BaseException as exc:  # noqa: BLE001
+            thread_errors.append(exc)
+            stop.set()
 
     def write_loop() -> None:
         try:
@@ -400,10 +421,10 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
         except _Stop:
             pass
         except BaseException as exc:  # noqa: BLE001
-            write_error.append(exc)
+            thread_errors.append(exc)
             stop.set()
 
-    write_error: list[BaseException] = []
+    thread_errors: list[BaseException] = []
     bar = _progress(options.progress, _expected_frames(info.estimated_frames(), options), src.name)
     try:
         if "overlay" in outputs:
@@ -432,6 +453,7 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
 
         threads = [
             threading.Thread(target=read_loop, name="tryon-reader", daemon=True),
+            threading.Thread(target=post_loop, name="tryon-temporal", daemon=True),
             threading.Thread(target=write_loop, name="tryon-writer", daemon=True),
         ]
         for t in threads:
@@ -449,15 +471,16 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
                     raise item.exc
                 batch.append(item)
             if batch:
-                results = session.parse_many([f.image for f in batch], [f.timestamp_ms for f in batch])
-                for f, r in zip(batch, results):
-                    _put(q_out, (f, r), stop)
+                t0 = time.perf_counter()
+                probs = parser.predict([f.image for f in batch])
+                timings["inference_s"] += time.perf_counter() - t0
+                _put(q_post, (batch, probs), stop)
                 bar.update(len(batch))
-        _put(q_out, _END, stop)
-        threads[1].join()
-        if write_error:
-            raise write_error[0]
-        threads[0].join()
+        _put(q_post, _END, stop)
+        for t in threads[::-1]:
+            t.join()
+        if thread_errors:
+            raise thread_errors[0]
         if reader.frames_read == 0:
             where = " in the selected range" if (options.start or options.end) else ""
             raise VideoError(f"{src}: no decodable video frames{where}")
@@ -468,8 +491,8 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
         for t in threads:
             t.join(timeout=5)
         files.discard()
-        if isinstance(exc, _Stop) and write_error:  # the writer failed while we waited on it
-            raise write_error[0] from None
+        if isinstance(exc, _Stop) and thread_errors:  # a worker thread failed while we waited on it
+            raise thread_errors[0] from None
         raise
     finally:
         bar.close()
@@ -490,7 +513,7 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
             "timings_s": {
                 "wall": round(wall, 4),
                 "decode": round(timings["decode_s"], 4),
-                "inference": round(stats.inference_s, 4),
+                "inference": round(timings["inference_s"], 4),
                 "postprocess": round(stats.postprocess_s, 4),
                 "encode": round(timings["encode_s"], 4),
             },
