@@ -25,7 +25,8 @@ ambiguities too little.
 pixel (4: 128x96 for 512x384), spread by a max filter over ``spread`` cells
 (so that thin unsure bands between samples are not missed) and bilinearly
 upsampled; only the final blend (one fused ``torch.lerp``) runs at full
-resolution.
+resolution. (Skipping confident areas was tried and lost: the fused lerp
+over the whole frame is faster than many small ones.)
 
 *Hard input* (labels-only engines: one-hot probabilities, see
 :func:`one_hot`): a one-hot pixel has uncertainty 0 and would never be
@@ -316,12 +317,10 @@ class TemporalSmoother:
             assert state is not None
             weight = opt.ratio * self._uncertainty(small, top1, top2, hard)
             weight_full = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR) if s > 1 else weight
-            prev = state.probs
+            flow = None
             if grey is not None and state.grey is not None and state.grey.shape == grey.shape:
                 flow = self._dis().calc(grey, state.grey, None)  # new -> previous, for backward warping
-                self._blend_warped(p, prev, weight_full, flow, result)
-            else:
-                torch.lerp(p, prev, torch.from_numpy(weight_full)[None], out=result)
+            _blend(p, state.probs, weight_full, result, flow)
 
         new_state = SmoothingState(
             probs=result,
@@ -399,24 +398,24 @@ class TemporalSmoother:
             raise InputError("out must be a contiguous CPU buffer")
         return buf
 
-    @staticmethod
-    def _blend_warped(
-        p: torch.Tensor, prev: torch.Tensor, weight: np.ndarray, flow: np.ndarray, result: torch.Tensor
-    ) -> None:
-        """``result = lerp(p, warp(prev, flow), weight)``; ``flow`` maps new pixels to previous ones."""
-        c, h, w = p.shape
-        fh, fw = flow.shape[:2]
-        flow_full = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-        map_x = flow_full[..., 0]
-        map_x *= w / fw
-        map_x += np.arange(w, dtype=np.float32)[None, :]
-        map_y = flow_full[..., 1]
-        map_y *= h / fh
-        map_y += np.arange(h, dtype=np.float32)[:, None]
-        map_x, map_y = np.ascontiguousarray(map_x), np.ascontiguousarray(map_y)
-        # nearest-neighbour warp, channel by channel: 4x cheaper than bilinear and the flow is coarse anyway
-        warped = result if result.data_ptr() != p.data_ptr() else torch.empty_like(p)
-        prev_np, warped_np = prev.numpy(), warped.numpy()
-        for ch in range(c):
-            cv2.remap(prev_np[ch], map_x, map_y, cv2.INTER_NEAREST, dst=warped_np[ch], borderMode=cv2.BORDER_REPLICATE)
-        torch.lerp(p, warped, torch.from_numpy(weight)[None], out=result)
+
+def _blend(p: torch.Tensor, prev: torch.Tensor, weight: np.ndarray, result: torch.Tensor, flow: np.ndarray | None) -> None:
+    """``result = lerp(p, warp(prev), weight)``; ``result`` may be ``p``.
+
+    ``flow`` (h_f x w_f x 2 float32, new -> previous pixels) warps ``prev``; None: no warp.
+    """
+    c, h, w = p.shape
+    wt = torch.from_numpy(weight)[None]
+    if flow is None:
+        torch.lerp(p, prev, wt, out=result)
+        return
+    fh, fw = flow.shape[:2]
+    flow_full = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+    map_x = flow_full[..., 0] * np.float32(w / fw) + np.arange(w, dtype=np.float32)[None, :]
+    map_y = flow_full[..., 1] * np.float32(h / fh) + np.arange(h, dtype=np.float32)[:, None]
+    warped = result if result.data_ptr() != p.data_ptr() else torch.empty_like(p)
+    prev_np, warped_np = prev.numpy(), warped.numpy()
+    # nearest-neighbour warp, channel by channel: 4x cheaper than bilinear, and the flow is coarse anyway
+    for ch in range(c):
+        cv2.remap(prev_np[ch], map_x, map_y, cv2.INTER_NEAREST, dst=warped_np[ch], borderMode=cv2.BORDER_REPLICATE)
+    torch.lerp(p, warped, wt, out=result)
