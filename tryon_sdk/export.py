@@ -128,9 +128,9 @@ def export_onnx(
     net, config = _source(model, config)
     # A CPU fp32 copy: the parser's own network (maybe on CUDA, channels_last) stays as it is.
     wrapped = _Logits(copy.deepcopy(net).float().cpu().to(memory_format=torch.contiguous_format)).eval()
-    m = config.size_multiple
-    h, w = (max(m, -(-s // m) * m) for s in config.input_size)
-    sample = (torch.zeros(1, 3, h, w),)
+    # The graph is traced at a small size (every axis but channels is dynamic): tracing is then fast for any model.
+    side = 2 * max(32, config.size_multiple)
+    sample = (torch.zeros(1, 3, side, side),)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

@@ -1,0 +1,77 @@
+"""Engines on this machine: torch fp32 vs bf16 autocast vs channels_last vs ONNX Runtime.
+
+Per backbone and network input size: one normalised ``1 x 3 x H x W`` batch
+through each engine (``Engine.__call__``: the forward pass plus the engine's
+own conversions), random weights (the cost does not depend on them).
+
+Backbones: ``$TRYON_BENCH_BACKBONES`` (comma list of ``architecture/backbone``,
+default ``deeplabv3/mobilenet_v3_large,lraspp/mobilenet_v3_large``; add e.g.
+``deeplabv3/resnet50``). Sizes: ``$TRYON_BENCH_SIZES`` (default ``512x384,256x192``).
+
+    .venv/bin/pytest benchmarks/bench_onnx.py --benchmark-enable -q
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from tryon_sdk.config import ModelConfig
+from tryon_sdk.engine import TorchEngine, build_model
+
+ort = pytest.importorskip("onnxruntime")
+
+from tryon_sdk.export import export_onnx  # noqa: E402
+from tryon_sdk.onnx_engine import OnnxEngine  # noqa: E402
+
+MODELS = [m.strip() for m in os.environ.get("TRYON_BENCH_BACKBONES", "deeplabv3/mobilenet_v3_large,lraspp/mobilenet_v3_large").split(",") if m.strip()]
+SIZES = [tuple(int(v) for v in s.lower().split("x")) for s in os.environ.get("TRYON_BENCH_SIZES", "512x384,256x192").split(",") if s.strip()]
+SMOKE_SIZE = (64, 48)
+#: variant -> TorchEngine options (None: ONNX Runtime)
+VARIANTS: dict[str, dict | None] = {
+    "torch fp32": {"precision": "fp32", "channels_last": False},
+    "torch bf16": {"precision": "bf16", "channels_last": False},
+    "torch channels_last": {"precision": "fp32", "channels_last": True},
+    "torch bf16+channels_last": {"precision": "bf16", "channels_last": True},
+    "onnxruntime": None,
+}
+
+
+def _name(variant: str, model: str, size: tuple[int, int]) -> str:
+    return f"{variant} {model} {size[0]}x{size[1]}"
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def model(request, tmp_path_factory):
+    architecture, backbone = request.param.split("/")
+    config = ModelConfig(architecture=architecture, backbone=backbone)
+    torch.manual_seed(0)
+    net = build_model(config).eval()
+    path = export_onnx(net, tmp_path_factory.mktemp("bench_onnx") / f"{architecture}_{backbone}.onnx", config=config)
+    return request.param, net, config, path
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_engine(benchmark, model, variant, size, record, ratio):
+    name, net, config, path = model
+    options = VARIANTS[variant]
+    smoke = benchmark.disabled  # --benchmark-disable: check the code path, quickly (tiny input, one thread)
+    threads = torch.get_num_threads()
+    if smoke:
+        size = SMOKE_SIZE
+        torch.set_num_threads(1)
+    try:
+        engine = (OnnxEngine(path, device="cpu", threads=1 if smoke else None) if options is None
+                  else TorchEngine(net, config, device="cpu", **options))
+        batch = torch.randn(1, 3, *size)
+        benchmark.extra_info.update(model=name, size=list(size), variant=variant, threads=torch.get_num_threads())
+        benchmark.pedantic(engine, args=(batch,), rounds=8, warmup_rounds=2)
+    finally:
+        torch.set_num_threads(threads)
+    record(_name(variant, name, size), benchmark)
+    if variant != "torch fp32":
+        ratio(f"{variant} / torch fp32 {name} {size[0]}x{size[1]}", _name(variant, name, size),
+              _name("torch fp32", name, size), "< 1 is faster")
