@@ -134,3 +134,15 @@ def test_ccp_dataset_subset(ccp_root):
     assert len(ds) == 2 and img.shape[:2] == mask.shape
     with pytest.raises(DataError, match="not found"):
         CCPDataset(ccp_root, ids=["9999"])
+
+
+def test_touching_feet_are_split_but_a_lone_narrow_shoe_is_not():
+    g = ccp_person()
+    g[185:195, 40:80] = ID["shoes"]  # both feet in one wide blob
+    out = ccp_to_atr(g, CCP_NAMES)
+    assert np.all(out[185:195, 40:56] == A["Right-shoe"]) and np.all(out[185:195, 64:80] == A["Left-shoe"])
+    g = ccp_person()
+    g[185:195, 40:80] = 0
+    g[180:198, 52:66] = ID["shoes"]  # one narrow shoe across the centre: undecidable
+    out = ccp_to_atr(g, CCP_NAMES)
+    assert np.all(out[180:198, 52:66] == IGNORE_INDEX)

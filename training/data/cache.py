@@ -87,12 +87,13 @@ def load_cache(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, list[st
 
 def ccp_cache(root: str | os.PathLike | None, size: tuple[int, int], cache_dir: str | os.PathLike) -> Path:
     """Path of the CCP cache at ``size``, building it on first use (~1 min for 804 images)."""
-    from .ccp import ccp_ids, find_ccp_root, load_ccp_sample, read_label_names
+    from .ccp import GEOMETRY_VERSION, ccp_ids, find_ccp_root, load_ccp_sample, read_label_names
 
     root = find_ccp_root(root)
     names = read_label_names(root)
     ids = ccp_ids(root)
-    path = Path(cache_dir) / f"ccp_{size[0]}x{size[1]}_{len(ids)}.npz"
+    path = Path(cache_dir) / f"ccp_{size[0]}x{size[1]}_{len(ids)}_g{GEOMETRY_VERSION}.npz"
     if not path.is_file():
-        build_cache(ids, lambda i: load_ccp_sample(root, i, names), size, path, meta={"source": str(root), "size": list(size)})
+        meta = {"source": str(root), "size": list(size), "name": "clothing-co-parsing", "geometry_version": GEOMETRY_VERSION}
+        build_cache(ids, lambda i: load_ccp_sample(root, i, names), size, path, meta=meta)
     return path

@@ -31,8 +31,11 @@ rows ``y_top..y_bot`` (``H`` tall, ``W`` wide) the rules are:
    right. An arm takes the side holding >= 90 % of its pixels relative to
    ``cx`` (else 255). Legs and tights/stockings are split per pixel at the
    leg centre (median column of Pants/Skirt, else ``cx``) with a dead band of
-   0.03 W -> 255. Shoes: with two or more components the line is the midpoint
-   of the two largest, else ``cx``; a component with < 90 % on one side -> 255.
+   0.03 W -> 255. Shoes: with two or more comparable components the line is
+   the midpoint of the two largest, else the leg centre; a component with
+   < 90 % on one side -> 255, except a lone blob at least 1.3x wider than
+   tall (both feet touching), which is split at its own centre with the same
+   dead band (a single foot seen side-on that wide is split wrongly).
 5. *Orientation*: with no face found (back view, face hidden) every sided
    class (arms, legs, shoes) is 255; Face is then absent.
 
@@ -60,6 +63,7 @@ from tryon_sdk.labels import CLASS_INDEX, IGNORE_INDEX
 from ..mapping import CCP_TO_ATR, LEG_COVER, SHOE, SKIN, build_lut
 
 __all__ = [
+    "GEOMETRY_VERSION",
     "CCP_SUPPORTED_CLASSES",
     "find_ccp_root",
     "read_label_names",
@@ -76,6 +80,10 @@ FACE, L_ARM, R_ARM, L_LEG, R_LEG, L_SHOE, R_SHOE = (
     _C["Face"], _C["Left-arm"], _C["Right-arm"], _C["Left-leg"], _C["Right-leg"], _C["Left-shoe"], _C["Right-shoe"]
 )
 UPPER, DRESS, PANTS, SKIRT = _C["Upper-clothes"], _C["Dress"], _C["Pants"], _C["Skirt"]
+
+#: Bumped whenever :func:`resolve_geometry` changes, so caches are rebuilt.
+#: 1: first release; 2: a lone wide shoe blob (feet touching) is split.
+GEOMETRY_VERSION = 2
 
 #: ATR classes CCP annotations can teach (all 18; sided ones through geometry).
 CCP_SUPPORTED_CLASSES: tuple[int, ...] = tuple(range(18))
@@ -267,12 +275,24 @@ def resolve_geometry(coarse: np.ndarray, person: np.ndarray) -> np.ndarray:
         line = fr.leg_cx
         if n > 2 and areas[order[1] - 1] >= 0.25 * areas[order[0] - 1]:
             line = float(cents[order[0], 0] + cents[order[1], 0]) / 2
+        single = n == 2 or areas[order[1] - 1] < 0.25 * areas[order[0] - 1]
         for i in range(1, n):
             comp = lab == i
             if not face_found or stats[i, cv2.CC_STAT_AREA] < 20:
                 out[comp] = IGNORE_INDEX
+                continue
+            xs = np.nonzero(comp)[1]
+            side = _side_of(xs, line, L_SHOE, R_SHOE)
+            w_i, h_i = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
+            if side == IGNORE_INDEX and single and i == order[0] and w_i >= 1.3 * h_i:
+                # both feet in one wide blob: split at its own centre with a dead band
+                mid, band = float(xs.mean()), 0.03 * W
+                xs_grid = np.arange(out.shape[1])[None, :]
+                out[comp] = IGNORE_INDEX
+                out[comp & (xs_grid < mid - band)] = R_SHOE
+                out[comp & (xs_grid > mid + band)] = L_SHOE
             else:
-                out[comp] = _side_of(np.nonzero(comp)[1], line, L_SHOE, R_SHOE)
+                out[comp] = side
     return out
 
 

@@ -29,19 +29,19 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "tryon_sdk" / "training"
 
 
-def _arrays_of(src: dict[str, Any], size: tuple[int, int], cache_dir: Path) -> tuple[np.ndarray, np.ndarray, list[str], str]:
+def _arrays_of(src: dict[str, Any], size: tuple[int, int], cache_dir: Path) -> tuple[np.ndarray, np.ndarray, list[str], str, dict]:
     kind = src.get("source")
     if kind == "ccp":
         path = ccp_cache(src.get("root"), size, cache_dir)
-        images, masks, ids, _ = load_cache(path)
-        return images, masks, ids, "clothing-co-parsing"
+        images, masks, ids, meta = load_cache(path)
+        return images, masks, ids, "clothing-co-parsing", {"geometry_version": meta.get("geometry_version")}
     if kind == "npz":
         if not src.get("path"):
             raise ConfigError("an npz source needs 'path'")
         images, masks, ids, meta = load_cache(src["path"])
         if images.shape[1:3] != tuple(size):
             raise DataError(f"{src['path']} holds {images.shape[1:3]} images, the recipe's cache_size is {tuple(size)}")
-        return images, masks, ids, str(meta.get("name", Path(src["path"]).stem))
+        return images, masks, ids, str(meta.get("name", Path(src["path"]).stem)), {}
     raise ConfigError(f"unknown array source {kind!r}; valid: {', '.join(ARRAY_SOURCES)}")
 
 
@@ -60,7 +60,7 @@ def load_arrays(data: dict[str, Any]) -> dict[str, Any]:
     tr_i, tr_m, tr_w, va_i, va_m = [], [], [], [], []
     record: dict[str, Any] = {"cache_size": list(size), "sources": []}
     for src in data["train"]:
-        images, masks, ids, name = _arrays_of(src, size, cache_dir)
+        images, masks, ids, name, extra = _arrays_of(src, size, cache_dir)
         val_count = int(src.get("val_count", split_cfg.get("val_count", 0)))
         seed = int(split_cfg.get("seed", 0))
         if val_count > 0:
@@ -76,7 +76,7 @@ def load_arrays(data: dict[str, Any]) -> dict[str, Any]:
         if len(vi):
             va_i.append(images[vi])
             va_m.append(masks[vi])
-        record["sources"].append({"name": name, "weight": float(src.get("weight", 1.0)), **split})
+        record["sources"].append({"name": name, "weight": float(src.get("weight", 1.0)), **extra, **split})
     train = (np.concatenate(tr_i), np.concatenate(tr_m), np.concatenate(tr_w))
     val = (np.concatenate(va_i), np.concatenate(va_m)) if va_i else None
     return {"train": train, "val": val, "split": record}
