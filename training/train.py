@@ -107,7 +107,7 @@ class _Dist:
         self.enabled = self.world > 1
 
     def setup(self, device: torch.device) -> None:
-        if device.type == "cuda":
+        if device.type == "cuda" and device.index is not None:
             torch.cuda.set_device(device)
         if self.enabled and not dist.is_initialized():
             dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
