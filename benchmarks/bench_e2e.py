@@ -11,13 +11,15 @@ Goal: >= 30 frames per second on 2 CPU cores (reported as the ratio
 Model: the bundled default model (``tryon_sdk/weights/default``) when it is
 there, else a random-weight DeepLabV3 MobileNetV3-Large at the default input
 size (512x384); the run prints which, and ``extra_info["model"]`` records it.
-Frames: the bundled drawn sample (a person walking), cycled.
+Frames: the bundled drawn sample (a person walking), cycled. Threads:
+``$TRYON_BENCH_THREADS`` sets torch's and ONNX Runtime's intra-op threads (default: all cores).
 
     .venv/bin/pytest benchmarks/bench_e2e.py --benchmark-enable -q
 """
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -33,6 +35,7 @@ FRAME_SIZE = (480, 640)
 N_FRAMES = 8
 SMOKE_FRAME_SIZE = (120, 160)
 ONE_SECOND = "one second"
+THREADS = int(os.environ["TRYON_BENCH_THREADS"]) if os.environ.get("TRYON_BENCH_THREADS") else None
 
 
 def _default_parser() -> tuple[Parser, str]:
@@ -53,7 +56,9 @@ def models(tmp_path_factory):
         from tryon_sdk.export import export_onnx
 
         path = export_onnx(parser, tmp_path_factory.mktemp("bench_e2e") / "default.onnx")
-        engines["onnxruntime"] = Parser.from_pretrained(path, device="cpu")
+        from tryon_sdk.onnx_engine import OnnxEngine
+
+        engines["onnxruntime"] = Parser(OnnxEngine(path, device="cpu", threads=THREADS))
     except ImportError:
         pass
     return engines, label
@@ -86,8 +91,9 @@ def test_e2e(benchmark, models, frames, engine, stages, record, ratio, capsys):
     parser = engines[engine]
     smoke = benchmark.disabled
     threads = torch.get_num_threads()
-    if smoke:  # --benchmark-disable: one quick pass over the code path
-        torch.set_num_threads(1)
+    n = 1 if smoke else THREADS  # smoke (--benchmark-disable): one quick pass over the code path
+    if n is not None:
+        torch.set_num_threads(n)
     size = SMOKE_FRAME_SIZE if smoke else FRAME_SIZE
     compositor = make_compositor("recolor", region="upper_body", color="#1e90ff") if "recolor" in stages else None
     try:
@@ -106,3 +112,35 @@ def test_e2e(benchmark, models, frames, engine, stages, record, ratio, capsys):
     ratio(f"e2e fps, {stages}, {engine} ({label})", ONE_SECOND, name, ">= 30")
     with capsys.disabled():
         print(f"\n[bench_e2e] model: {label}")
+
+
+# ----------------------------------------------------- regions and compositors
+@pytest.fixture(scope="module")
+def labelled(frames):
+    """Ground-truth parse results of the sample (a random-weight model would give empty garment regions)."""
+    from tryon_sdk.parser import ParseResult
+
+    out = {}
+    for size in (FRAME_SIZE, SMOKE_FRAME_SIZE):
+        image, labels = next(iter(sample_frames(1, size=size)))
+        out[size] = ParseResult(labels, None, image)
+    return out
+
+
+CASES = {
+    "region upper_body": lambda r: r.region("upper_body", refine=False),
+    "region upper_body refined+feathered": lambda r: r.region("upper_body", feather=3.0),
+    "compositor overlay": lambda r: make_compositor("overlay")(r.image, r),
+    "compositor recolor": lambda r: make_compositor("recolor", region="upper_body", color="#1e90ff")(r.image, r),
+    "compositor recolor no refine": lambda r: make_compositor("recolor", region="upper_body", refine=False)(r.image, r),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_regions_and_compositors(benchmark, labelled, case, record):
+    smoke = benchmark.disabled
+    result = labelled[SMOKE_FRAME_SIZE if smoke else FRAME_SIZE]
+    fn = CASES[case]
+    benchmark.pedantic(fn, args=(result,), rounds=20, warmup_rounds=2)
+    if not smoke:
+        record(f"{case} {FRAME_SIZE[1]}x{FRAME_SIZE[0]}", benchmark)

@@ -7,6 +7,8 @@ own conversions), random weights (the cost does not depend on them).
 Backbones: ``$TRYON_BENCH_BACKBONES`` (comma list of ``architecture/backbone``,
 default ``deeplabv3/mobilenet_v3_large,lraspp/mobilenet_v3_large``; add e.g.
 ``deeplabv3/resnet50``). Sizes: ``$TRYON_BENCH_SIZES`` (default ``512x384,256x192``).
+Threads: ``$TRYON_BENCH_THREADS`` sets torch's and ONNX Runtime's intra-op
+threads (default: each library's own default, all cores).
 
     .venv/bin/pytest benchmarks/bench_onnx.py --benchmark-enable -q
 """
@@ -29,6 +31,7 @@ from tryon_sdk.onnx_engine import OnnxEngine  # noqa: E402
 MODELS = [m.strip() for m in os.environ.get("TRYON_BENCH_BACKBONES", "deeplabv3/mobilenet_v3_large,lraspp/mobilenet_v3_large").split(",") if m.strip()]
 SIZES = [tuple(int(v) for v in s.lower().split("x")) for s in os.environ.get("TRYON_BENCH_SIZES", "512x384,256x192").split(",") if s.strip()]
 SMOKE_SIZE = (64, 48)
+THREADS = int(os.environ["TRYON_BENCH_THREADS"]) if os.environ.get("TRYON_BENCH_THREADS") else None
 #: variant -> TorchEngine options (None: ONNX Runtime)
 VARIANTS: dict[str, dict | None] = {
     "torch fp32": {"precision": "fp32", "channels_last": False},
@@ -60,11 +63,13 @@ def test_engine(benchmark, model, variant, size, record, ratio):
     options = VARIANTS[variant]
     smoke = benchmark.disabled  # --benchmark-disable: check the code path, quickly (tiny input, one thread)
     threads = torch.get_num_threads()
+    n = 1 if smoke else THREADS
     if smoke:
         size = SMOKE_SIZE
-        torch.set_num_threads(1)
+    if n is not None:
+        torch.set_num_threads(n)
     try:
-        engine = (OnnxEngine(path, device="cpu", threads=1 if smoke else None) if options is None
+        engine = (OnnxEngine(path, device="cpu", threads=n) if options is None
                   else TorchEngine(net, config, device="cpu", **options))
         batch = torch.randn(1, 3, *size)
         benchmark.extra_info.update(model=name, size=list(size), variant=variant, threads=torch.get_num_threads())

@@ -23,7 +23,8 @@ import numpy as np
 
 from tryon_sdk import Parser, ParseResult
 from tryon_sdk.errors import ConfigError, InputError
-from tryon_sdk.regions import region_box, region_classes
+from tryon_sdk.compositor import cropped_region_alpha
+from tryon_sdk.regions import Box, region_box, region_classes
 
 
 class TexturePaste:
@@ -48,19 +49,24 @@ class TexturePaste:
         self.shading = shading
 
     def __call__(self, frame: np.ndarray, result: ParseResult) -> np.ndarray:
-        alpha = result.region(self.region, feather=self.feather)
-        box = region_box(alpha, 0.5)  # where the garment is: the texture spans this box
-        reach = region_box(alpha, 1.0 / 255)  # where the feathered alpha reaches: a little wider
-        if box is None or reach is None:
+        found = cropped_region_alpha(result, self.region, feather=self.feather)  # refined on the region's box only
+        if found is None:
             return frame.copy()
-        x0, y0, x1, y1 = reach
+        alpha, (oy, _, ox, _) = found
+        inner = region_box(alpha, 0.5)  # where the garment is: the texture spans this box
+        outer = region_box(alpha, 1.0 / 255)  # where the feathered alpha reaches: a little wider
+        if inner is None or outer is None:
+            return frame.copy()
+        box = Box(inner.x0 + ox, inner.y0 + oy, inner.x1 + ox, inner.y1 + oy)
+        x0, y0, x1, y1 = outer.x0 + ox, outer.y0 + oy, outer.x1 + ox, outer.y1 + oy
+        alpha = alpha[outer.y0 : outer.y1, outer.x0 : outer.x1]
         th, tw = self.texture.shape[:2]
         sx, sy = (box.x1 - box.x0) / tw, (box.y1 - box.y0) / th
         # texture pixel (u, v) -> crop pixel; the border repeats into the feathered rim
         m = np.float32([[sx, 0, box.x0 - x0 + 0.5 * sx - 0.5], [0, sy, box.y0 - y0 + 0.5 * sy - 0.5]])
         tex = cv2.warpAffine(self.texture, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         crop = frame[y0:y1, x0:x1].astype(np.float32)
-        a = alpha[y0:y1, x0:x1, None]
+        a = alpha[..., None]
         tex = tex.astype(np.float32)
         if self.shading > 0:
             lum = cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)

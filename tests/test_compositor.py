@@ -15,6 +15,7 @@ from tryon_sdk.compositor import (
     RecolorCompositor,
     add_compositor_arguments,
     compositor_from_args,
+    cropped_region_alpha,
     make_compositor,
     parse_color,
     register_compositor,
@@ -178,6 +179,18 @@ def test_recolor_uses_probabilities_when_present():
     assert moved_part == pytest.approx(0.25 * moved_full, rel=0.05)
 
 
+@pytest.mark.parametrize("feather, refine", [(0.0, False), (3.0, False), (3.0, True), (8.0, True)])
+def test_cropped_region_alpha_equals_the_full_frame_alpha(feather, refine):
+    result = scene()
+    full = result.region("upper_body", feather=feather, refine=refine)
+    alpha, (y0, y1, x0, x1) = cropped_region_alpha(result, "upper_body", feather=feather, refine=refine)
+    assert (y1 - y0) * (x1 - x0) < full.size  # it did crop
+    embedded = np.zeros_like(full)
+    embedded[y0:y1, x0:x1] = alpha
+    np.testing.assert_allclose(embedded, full, atol=1e-5)
+    assert cropped_region_alpha(result, "dress") is None
+
+
 # ------------------------------------------------------------------ colours
 @pytest.mark.parametrize(
     "text, rgb",
@@ -255,3 +268,16 @@ def test_cli_flags_leave_options_the_command_already_has():
     add_compositor_arguments(p)
     args = p.parse_args(["--composite", "recolor", "--region", "arms"])
     assert compositor_from_args(args).region == "arms"
+
+
+def test_flags_fit_the_parse_command():
+    from tryon_sdk.commands import parse as parse_command
+
+    p = argparse.ArgumentParser()
+    parse_command.add_arguments(p)
+    add_compositor_arguments(p)
+    args = p.parse_args(["in.mp4", "-o", "out", "--regions", "upper_body,arms", "--composite", "recolor",
+                         "--region", "upper_body", "--color", "#1e90ff"])
+    assert args.regions == ("upper_body", "arms")
+    c = compositor_from_args(args)
+    assert isinstance(c, RecolorCompositor) and c.color == (30, 144, 255) and c.region == "upper_body"

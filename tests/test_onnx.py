@@ -182,6 +182,18 @@ def test_onnx_parser_labels_match_torch_parser(checkpoint, onnx_path):
         assert np.mean(a.parse(image).labels == b.parse(image).labels) >= 0.999
 
 
+def test_video_session_runs_the_same_on_either_engine(checkpoint, onnx_path):
+    from tryon_sdk.stream import open_stream
+
+    frames = [blobs(72, 96, seed=20 + i) for i in range(3)]
+    labels = {}
+    for name, path in (("torch", checkpoint), ("onnx", onnx_path)):
+        with open_stream(Parser.from_pretrained(path, device="cpu"), mode="video") as session:
+            labels[name] = [session.parse(f, 40 * i).labels for i, f in enumerate(frames)]
+    for a, b in zip(labels["torch"], labels["onnx"]):
+        assert np.mean(a == b) >= 0.999
+
+
 def test_graph_has_dynamic_batch_height_width_and_config(checkpoint, onnx_path):
     proto = onnx.load(str(onnx_path))
     dims = proto.graph.input[0].type.tensor_type.shape.dim
@@ -267,6 +279,9 @@ def test_missing_onnxruntime_is_a_config_error(onnx_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ConfigError, match=r"pip install 'tryon-sdk\[onnx\]'"):
         Parser.from_pretrained(onnx_path, device="cpu")
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ConfigError, match=r"needs the onnx package"):
+        export_onnx(calibrated_parser(), onnx_path.parent / "never.onnx")
 
 
 # --------------------------------------------------------------------- CLI

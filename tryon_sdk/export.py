@@ -117,7 +117,10 @@ def export_onnx(
     The graph maps ``input`` (``B x 3 x H x W`` float32, normalised) to
     ``logits`` (``B x C x H x W`` float32). Returns ``path``.
     """
-    import onnx  # optional dependency, like onnxruntime
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ConfigError("ONNX export needs the onnx package: pip install 'tryon-sdk[onnx]'") from exc
 
     if exporter not in EXPORTERS:
         raise ConfigError(f"unknown ONNX exporter {exporter!r}; valid: {', '.join(EXPORTERS)}")
