@@ -1,6 +1,7 @@
 """Default model, end to end per frame, torch and ONNX Runtime engines.
 
-Per frame: a 640x480 RGB frame (VGA webcam) -> VIDEO session (letterbox,
+Engines: torch fp32, torch bf16 autocast + channels_last (fastest torch
+setting on AMX CPUs), ONNX Runtime. Per frame: a 640x480 RGB frame (VGA webcam) -> VIDEO session (letterbox,
 engine, softmax, temporal smoothing, limb consistency) -> ``ParseResult``,
 and the same followed by the ``recolor`` compositor (what the webcam demo
 and ``tryon-sdk parse --composite recolor`` do per frame, minus I/O).
@@ -27,6 +28,7 @@ import torch
 
 from tryon_sdk import Parser
 from tryon_sdk.compositor import make_compositor
+from tryon_sdk.engine import TorchEngine
 from tryon_sdk.errors import CheckpointError
 from tryon_sdk.sample import sample_frames
 from tryon_sdk.stream import open_stream
@@ -51,7 +53,8 @@ def _default_parser() -> tuple[Parser, str]:
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     parser, label = _default_parser()
-    engines = {"torch": parser}
+    fast = Parser(TorchEngine(parser.engine.model, parser.config, device="cpu", precision="bf16", channels_last=True))
+    engines = {"torch": parser, "torch bf16+channels_last": fast}
     try:
         from tryon_sdk.export import export_onnx
 
@@ -83,7 +86,7 @@ class _Step:
 
 
 @pytest.mark.parametrize("stages", ["session", "session+recolor"])
-@pytest.mark.parametrize("engine", ["torch", "onnxruntime"])
+@pytest.mark.parametrize("engine", ["torch", "torch bf16+channels_last", "onnxruntime"])
 def test_e2e(benchmark, models, frames, engine, stages, record, ratio, capsys):
     engines, label = models
     if engine not in engines:
