@@ -336,7 +336,7 @@ def optimize_for_gpu(
     compile: bool = False,
     cuda_graphs: bool = True,
 ) -> "Parser":
-    """A parser sharing ``parser``'s network, set up for CUDA throughput.
+    """A parser with a copy of ``parser``'s network, set up for CUDA throughput.
 
     fp16 autocast and channels_last (tensor cores), optionally
     ``torch.compile``, and :class:`CudaGraphEngine` for fixed input sizes.
@@ -350,7 +350,8 @@ def optimize_for_gpu(
     if not isinstance(model, nn.Module):
         raise ConfigError(f"optimize_for_gpu needs a torch engine, got {type(parser.engine).__name__}")
     device = parser.device if parser.device.type == "cuda" else torch.device("cuda")
-    engine: Engine = TorchEngine(model, parser.config, device=device, precision=precision,
+    # A copy: TorchEngine moves and re-lays-out its module in place, and ``parser`` must keep working.
+    engine: Engine = TorchEngine(copy.deepcopy(model), parser.config, device=device, precision=precision,
                                  channels_last=channels_last, compile=compile)
     if cuda_graphs:
         engine = CudaGraphEngine(engine)  # type: ignore[arg-type]
