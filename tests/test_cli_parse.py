@@ -324,3 +324,15 @@ def test_pipeline_queues_are_bounded(tmp_path, monkeypatch, reference):
     assert summary["frames_processed"] == 60
     # reader 1 + frame queue 2B + engine batch B + 2 engine batches + temporal batch B + result queue 2B + writer 1
     assert 4 * B < ahead[0] <= 8 * B + 2
+
+
+def test_iter_video_results_matches_the_pipeline_session(tmp_path, reference):
+    from tryon_sdk.pipeline import PipelineOptions, iter_video_results
+
+    src = make_video(tmp_path / "v.mp4", frames=7)
+    pairs = list(iter_video_results(reference, src, PipelineOptions(batch_size=3)))
+    _, expected = expected_results(reference, src, batch_size=3)
+    assert [f.index for f, _ in pairs] == list(range(7))
+    for (_, got), exp in zip(pairs, expected):
+        np.testing.assert_array_equal(got.labels, exp.labels)
+        assert got.timestamp_ms == exp.timestamp_ms

@@ -182,6 +182,32 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         raise VideoError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+class _HeapTrimmer:
+    """Hands freed heap memory back to the OS at most once per ``interval_s`` (glibc only; else a no-op).
+
+    Each frame allocates and frees tens of MB (full-size probabilities) in several
+    threads; glibc keeps much of it, and its dynamic mmap threshold lets the
+    process grow by ~1 GB over a few hundred frames. ``malloc_trim`` keeps it flat.
+    """
+
+    def __init__(self, interval_s: float = 1.0) -> None:
+        self.interval_s = interval_s
+        self._last = time.monotonic()
+        self._trim = None
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                self._trim = ctypes.CDLL(None).malloc_trim
+            except (OSError, AttributeError):  # musl and others
+                self._trim = None
+
+    def __call__(self) -> None:
+        if self._trim is not None and time.monotonic() - self._last >= self.interval_s:
+            self._trim(0)
+            self._last = time.monotonic()
+
+
 class _Stop(Exception):
     """Raised inside a worker thread when the run is being torn down."""
 
@@ -395,12 +421,15 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
             thread_errors.append(exc)
             stop.set()
 
+    trim = _HeapTrimmer()
+
     def write_loop() -> None:
         try:
             while True:
                 item = _get(q_out, stop)
                 if item is _END:
                     return
+                trim()
                 frame, result = item
                 t0 = time.perf_counter()
                 if overlay_w is not None:
@@ -744,6 +773,7 @@ def evaluate_video(
     times = {"decode": 0.0, "inference": 0.0, "postprocess": 0.0, "metrics": 0.0}
     bar = _progress(progress, _expected_frames(info.estimated_frames(), PipelineOptions(start=start, end=end, max_frames=max_frames)), "eval")
     frames_done = 0
+    trim = _HeapTrimmer()
 
     def run_batch(batch: list[DecodedFrame]) -> None:
         t0 = time.perf_counter()
@@ -777,6 +807,7 @@ def evaluate_video(
                 batch.append(frame)
             if batch and (frame is None or len(batch) == batch_size):
                 run_batch(batch)
+                trim()
                 frames_done += len(batch)
                 bar.update(len(batch))
                 batch = []
