@@ -106,8 +106,9 @@ def test_video_with_audio_round_trip(tmp_path, capsys, checkpoint, reference):
 def test_odd_size_without_audio(tmp_path, capsys, checkpoint, reference):
     src = make_video(tmp_path / "odd.mp4", width=63, height=47, frames=6, pix_fmt="yuv444p")
     out = tmp_path / "out"
-    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint)
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint, "--smoothing-strength", "0.9")
     assert rc == 0, err
+    assert json.loads((out / "summary.json").read_text())["options"]["smoothing"]["ratio"] == 0.9
     _, _, facts = read_video(out / "overlay.mp4")
     assert (facts["width"], facts["height"], facts["pix_fmt"], facts["audio"]) == (64, 48, "yuv420p", False)  # padded
     labels, _ = read_gray_video(out / "labels.mkv")
@@ -230,6 +231,8 @@ def _empty_folder(d: Path) -> Path:
         (lambda d: d / "missing.mp4", (), "no such file"),
         (_empty_folder, (), "no images found"),
         (lambda d: make_video(d / "v.mp4", frames=3), ("--regions", "sleeves"), "unknown region"),
+        (lambda d: make_video(d / "v.mp4", frames=3), ("--smoothing-strength", "1.5"), "ratio"),
+        (lambda d: make_video(d / "v.mp4", frames=3), ("--outputs", "overlay,masks"), "unknown output"),
     ],
 )
 def test_bad_input_fails_with_one_line_and_leaves_nothing(tmp_path, capsys, checkpoint, make_input, extra, message):

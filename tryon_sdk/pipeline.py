@@ -382,8 +382,8 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
     threads: list[threading.Thread] = []
 
     def read_loop() -> None:
+        it = iter(reader)
         try:
-            it = iter(reader)
             while True:
                 t0 = time.perf_counter()
                 frame = next(it, None)
@@ -400,8 +400,7 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
             except _Stop:
                 pass
         finally:
-            if "it" in locals():
-                it.close()  # type: ignore[union-attr]
+            it.close()  # type: ignore[attr-defined]  # a generator: closes the container
 
     def post_loop() -> None:
         # the temporal stages of batch k run while the engine works on batch k + 1
