@@ -10,7 +10,12 @@ videos, CC BY 4.0) when ``../shared/data/video`` has it, else a generated
 
 The forward pass and the pipeline runs alternate, ``ROUNDS`` times, and the
 fastest run of each is recorded: on a shared machine the load changes over
-minutes, and alternating exposes both to the same conditions.
+minutes, and alternating exposes both to the same conditions. The second
+ratio (engine time / wall time of the same pipeline run) is immune to that.
+On a few shared cores run it with ``OMP_WAIT_POLICY=PASSIVE`` (spinning
+OpenMP workers make CPU inference up to 5x slower there)::
+
+    OMP_WAIT_POLICY=PASSIVE pytest benchmarks/bench_pipeline.py
 """
 
 from __future__ import annotations
