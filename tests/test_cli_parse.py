@@ -339,3 +339,32 @@ def test_iter_video_results_matches_the_pipeline_session(tmp_path, reference):
     for (_, got), exp in zip(pairs, expected):
         np.testing.assert_array_equal(got.labels, exp.labels)
         assert got.timestamp_ms == exp.timestamp_ms
+
+
+def test_composite_recolor_writes_recoloured_video(tmp_path, capsys, checkpoint, reference):
+    src = make_video(tmp_path / "in.mp4", width=96, height=72, frames=5)
+    out = tmp_path / "out"
+    rc, _, err = run_cli(
+        capsys, src, "-o", out, "--model", checkpoint, "--composite", "recolor", "--region", "person",
+        "--color", "#1e90ff", "--no-smoothing", "--no-limb-consistency",
+    )
+    assert rc == 0, err
+    recoloured, _, _ = read_video(out / "overlay.mp4")
+    source, _, _ = read_video(src)
+    labels, _ = read_gray_video(out / "labels.mkv")
+    assert len(recoloured) == len(source) == len(labels) == 5
+    kernel = np.ones((9, 9), np.uint8)
+    inside_px = outside_px = 0
+    for rec, orig, lab in zip(recoloured, source, labels):
+        person = (lab > 0).astype(np.uint8)
+        inside = cv2.erode(person, kernel) > 0
+        outside = cv2.dilate(person, kernel) == 0
+        rec, orig = rec.astype(np.float32), orig.astype(np.float32)
+        if inside.any():
+            blueness = lambda im: (im[..., 2] - im[..., 0])[inside].mean()  # noqa: E731
+            assert blueness(rec) > blueness(orig) + 30
+            inside_px += int(inside.sum())
+        if outside.any():
+            assert np.abs(rec - orig)[outside].mean() < 6  # only codec noise outside the region
+            outside_px += int(outside.sum())
+    assert inside_px > 0 and outside_px > 0

@@ -59,6 +59,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="progress bar on stderr (default: on when stderr is a terminal)",
     )
+    from ..compositor import add_compositor_arguments
+
+    add_compositor_arguments(p)
 
 
 def smoothing_option(enabled: bool, strength: float | None) -> Any:
@@ -73,8 +76,10 @@ def smoothing_option(enabled: bool, strength: float | None) -> Any:
 
 
 def compositor_from(args: argparse.Namespace) -> Any:
-    """The overlay compositor asked for on the command line (``None``: label-colour overlay)."""
-    return getattr(args, "compositor", None)
+    """The overlay compositor asked for with ``--composite`` (``None``: label-colour overlay)."""
+    from ..compositor import compositor_from_args
+
+    return compositor_from_args(args)
 
 
 def run(args: argparse.Namespace) -> int:
