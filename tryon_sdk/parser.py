@@ -20,7 +20,7 @@ from .config import ModelConfig
 from .engine import Engine, TorchEngine, build_model, output_stride
 from .errors import CheckpointError, ConfigError
 from .inputs import to_rgb_uint8
-from .labels import swap_lr_channels
+from .labels import argmax_labels, swap_lr_channels
 from .preprocess import plan_letterbox, restore, to_model_input
 from .regions import Box, agnostic_mask, region_alpha, region_box
 from .registry import resolve_checkpoint
@@ -215,7 +215,7 @@ class Parser:
     def _results(self, images: list[np.ndarray], return_probabilities: bool) -> list[ParseResult]:
         out = []
         for im, probs in zip(images, self.predict(images, probabilities=return_probabilities)):
-            labels = probs.argmax(0).to(torch.uint8).cpu().numpy()
+            labels = argmax_labels(probs)
             p = probs.float().cpu().numpy() if return_probabilities else None
             out.append(ParseResult(labels, p, im, self.config.class_names, stride_px=self.stride_px(labels.shape)))
         return out

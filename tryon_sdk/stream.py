@@ -29,13 +29,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-import cv2
 import numpy as np
 import torch
 
 from .errors import ConfigError, InputError
 from .inputs import to_rgb_uint8
-from .labels import PALETTE, swap_lr
+from .labels import argmax_labels, swap_lr
 from .parser import ParseResult
 from .visualize import overlay
 
@@ -80,32 +79,9 @@ class RunningMode(enum.Enum):
             raise ConfigError(f"unknown running mode {value!r}; valid: {', '.join(m.value for m in cls)}") from None
 
 
-def argmax_labels(probs: torch.Tensor) -> np.ndarray:
-    """``CxHxW`` scores -> ``HxW`` uint8 ids of the largest (the first one on ties, like ``torch.argmax``)."""
-    if probs.device.type != "cpu":
-        return probs.argmax(0).to(torch.uint8).cpu().numpy()
-    # on CPU torch's argmax over the leading dim is ~4x slower than this running max
-    x = probs.detach().numpy() if probs.dtype == torch.float32 else probs.detach().float().numpy()
-    best = x[0].copy()
-    labels = np.zeros(best.shape, np.uint8)
-    for c in range(1, x.shape[0]):
-        np.copyto(labels, c, where=x[c] > best)
-        np.maximum(best, x[c], out=best)
-    return labels
-
-
 def default_compositor(frame: np.ndarray, result: ParseResult) -> np.ndarray:
-    """Label colours blended over the frame at 50%, background untouched.
-
-    Same pixels as :func:`tryon_sdk.visualize.overlay` with ``alpha=0.5``, ~4x faster
-    (one OpenCV blend of the whole frame, then the background copied back).
-    """
-    labels = result.labels
-    if frame.shape[:2] != labels.shape or frame.dtype != np.uint8 or frame.ndim != 3:
-        return overlay(frame, labels, alpha=0.5)  # raises the usual InputError
-    out = cv2.addWeighted(frame, 0.5, PALETTE[labels], 0.5, 0.0)
-    np.copyto(out, frame, where=(labels == 0)[..., None])
-    return out
+    """Label colours blended over the frame at 50%, background untouched."""
+    return overlay(frame, result.labels, alpha=0.5)
 
 
 @dataclass
