@@ -1,1 +1,29 @@
-"""CLI subcommands, one module each (see :mod:`tryon_sdk.cli`)."""
+"""CLI subcommands, one module each (see :mod:`tryon_sdk.cli`), and the model options they share."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..parser import Parser
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """``--model``, ``--device``, ``--precision``, ``--channels-last`` and ``--flip-tta``."""
+    p.add_argument("--model", default=None, help="checkpoint folder, .safetensors/.onnx file or registered name (default: bundled model)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="autocast precision (fp16: CUDA only; default: fp32)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="NHWC memory format (default: on for CUDA, off for CPU)")
+    p.add_argument("--flip-tta", action="store_true",
+                   help="average with the mirrored frame (left/right swapped back): exactly flip-equivariant, 2x the inference")
+
+
+def load_parser(args: argparse.Namespace) -> "Parser":
+    """The parser the :func:`add_model_arguments` options ask for."""
+    from ..parser import Parser
+
+    return Parser.from_pretrained(
+        args.model, device=args.device, precision=args.precision, channels_last=args.channels_last, flip_tta=args.flip_tta
+    )

@@ -14,21 +14,21 @@ from fractions import Fraction
 
 import numpy as np
 
+from . import add_model_arguments, load_parser
+
 NAME = "demo"
 HELP = "parse a bundled sample clip with the bundled model and write an overlay video and a region mask"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", default="tryon-demo", help="output folder (default: ./tryon-demo)")
-    p.add_argument("--model", default=None, help="checkpoint folder, file or registered name (default: bundled model)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    add_model_arguments(p)
     p.add_argument("--frames", type=int, default=30, help="length of the sample clip in frames (default: 30)")
     p.add_argument("--region", default="upper_body", help="region to write a mask for (default: upper_body)")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..parser import Parser
     from ..pipeline import PipelineOptions, prepare_output_dir, run_pipeline
     from ..regions import region_classes
     from ..sample import SAMPLE_FPS, sample_frames
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")
     region_classes(args.region)
     out = prepare_output_dir(args.output)
-    parser = Parser.from_pretrained(args.model, device=args.device)
+    parser = load_parser(args)
 
     frames = list(sample_frames(args.frames))
     clip = PendingOutput(out / "sample.mp4")

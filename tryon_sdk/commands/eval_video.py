@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from . import add_model_arguments, load_parser
 from .parse import smoothing_option
 
 NAME = "eval-video"
@@ -15,8 +16,7 @@ HELP = "measure flicker, agreement, left/right swaps, mixed limbs and flip equiv
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", metavar="INPUT", help="video file")
-    p.add_argument("--model", default=None, help="checkpoint folder, .safetensors/.onnx file or registered name (default: bundled model)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_model_arguments(p)
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="evaluate the first N frames only")
     p.add_argument("--start", type=float, default=None, metavar="SECONDS", help="first time to evaluate")
     p.add_argument("--end", type=float, default=None, metavar="SECONDS", help="stop before this time")
@@ -57,13 +57,12 @@ def format_table(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..parser import Parser
     from ..pipeline import evaluate_video
 
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError(f"max frames must be >= 1, got {args.max_frames}")
     smoothing = smoothing_option(True, args.smoothing_strength)
-    parser = Parser.from_pretrained(args.model, device=args.device)
+    parser = load_parser(args)
     report = evaluate_video(
         parser,
         args.input,

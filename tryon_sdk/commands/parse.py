@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from . import add_model_arguments, load_parser
+
 NAME = "parse"
 HELP = "parse a video, an image or a folder of images into overlay / label / alpha files and summary.json"
 
@@ -31,8 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="video",
         help="labels/alphas of a video as lossless FFV1 .mkv (default) or as PNG sequences",
     )
-    p.add_argument("--model", default=None, help="checkpoint folder, .safetensors/.onnx file or registered name (default: bundled model)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_model_arguments(p)
     p.add_argument("--batch-size", type=int, default=4, metavar="N", help="frames per engine call (default: 4)")
     p.add_argument("--smoothing", action=argparse.BooleanOptionalAction, default=True, help="temporal smoothing (default: on)")
     p.add_argument(
@@ -83,7 +84,6 @@ def compositor_from(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..parser import Parser
     from ..pipeline import PipelineOptions, run_pipeline
 
     options = PipelineOptions(
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         crf=args.crf,
     )
     options.validate()  # bad options fail before the model loads
-    parser = Parser.from_pretrained(args.model, device=args.device)
+    parser = load_parser(args)
     summary = run_pipeline(parser, args.input, args.output, options)
     n, skipped = summary["frames_processed"], summary["frames_skipped"]
     if skipped:
