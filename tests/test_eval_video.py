@@ -87,3 +87,11 @@ def test_real_clip(real_video, tmp_path, capsys, parser):
     info = report["input"]
     assert (info["width"], info["height"], info["fps"], info["has_audio"]) == (768, 432, 10.0, False)
     assert report["frames"] == 3 and report["configs"]["raw"]["agreement"] == 1.0
+
+
+def test_cli_flip_tta_option_makes_parses_equivariant(tmp_path, capsys, parser, steady_video):
+    ckpt = parser.save_pretrained(tmp_path / "ckpt")
+    rc = main(["eval-video", str(steady_video), "--model", str(ckpt), "--json", "--max-frames", "3", "--flip-tta"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["configs"]["raw"]["flip_equivariance"] == pytest.approx(1.0, abs=0.005)
