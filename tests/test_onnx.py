@@ -23,13 +23,8 @@ ort = pytest.importorskip("onnxruntime")
 from tryon_sdk.cli import main  # noqa: E402
 from tryon_sdk.engine import Engine  # noqa: E402
 from tryon_sdk.errors import CheckpointError, ConfigError  # noqa: E402
-from tryon_sdk.export import (  # noqa: E402
-    CudaGraphEngine,
-    PinnedUploader,
-    export_onnx,
-    optimize_for_gpu,
-    verify_onnx,
-)
+from tryon_sdk.export import export_onnx, verify_onnx  # noqa: E402
+from tryon_sdk.gpu import CudaGraphEngine, PinnedUploader, optimize_for_gpu  # noqa: E402
 from tryon_sdk.labels import hflip_labels  # noqa: E402
 from tryon_sdk.onnx_engine import CONFIG_METADATA_KEY, OnnxEngine  # noqa: E402
 from tryon_sdk.parser import Parser  # noqa: E402

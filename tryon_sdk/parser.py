@@ -19,6 +19,7 @@ from .checkpoint import load_checkpoint, load_weights_into, save_checkpoint
 from .config import ModelConfig
 from .engine import Engine, TorchEngine, build_model, output_stride
 from .errors import CheckpointError, ConfigError
+from .gpu import PinnedUploader
 from .inputs import to_rgb_uint8
 from .labels import argmax_labels, swap_lr_channels
 from .preprocess import plan_letterbox, restore, to_model_input
@@ -103,6 +104,7 @@ class Parser:
     def __init__(self, engine: Engine, *, flip_tta: bool = False) -> None:
         self.engine = engine
         self.flip_tta = bool(flip_tta)
+        self._upload = PinnedUploader(engine.device)  # pinned, asynchronous copies on CUDA; zero-copy on CPU
 
     # ----------------------------------------------------------------- building
     @property
@@ -194,8 +196,8 @@ class Parser:
             return []
         cfg = self.config
         device = self.device
-        tensors = [torch.from_numpy(im).to(device, non_blocking=True).permute(2, 0, 1) for im in images]
         with torch.inference_mode():
+            tensors = [t.to(device) for t in self._upload(images)]
             batch, boxes = to_model_input(tensors, cfg.input_size, cfg.mean, cfg.std, cfg.size_multiple)
             if self.flip_tta:
                 logits = self.engine(torch.cat([batch, batch.flip(-1)]))
