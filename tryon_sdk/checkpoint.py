@@ -56,6 +56,7 @@ def _atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; checkpoints are shared read-only data
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
