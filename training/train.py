@@ -57,19 +57,21 @@ OPTIMIZERS = ("adamw", "sgd")
 
 def lr_factor(step: int, progress: float, sched: dict[str, Any]) -> float:
     """Multiplier of the base LR at ``step`` with ``progress`` in [0, 1] of the run."""
-    warm = int(sched.get("warmup_steps", 0))
-    if step < warm:
-        start = float(sched.get("warmup_start", 0.05))
-        return start + (1 - start) * step / warm
     p = min(max(progress, 0.0), 1.0)
     name = sched.get("name", "poly")
     if name == "poly":
-        return (1 - p) ** float(sched.get("power", 0.9))
-    if name == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * p))
-    if name == "constant":
-        return 1.0
-    raise ConfigError(f"unknown schedule {name!r}; valid: {', '.join(SCHEDULES)}")
+        decay = (1 - p) ** float(sched.get("power", 0.9))
+    elif name == "cosine":
+        decay = 0.5 * (1 + math.cos(math.pi * p))
+    elif name == "constant":
+        decay = 1.0
+    else:
+        raise ConfigError(f"unknown schedule {name!r}; valid: {', '.join(SCHEDULES)}")
+    warm = int(sched.get("warmup_steps", 0))
+    if step < warm:  # ramp towards the decayed value, so a time-based run has no jump at the end of warm-up
+        start = float(sched.get("warmup_start", 0.05))
+        return (start + (1 - start) * step / warm) * decay
+    return decay
 
 
 def class_weights_from_masks(masks: np.ndarray, num_classes: int = NUM_CLASSES, lo: float = 0.2, hi: float = 5.0) -> torch.Tensor:
