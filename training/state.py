@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from tryon_sdk.checkpoint import atomic_write
 from tryon_sdk.errors import CheckpointError
 
 __all__ = ["save_state", "load_state", "optimizer_to_flat", "optimizer_from_flat"]
@@ -50,24 +50,13 @@ def optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, torch.Ten
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_state(directory: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
     """Write ``tensors`` and ``meta`` (JSON-able) into ``directory``."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     flat = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    _atomic(d / STATE_TENSORS, lambda p: save_file(flat, p))
-    _atomic(d / STATE_JSON, lambda p: Path(p).write_text(json.dumps(meta, indent=1)))
+    atomic_write(d / STATE_TENSORS, lambda p: save_file(flat, p))
+    atomic_write(d / STATE_JSON, lambda p: Path(p).write_text(json.dumps(meta, indent=1)))
     return d
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "load_config",
     "weights_checksum",
     "load_weights_into",
+    "atomic_write",
 ]
 
 WEIGHTS_NAME = "model.safetensors"
@@ -50,7 +51,7 @@ def weights_checksum(state_dict: Mapping[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Write through a temporary file in the same folder, then rename."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -92,8 +93,8 @@ def save_checkpoint(
     config = config.replace(sha256=weights_checksum(tensors))
     text = config.to_json()
     try:
-        _atomic_write(directory / WEIGHTS_NAME, lambda p: save_file(tensors, p, metadata={_META_KEY: text}))
-        _atomic_write(directory / CONFIG_NAME, lambda p: Path(p).write_text(text + "\n"))
+        atomic_write(directory / WEIGHTS_NAME, lambda p: save_file(tensors, p, metadata={_META_KEY: text}))
+        atomic_write(directory / CONFIG_NAME, lambda p: Path(p).write_text(text + "\n"))
     except OSError as exc:
         raise CheckpointError(f"cannot write checkpoint to {directory}: {exc}") from exc
     return config
