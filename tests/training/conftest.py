@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import io
-import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
