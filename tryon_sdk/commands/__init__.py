@@ -15,7 +15,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="autocast precision (fp16: CUDA only; default: fp32)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                   help="NHWC memory format (default: on)")
+                   help="NHWC memory format (default: on for CUDA, off for CPU)")
     p.add_argument("--flip-tta", action="store_true",
                    help="average with the mirrored frame (left/right swapped back): exactly flip-equivariant, 2x the inference")
 
