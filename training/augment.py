@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from tryon_sdk.errors import ConfigError
 from tryon_sdk.labels import IGNORE_INDEX, hflip_labels
 
-__all__ = ["AugmentConfig", "augment_batch", "to_float_batch", "normalize"]
+__all__ = ["AugmentConfig", "augment_batch", "jitter_and_flip", "to_float_batch", "normalize"]
 
 BACKENDS = ("auto", "torch", "kornia")
 
@@ -152,6 +152,23 @@ def augment_batch(
     x = _jitter(x, bri, con, sat)
     labels = m.squeeze(1).round().long() - 1
     labels[labels < 0] = IGNORE_INDEX
+    if flip.any():
+        x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+        labels = torch.where(flip.view(-1, 1, 1), hflip_labels(labels), labels)
+    return x, labels
+
+
+def jitter_and_flip(
+    images: torch.Tensor, masks: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Colour jitter and the left/right-swapping horizontal flip of :func:`augment_batch`, without the warp."""
+    n = images.shape[0]
+    bri = _uniform(n, 1 - cfg.brightness, 1 + cfg.brightness, generator).to(images.device)
+    con = _uniform(n, 1 - cfg.contrast, 1 + cfg.contrast, generator).to(images.device)
+    sat = _uniform(n, 1 - cfg.saturation, 1 + cfg.saturation, generator).to(images.device)
+    flip = (torch.rand(n, generator=generator) < cfg.hflip).to(images.device)
+    x = _jitter(images, bri, con, sat)
+    labels = masks
     if flip.any():
         x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
         labels = torch.where(flip.view(-1, 1, 1), hflip_labels(labels), labels)

@@ -1,8 +1,9 @@
 """Evaluation: ``python -m training.evaluate --checkpoint DIR --dataset SPEC [--flip-tta] [--out report.json]``.
 
-The network sees each image resized to its ``input_size`` (portrait; a
-landscape image uses it transposed); logits are resized back bilinearly to the
-label resolution, so numbers are measured on the labels as stored. Metrics
+Each image is letterboxed exactly as :class:`tryon_sdk.Parser` does it (aspect
+kept, even padding to the stride multiple, the model's mean/std) and the
+scores are cropped and resized back bilinearly to the label resolution, so
+numbers are measured on the labels as stored and describe the parser. Metrics
 come from one confusion matrix over the whole set (:mod:`training.metrics`).
 
 ``--dataset`` is ``ccp-val`` (the validation split recorded in the
@@ -27,8 +28,8 @@ from tryon_sdk.config import ModelConfig
 from tryon_sdk.engine import build_model
 from tryon_sdk.errors import ConfigError, DataError
 from tryon_sdk.labels import IGNORE_INDEX, swap_lr_channels
+from tryon_sdk.preprocess import restore, to_model_input
 
-from .augment import normalize, to_float_batch
 from .metrics import confusion_matrix, scores
 
 __all__ = ["predict_logits", "evaluate_arrays", "format_table", "main"]
@@ -38,19 +39,23 @@ DATASETS = ("ccp-val", "ccp", "<path>.npz")
 
 @torch.inference_mode()
 def predict_logits(model: nn.Module, cfg: ModelConfig, images: torch.Tensor, out_size: tuple[int, int], flip_tta: bool = False, channels_last: bool = False) -> torch.Tensor:
-    """Logits float32 ``B x C x out_h x out_w`` for uint8 ``B x H x W x 3`` images (on the model's device)."""
-    x = to_float_batch(images)
-    h, w = x.shape[-2:]
-    size = tuple(cfg.input_size) if h >= w else tuple(cfg.input_size)[::-1]
-    x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-    x = normalize(x, cfg.mean, cfg.std)
+    """Scores float32 ``B x C x out_h x out_w`` for uint8 ``B x H x W x 3`` images (on the model's device).
+
+    The images go through the parser's own letterbox (:func:`tryon_sdk.preprocess.to_model_input`)
+    and come back through :func:`~tryon_sdk.preprocess.restore`, so the metrics describe what
+    :class:`~tryon_sdk.Parser` does.
+    """
+    batch, boxes = to_model_input(list(images.permute(0, 3, 1, 2)), tuple(cfg.input_size), cfg.mean, cfg.std, cfg.size_multiple)
     if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    logits = model(x)["out"].float()
+        batch = batch.contiguous(memory_format=torch.channels_last)
+    logits = model(batch)["out"].float()
     if flip_tta:
-        flipped = model(x.flip(-1))["out"].float().flip(-1)
+        flipped = model(batch.flip(-1))["out"].float().flip(-1)
         logits = (logits.softmax(1) + swap_lr_channels(flipped.softmax(1), dim=1, pairs=cfg.flip_pairs)) / 2
-    return F.interpolate(logits, size=out_size, mode="bilinear", align_corners=False)
+    out = torch.stack([restore(score, box) for score, box in zip(logits, boxes)])
+    if tuple(out.shape[-2:]) != tuple(out_size):
+        out = F.interpolate(out, size=out_size, mode="bilinear", align_corners=False)
+    return out
 
 
 def evaluate_arrays(

@@ -15,12 +15,13 @@ RECIPES_DIR = Path(__file__).parent / "recipes"
 
 DEFAULTS: dict[str, Any] = {
     "name": "custom",
-    "model": {"architecture": "lraspp", "backbone": "mobilenet_v3_large", "input_size": [288, 192], "aux_loss": False},
+    "model": {"architecture": "lraspp", "backbone": "mobilenet_v3_large", "input_size": [288, 192], "aux_loss": False, "init": "imagenet"},
     "data": {"train": [], "val": None, "cache_size": [384, 256], "cache_dir": None, "split": {"val_count": 120, "seed": 0}},
     "optim": {"name": "adamw", "lr": 0.002, "weight_decay": 0.0001, "betas": [0.9, 0.999], "momentum": 0.9, "nesterov": False},
     "schedule": {"name": "poly", "power": 0.9, "warmup_steps": 100, "warmup_start": 0.05, "by": "steps"},
     "loss": {"dice_weight": 1.0, "class_weights": "none", "aux_weight": 0.4},
     "augment": {},
+    "scenes": None,
     "batch_size": 8,
     "accum_steps": 1,
     "steps": 1000,
@@ -128,6 +129,9 @@ def validate_recipe(recipe: dict[str, Any]) -> None:
     if not isinstance(cw, list):
         one_of("loss.class_weights", cw, ("none", "balanced", None))
     m = recipe["model"]
+    one_of("model.init", m.get("init", "imagenet"), ("imagenet", "none"))
+    if recipe.get("scenes") is not None and not isinstance(recipe["scenes"], dict):
+        raise ConfigError("scenes must be null or an object of SceneConfig fields (training/scenes.py)")
     ModelConfig(architecture=m.get("architecture", "lraspp"), backbone=m.get("backbone", "mobilenet_v3_large"),
                 input_size=tuple(m.get("input_size", (288, 192))), aux_loss=bool(m.get("aux_loss", False)))
     if not recipe["data"].get("train"):

@@ -36,17 +36,19 @@ import torch.distributed as dist
 from torch import nn
 
 from tryon_sdk.checkpoint import save_checkpoint
-from tryon_sdk.config import ModelConfig
+from tryon_sdk.config import ModelConfig, default_normalization
 from tryon_sdk.engine import build_model
+from tryon_sdk.pretrained import INITS, imagenet_source, init_backbone
 from tryon_sdk.errors import ConfigError
 from tryon_sdk.labels import NUM_CLASSES
 
-from .augment import AugmentConfig, augment_batch, normalize, to_float_batch
+from .augment import AugmentConfig, augment_batch, jitter_and_flip, normalize, to_float_batch
 from .data.mixing import MixedStream, build_source
 from .data.sources import ARRAY_SOURCES, load_arrays
 from .evaluate import evaluate_arrays
 from .losses import CEDiceLoss
 from .recipe import apply_overrides, load_recipe, validate_recipe
+from .scenes import SceneConfig, background_strips, compose_scenes
 from .state import load_state, optimizer_from_flat, optimizer_to_flat, save_state
 
 __all__ = ["train", "lr_factor", "class_weights_from_masks", "main"]
@@ -156,12 +158,16 @@ def _device(recipe: dict, d: _Dist) -> torch.device:
 
 def _model_config(recipe: dict) -> ModelConfig:
     m = recipe["model"]
+    backbone = m.get("backbone", "mobilenet_v3_large")
+    mean, std = default_normalization(backbone)
     try:
         return ModelConfig(
             architecture=m.get("architecture", "lraspp"),
-            backbone=m.get("backbone", "mobilenet_v3_large"),
+            backbone=backbone,
             input_size=tuple(m.get("input_size", (288, 192))),
             aux_loss=bool(m.get("aux_loss", False)),
+            mean=mean,
+            std=std,
         )
     except ConfigError as exc:
         raise ConfigError(f"recipe model section: {exc}") from exc
@@ -248,7 +254,15 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
     aug = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in recipe.get("augment", {}).items()})
 
     torch.manual_seed(seed)
-    model = build_model(cfg).to(device)
+    model = build_model(cfg)
+    init = recipe["model"].get("init", "imagenet")
+    if not resume:
+        init_note = init_backbone(model, cfg, init)
+        if is_main:
+            print(f"init: {init_note}", file=sys.stderr)
+    model = model.to(device)
+    scenes = SceneConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in recipe["scenes"].items()}) if recipe.get("scenes") else None
+    strips = background_strips(torch.from_numpy(tr_img), torch.from_numpy(tr_msk)) if scenes is not None and stream is None else None
     channels_last = recipe.get("channels_last")
     channels_last = device.type == "cuda" if channels_last is None else bool(channels_last)
     if channels_last:
@@ -375,7 +389,13 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
                 xb, yb = (torch.from_numpy(a) for a in stream.next_batch(per_rank_batch))
             x = to_float_batch(xb.to(device, non_blocking=True))
             y = yb.to(device, non_blocking=True)
-            x, y = augment_batch(x, y, in_size, aug, gen)
+            if scenes is not None and float(torch.rand(1, generator=gen)) < scenes.p_scene:
+                landscape = float(torch.rand(1, generator=gen)) < scenes.p_landscape
+                x, y = compose_scenes(x.cpu(), y.cpu(), in_size, scenes, gen, landscape=landscape, pad_color=cfg.mean,
+                                      photos=imgs_t if stream is None else None, strips=strips)
+                x, y = jitter_and_flip(x.to(device), y.to(device), aug, gen)
+            else:
+                x, y = augment_batch(x, y, in_size, aug, gen)
             x = normalize(x, cfg.mean, cfg.std)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -455,6 +475,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--max-minutes", type=float, default=None, help="stop after this much training time (all runs of this folder)")
     p.add_argument("--deadline", default=None, help="stop before this UTC time (HH:MM or ISO), leaving room to export")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--init", choices=INITS, default=None, help="backbone initialisation (overrides the recipe's model.init)")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved recipe and the initialisation, then stop")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("overrides", nargs="*", help="key.sub=value, e.g. optim.lr=3e-3 steps=2000")
     a = p.parse_args(argv)
@@ -465,6 +487,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         recipe["deadline"] = a.deadline
     if a.device is not None:
         recipe["device"] = a.device
+    if a.init is not None:
+        recipe["model"]["init"] = a.init
+    validate_recipe(recipe)
+    if a.dry_run:
+        m = recipe["model"]
+        init = m.get("init", "imagenet")
+        print(json.dumps(recipe, indent=1))
+        print(f"model: {m.get('architecture')}/{m.get('backbone')}, input {m.get('input_size')}")
+        print(f"init: {imagenet_source(m['backbone']) if init == 'imagenet' else 'none (random initialisation, from scratch)'}")
+        return 0
     out = a.out or os.path.join("runs", recipe["name"])
     result = train(recipe, out, resume=a.resume, progress=not a.no_progress)
     if int(os.environ.get("RANK", "0")) == 0:

@@ -15,16 +15,25 @@ from typing import Any
 from .errors import CheckpointError, ConfigError
 from .labels import ATR_CLASSES, FLIP_PAIRS
 
-__all__ = ["ModelConfig", "ARCHITECTURES", "BACKBONES", "FORMAT_VERSION"]
+__all__ = ["ModelConfig", "ARCHITECTURES", "BACKBONES", "FORMAT_VERSION", "default_normalization"]
 
 FORMAT_VERSION = 1
 ARCHITECTURES: tuple[str, ...] = ("deeplabv3", "lraspp")
+_LITE = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 BACKBONES: dict[str, tuple[str, ...]] = {
-    "deeplabv3": ("resnet101", "resnet50", "mobilenet_v3_large"),
-    "lraspp": ("mobilenet_v3_large",),
+    "deeplabv3": ("resnet101", "resnet50", "mobilenet_v3_large", *_LITE),
+    "lraspp": ("mobilenet_v3_large", *_LITE),
 }
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: EfficientNet-Lite's TensorFlow weights expect [-1, 1] inputs.
+LITE_MEAN = (0.5, 0.5, 0.5)
+LITE_STD = (0.5, 0.5, 0.5)
+
+
+def default_normalization(backbone: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """``(mean, std)`` a backbone's ImageNet weights were trained with (RGB in [0, 1])."""
+    return (LITE_MEAN, LITE_STD) if backbone in _LITE else (IMAGENET_MEAN, IMAGENET_STD)
 
 
 @dataclass(frozen=True)
@@ -69,8 +78,8 @@ class ModelConfig:
         for left, right in self.flip_pairs:
             if not (0 <= left < self.num_classes and 0 <= right < self.num_classes):
                 raise ConfigError(f"flip pair ({left}, {right}) is outside 0..{self.num_classes - 1}")
-        if self.aux_loss and self.architecture != "deeplabv3":
-            raise ConfigError("aux_loss is only available for deeplabv3")
+        if self.aux_loss and (self.architecture != "deeplabv3" or self.backbone in _LITE):
+            raise ConfigError("aux_loss is only available for deeplabv3 on resnet101, resnet50 or mobilenet_v3_large")
 
     def replace(self, **changes: Any) -> "ModelConfig":
         return dataclasses.replace(self, **changes)

@@ -1,7 +1,8 @@
 """The segmentation network and the engine that runs it.
 
-:func:`build_model` makes the torchvision DeepLabV3 / LR-ASPP network for a
-:class:`~tryon_sdk.config.ModelConfig`. :class:`TorchEngine` runs it on a
+:func:`build_model` makes the DeepLabV3 / LR-ASPP network for a
+:class:`~tryon_sdk.config.ModelConfig`: torchvision's builders for ResNet and
+MobileNetV3 backbones, :mod:`tryon_sdk.efficientnet` (timm) for EfficientNet-Lite. :class:`TorchEngine` runs it on a
 device with the chosen precision; it takes a normalised batch and returns
 logits, and knows nothing about images, letterboxing or classes. Any object
 with the same ``__call__`` (see :class:`Engine`) can stand in for it, e.g. an
@@ -18,6 +19,7 @@ from torch import nn
 from torchvision.models import segmentation as tvseg
 
 from .config import ModelConfig
+from .efficientnet import EFFICIENTNET_LITE, EfficientNetLiteSegmentation
 from .errors import ConfigError
 
 __all__ = ["build_model", "output_stride", "Engine", "TorchEngine", "resolve_device", "PRECISIONS"]
@@ -42,7 +44,9 @@ def build_model(config: ModelConfig | None = None, *, bn_momentum: float | None 
     """
     config = (config or ModelConfig()).replace(**overrides) if overrides else (config or ModelConfig())
     common = dict(weights=None, weights_backbone=None, num_classes=config.num_classes)
-    if config.architecture == "lraspp":
+    if config.backbone in EFFICIENTNET_LITE:
+        model: nn.Module = EfficientNetLiteSegmentation(config.backbone, config.architecture, config.num_classes)
+    elif config.architecture == "lraspp":
         model = tvseg.lraspp_mobilenet_v3_large(**common)
     else:
         builder = {
@@ -59,8 +63,8 @@ def build_model(config: ModelConfig | None = None, *, bn_momentum: float | None 
 
 
 def output_stride(config: ModelConfig) -> int:
-    """Input pixels per logit of the network's coarsest output (ResNet DeepLabV3: 8, MobileNetV3: 16)."""
-    return 16 if config.backbone == "mobilenet_v3_large" else 8
+    """Input pixels per logit of the network's coarsest output (ResNet DeepLabV3: 8, MobileNetV3 and EfficientNet-Lite: 16)."""
+    return 8 if config.backbone.startswith("resnet") else 16
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -121,7 +121,7 @@ def tiny_recipe(npz: Path, **over) -> dict:
     """A recipe that trains LR-ASPP at 64x48 on ``npz`` in seconds."""
     r = {
         "name": "tiny",
-        "model": {"architecture": "lraspp", "backbone": "mobilenet_v3_large", "input_size": [64, 48]},
+        "model": {"architecture": "lraspp", "backbone": "mobilenet_v3_large", "input_size": [64, 48], "init": "none"},
         "data": {"train": [{"source": "npz", "path": str(npz)}], "cache_size": [96, 64], "split": {"val_count": 4, "seed": 0}},
         "optim": {"name": "adamw", "lr": 0.003},
         "schedule": {"name": "poly", "warmup_steps": 2, "by": "steps"},

@@ -36,8 +36,15 @@ rows ``y_top..y_bot`` (``H`` tall, ``W`` wide) the rules are:
    < 90 % on one side -> 255, except a lone blob at least 1.3x wider than
    tall (both feet touching), which is split at its own centre with the same
    dead band (a single foot seen side-on that wide is split wrongly).
-5. *Orientation*: with no face found (back view, face hidden) every sided
-   class (arms, legs, shoes) is 255; Face is then absent.
+5. *Facing*: a face found by rule 2 means a front view (image-left = the
+   person's right). With no face, the head (person pixels above the neck
+   line) decides: if it is mostly Hair (>= 60 % of its pixels, >= 0.3 % of
+   the person) with no skin in it, the person is seen from behind and every
+   side is mirrored (the person's left limbs on the image's left). Otherwise
+   the evidence is weak and every sided class (arms, legs, shoes) is 255.
+   Among the 804 CCP photos every face-less one is a front view with the
+   face hidden or unlabelled, so the rule gives no back view there; it is
+   for data that has them.
 
 Known failure cases: side and back-three-quarter views (sides flip without a
 cue we can see), arms crossed in front of the body or hands on the hips
@@ -70,6 +77,7 @@ __all__ = [
     "ccp_ids",
     "load_ccp_raw",
     "resolve_geometry",
+    "facing_from_head",
     "ccp_to_atr",
     "load_ccp_sample",
     "CCPDataset",
@@ -79,11 +87,12 @@ _C = CLASS_INDEX
 FACE, L_ARM, R_ARM, L_LEG, R_LEG, L_SHOE, R_SHOE = (
     _C["Face"], _C["Left-arm"], _C["Right-arm"], _C["Left-leg"], _C["Right-leg"], _C["Left-shoe"], _C["Right-shoe"]
 )
-UPPER, DRESS, PANTS, SKIRT = _C["Upper-clothes"], _C["Dress"], _C["Pants"], _C["Skirt"]
+UPPER, DRESS, PANTS, SKIRT, HAIR = _C["Upper-clothes"], _C["Dress"], _C["Pants"], _C["Skirt"], _C["Hair"]
 
 #: Bumped whenever :func:`resolve_geometry` changes, so caches are rebuilt.
-#: 1: first release; 2: a lone wide shoe blob (feet touching) is split.
-GEOMETRY_VERSION = 2
+#: 1: first release; 2: a lone wide shoe blob (feet touching) is split;
+#: 3: back views (hair-only head) get mirrored sides instead of 255.
+GEOMETRY_VERSION = 3
 
 #: ATR classes CCP annotations can teach (all 18; sided ones through geometry).
 CCP_SUPPORTED_CLASSES: tuple[int, ...] = tuple(range(18))
@@ -188,13 +197,28 @@ def _frame(coarse: np.ndarray, person: np.ndarray) -> _Frame | None:
 
 
 def _side_of(xs: np.ndarray, line: float, left_id: int, right_id: int, frac: float = 0.9) -> int:
-    """Person-side class of a blob from its columns (image-left = person's right)."""
+    """Person-side class of a blob from its columns (image-left = ``right_id``: pass them swapped for a back view)."""
     on_image_left = np.count_nonzero(xs < line) / xs.size
     if on_image_left >= frac:
         return right_id
     if on_image_left <= 1 - frac:
         return left_id
     return IGNORE_INDEX
+
+
+def facing_from_head(coarse: np.ndarray, person: np.ndarray, y_neck: float, face_found: bool) -> str | None:
+    """``"front"``, ``"back"`` or ``None`` (weak evidence) from the head above ``y_neck`` (rule 5)."""
+    if face_found:
+        return "front"
+    head = person[: max(int(y_neck), 0)]
+    if not head.any():
+        return None
+    head_px = int(np.count_nonzero(head))
+    hair_px = int(np.count_nonzero(coarse[: head.shape[0]] == HAIR))
+    skin_px = int(np.count_nonzero(coarse[: head.shape[0]] == SKIN))
+    if skin_px == 0 and hair_px >= 0.6 * head_px and hair_px >= 0.003 * np.count_nonzero(person):
+        return "back"
+    return None
 
 
 def resolve_geometry(coarse: np.ndarray, person: np.ndarray) -> np.ndarray:
@@ -232,6 +256,12 @@ def resolve_geometry(coarse: np.ndarray, person: np.ndarray) -> np.ndarray:
                     face_found = True
                     break
 
+    facing = facing_from_head(coarse, person, fr.y_neck, face_found)
+    sided = facing is not None
+    # image-left is the person's right from the front, the person's left from behind
+    l_arm, r_arm, l_leg, r_leg, l_shoe, r_shoe = (
+        (L_ARM, R_ARM, L_LEG, R_LEG, L_SHOE, R_SHOE) if facing != "back" else (R_ARM, L_ARM, R_LEG, L_LEG, R_SHOE, L_SHOE)
+    )
     garment = (coarse == PANTS) | (coarse == SKIRT) | (coarse == DRESS)
     has_garment = garment.any(1)
     g_first = np.argmax(garment, axis=1)
@@ -256,7 +286,7 @@ def resolve_geometry(coarse: np.ndarray, person: np.ndarray) -> np.ndarray:
             if abs(float(xs.mean()) - fr.cx) < 0.1 * W:
                 out[comp] = IGNORE_INDEX  # chest, midriff, crossed arms
                 continue
-            side = _side_of(xs, fr.cx, L_ARM, R_ARM) if face_found else IGNORE_INDEX
+            side = _side_of(xs, fr.cx, l_arm, r_arm) if sided else IGNORE_INDEX
             out[comp] = side
             out[comp & (np.arange(out.shape[0])[:, None] > fr.y_hip + 0.12 * H)] = IGNORE_INDEX
 
@@ -264,9 +294,9 @@ def resolve_geometry(coarse: np.ndarray, person: np.ndarray) -> np.ndarray:
         xs_grid = np.arange(out.shape[1])[None, :]
         band = 0.03 * W
         out[cover] = IGNORE_INDEX
-        if face_found:
-            out[cover & (xs_grid < fr.leg_cx - band)] = R_LEG
-            out[cover & (xs_grid > fr.leg_cx + band)] = L_LEG
+        if sided:
+            out[cover & (xs_grid < fr.leg_cx - band)] = r_leg
+            out[cover & (xs_grid > fr.leg_cx + band)] = l_leg
 
     if shoe.any():
         n, lab, stats, cents = cv2.connectedComponentsWithStats(shoe.astype(np.uint8), connectivity=8)
@@ -278,19 +308,19 @@ def resolve_geometry(coarse: np.ndarray, person: np.ndarray) -> np.ndarray:
         single = n == 2 or areas[order[1] - 1] < 0.25 * areas[order[0] - 1]
         for i in range(1, n):
             comp = lab == i
-            if not face_found or stats[i, cv2.CC_STAT_AREA] < 20:
+            if not sided or stats[i, cv2.CC_STAT_AREA] < 20:
                 out[comp] = IGNORE_INDEX
                 continue
             xs = np.nonzero(comp)[1]
-            side = _side_of(xs, line, L_SHOE, R_SHOE)
+            side = _side_of(xs, line, l_shoe, r_shoe)
             w_i, h_i = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
             if side == IGNORE_INDEX and single and i == order[0] and w_i >= 1.3 * h_i:
                 # both feet in one wide blob: split at its own centre with a dead band
                 mid, band = float(xs.mean()), 0.03 * W
                 xs_grid = np.arange(out.shape[1])[None, :]
                 out[comp] = IGNORE_INDEX
-                out[comp & (xs_grid < mid - band)] = R_SHOE
-                out[comp & (xs_grid > mid + band)] = L_SHOE
+                out[comp & (xs_grid < mid - band)] = r_shoe
+                out[comp & (xs_grid > mid + band)] = l_shoe
             else:
                 out[comp] = side
     return out
