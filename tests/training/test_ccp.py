@@ -68,9 +68,28 @@ def test_mapping_row(name):
         assert target == IGNORE or 0 <= target < 18
 
 
-def test_back_view_leaves_sides_undecided():
+def test_back_view_gets_the_persons_own_sides():
+    """A hair-only head is a person seen from behind: their left limbs are on the image's left."""
     out = ccp_to_atr(ccp_person(face=False), CCP_NAMES)
     assert not np.any(out == A["Face"])
+    assert np.all(out[48:105, 22:33] == A["Left-arm"]) and np.all(out[48:105, 87:98] == A["Right-arm"])
+    assert np.all(out[135:185, 42:57] == A["Left-leg"]) and np.all(out[135:185, 63:78] == A["Right-leg"])
+    assert np.all(out[185:195, 40:58] == A["Left-shoe"]) and np.all(out[185:195, 62:80] == A["Right-shoe"])
+
+
+def test_front_and_back_layouts_are_mirror_images_in_sides():
+    front, back = ccp_to_atr(ccp_person(), CCP_NAMES), ccp_to_atr(ccp_person(face=False), CCP_NAMES)
+    from tryon_sdk.labels import swap_lr
+
+    sided = np.isin(front, [A[c] for c in ("Left-arm", "Right-arm", "Left-leg", "Right-leg", "Left-shoe", "Right-shoe")])
+    assert sided.sum() > 1000
+    assert np.array_equal(back[sided], swap_lr(front)[sided])
+
+
+def test_weak_head_evidence_leaves_sides_undecided():
+    g = ccp_person(face=False)
+    g[10:45, 48:72] = ID["hat"]  # a hood/hat hides both face and hair: no cue to the facing
+    out = ccp_to_atr(g, CCP_NAMES)
     for cls in ("Left-arm", "Right-arm", "Left-leg", "Right-leg", "Left-shoe", "Right-shoe"):
         assert not np.any(out == A[cls]), cls
     assert np.all(out[48:105, 22:33] == IGNORE_INDEX) and np.all(out[185:195, 40:58] == IGNORE_INDEX)

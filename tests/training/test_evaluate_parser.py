@@ -1,0 +1,27 @@
+"""Validation metrics written by training describe what ``Parser`` does on the same images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tryon_sdk import Parser
+from tryon_sdk.labels import IGNORE_INDEX
+from training.evaluate import evaluate_arrays
+from training.metrics import confusion_matrix, scores
+
+from .conftest import synthetic_people
+
+
+@pytest.mark.parametrize("size", [(96, 64), (80, 120)])  # portrait and landscape, neither at the model's size
+def test_training_metrics_equal_the_parsers(size):
+    parser = Parser.from_pretrained(device="cpu")
+    images, masks = synthetic_people(6, h=size[0], w=size[1], seed=7)
+    report = evaluate_arrays(parser.engine.model, parser.config, images, masks, batch_size=4)
+    cm = torch.zeros(18, 18, dtype=torch.int64)
+    for image, mask in zip(images, masks):
+        labels = parser.parse(image).labels
+        cm += confusion_matrix(torch.from_numpy(labels).long(), torch.from_numpy(mask).long(), 18, IGNORE_INDEX)
+    assert np.array_equal(np.array(report["confusion"]), cm.numpy())
+    assert report["mean_iou"] == pytest.approx(scores(cm, parser.config.class_names)["mean_iou"])
