@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "accum_steps": 1,
     "steps": 1000,
     "eval_every": 200,
+    "eval_every_epoch": False,
+    "epoch_samples": None,
     "eval_flip_tta": False,
     "checkpoint_every": 100,
     "checkpoint_minutes": None,

@@ -11,6 +11,9 @@
   gradient accumulation, DDP under ``torchrun`` (NCCL on GPU, gloo on CPU).
 * Every random draw of step ``s`` comes from generators seeded with
   ``(seed, rank, s)``, so ``--resume`` continues exactly like an uninterrupted run.
+* Validation every ``eval_every`` steps and, with ``eval_every_epoch``, after
+  each epoch (``epoch_samples`` training samples; the training set's size for
+  cached sources): mIoU and pixel accuracy go to the log and ``metrics.jsonl``.
 * Rank 0 writes ``last/`` (resumable state, safetensors + JSON) every
   ``checkpoint_every`` steps or ``checkpoint_minutes``, ``best/`` (model format,
   best val mIoU), ``metrics.jsonl``, ``curves.png`` and finally ``export/``:
@@ -305,6 +308,16 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
         msks_t = torch.from_numpy(tr_msk)
     per_rank_batch = int(recipe["batch_size"])
     accum = int(recipe.get("accum_steps", 1))
+    samples_per_step = per_rank_batch * accum * d.world
+    if stream is None:
+        epoch_samples = int(recipe.get("epoch_samples") or len(tr_img))
+    elif recipe.get("epoch_samples"):
+        epoch_samples = int(recipe["epoch_samples"])
+    elif recipe.get("eval_every_epoch"):
+        raise ConfigError("eval_every_epoch with streamed sources needs epoch_samples (training samples per epoch)")
+    else:
+        epoch_samples = 1 << 62
+    last_eval_epoch, last_eval_step = step * samples_per_step // epoch_samples, -1
     total_steps = int(recipe["steps"])
     max_min = recipe.get("max_minutes")
     t_start = time.time()
@@ -419,10 +432,14 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
             _log(metrics_path, {"kind": "train", "step": step, "loss": loss_sum, "lr": opt.param_groups[0]["lr"],
                                 "step_s": now - t_step, "elapsed_s": elapsed_prior + now - t_start, "epoch": epoch})
         t_step = now
-        if val is not None and recipe.get("eval_every") and step % int(recipe["eval_every"]) == 0:
+        epochs_done = step * samples_per_step // epoch_samples
+        new_epoch = bool(recipe.get("eval_every_epoch")) and epochs_done > last_eval_epoch
+        if val is not None and (new_epoch or (recipe.get("eval_every") and step % int(recipe["eval_every"]) == 0)):
             if is_main:
-                best = _eval_and_keep(evaluate_now(), step, elapsed_prior + time.time() - t_start, best, metrics_path, out, model, export_config)
+                best = _eval_and_keep(evaluate_now(), step, elapsed_prior + time.time() - t_start, best, metrics_path, out, model, export_config,
+                                      epoch=step * samples_per_step / epoch_samples)
                 model.train()
+            last_eval_epoch, last_eval_step = epochs_done, step
             d.barrier()
         ck_steps = recipe.get("checkpoint_every")
         ck_min = recipe.get("checkpoint_minutes")
@@ -435,8 +452,9 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
         bar.close()
     result: dict[str, Any] = {"step": step, "stopped": stopped}
     if is_main:
-        if val is not None and (not recipe.get("eval_every") or step % int(recipe["eval_every"]) != 0):
-            best = _eval_and_keep(evaluate_now(), step, elapsed_prior + time.time() - t_start, best, metrics_path, out, model, export_config)
+        if val is not None and last_eval_step != step:
+            best = _eval_and_keep(evaluate_now(), step, elapsed_prior + time.time() - t_start, best, metrics_path, out, model, export_config,
+                                  epoch=step * samples_per_step / epoch_samples)
         save_last()
         if val is None:  # nothing to select on: the last weights are the result
             save_checkpoint(model, export_config({"step": step}), out / "best")
@@ -457,9 +475,12 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
     return result
 
 
-def _eval_and_keep(rep: dict, step: int, elapsed: float, best: dict, metrics_path: Path, out: Path, model: nn.Module, export_config) -> dict:
-    rec = {"kind": "eval", "step": step, "elapsed_s": elapsed, "mean_iou": rep["mean_iou"], "pixel_accuracy": rep["pixel_accuracy"], "per_class_iou": rep["per_class_iou"]}
+def _eval_and_keep(rep: dict, step: int, elapsed: float, best: dict, metrics_path: Path, out: Path, model: nn.Module, export_config,
+                   epoch: float) -> dict:
+    rec = {"kind": "eval", "step": step, "epoch": round(epoch, 3), "elapsed_s": elapsed, "mean_iou": rep["mean_iou"],
+           "pixel_accuracy": rep["pixel_accuracy"], "per_class_iou": rep["per_class_iou"]}
     _log(metrics_path, rec)
+    print(f"eval step {step} (epoch {epoch:.2f}): val mIoU {rep['mean_iou']:.4f}, pixel accuracy {rep['pixel_accuracy']:.4f}", file=sys.stderr)
     if rep["mean_iou"] > best.get("mean_iou", -1.0):
         best = {"mean_iou": rep["mean_iou"], "pixel_accuracy": rep["pixel_accuracy"], "step": step}
         metrics = {"val": {k: rep[k] for k in ("mean_iou", "pixel_accuracy", "per_class_iou")}, "step": step, "elapsed_s": round(elapsed, 1)}

@@ -139,10 +139,10 @@ def test_schedule_and_recipe_errors():
     assert lr_factor(10, 0.5, {**sched, "name": "cosine"}) == pytest.approx(0.5)
     with pytest.raises(ConfigError, match="valid: poly, cosine, constant"):
         lr_factor(20, 0.5, {"name": "step"})
-    assert {"ccp_mobilenet_cpu", "atr_imat_deeplabv3_r101"} <= set(available_recipes())
+    assert {"ccp_lite0_cpu", "atr_imat_deeplabv3_r101"} <= set(available_recipes())
     with pytest.raises(ConfigError, match="unknown recipe"):
         load_recipe("nope")
-    r = apply_overrides(load_recipe("ccp_mobilenet_cpu"), ["optim.lr=0.01", "model.input_size=[256,160]", "steps=5"])
+    r = apply_overrides(load_recipe("ccp_lite0_cpu"), ["optim.lr=0.01", "model.input_size=[256,160]", "steps=5"])
     assert r["optim"]["lr"] == 0.01 and r["model"]["input_size"] == [256, 160] and r["steps"] == 5
     with pytest.raises(ConfigError, match="unknown key"):
         apply_overrides(r, ["stepz=3"])
@@ -169,3 +169,14 @@ def test_weighted_array_sources_follow_their_weights(tmp_path):
     assert 0.3 < from_b < 0.7  # equal source weights: ~half the draws from the 8-image source (uniform would give 0.22)
     uniform = _Sampler(len(images), np.ones(len(images)), seed=0, d=_Dist()).order(0)
     assert sorted(uniform) == list(range(len(images)))  # one epoch = a permutation (DistributedSampler)
+
+
+def test_validation_after_every_epoch_is_logged(tiny_npz, tmp_path, capsys):
+    """20 training samples in batches of 4: epochs end at steps 5 and 10, each with a logged validation."""
+    recipe = tiny_recipe(tiny_npz, steps=10, eval_every=0, eval_every_epoch=True, checkpoint_every=0)
+    train(recipe, tmp_path / "run", progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if r["kind"] == "eval"]
+    assert [(r["step"], r["epoch"]) for r in evals] == [(5, 1.0), (10, 2.0)]
+    assert all(0 <= r["mean_iou"] <= 1 and 0 <= r["pixel_accuracy"] <= 1 for r in evals)
+    assert "eval step 5 (epoch 1.00): val mIoU" in capsys.readouterr().err
