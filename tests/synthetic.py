@@ -12,7 +12,13 @@ probabilities, so the raw labels (their argmax) carry them too:
 * ``swaps``: ``(start, length)`` runs of frames whose left/right channels are
   swapped (a transient swap);
 * ``mixed``: frames where the lower part of every arm and leg carries the
-  other side (half-left half-right limbs).
+  other side (half-left half-right limbs);
+* ``front_habit``: the imitated parser labels sides by image position as if
+  every view were a front view (what parsers trained on front views do on
+  back views): on back-view frames all limb channels are swapped;
+* ``head_flips``: frames whose head is drawn as the other view (a face on a
+  back view, hair only on a front view) while the body is unchanged: a
+  one-frame doubt about the facing.
 
 Left/right are the person's own sides: facing the camera (``facing=+1``) the
 left limbs are on the image's right; from the back (``-1``) on its left.
@@ -56,12 +62,18 @@ def draw_person(
     swing: float = 0.0,
     legs_together: bool = False,
     height: float = 0.85,
+    head_facing: int | None = None,
+    top: float | None = None,
 ) -> np.ndarray:
-    """True H x W uint8 label map of one person centred at image x ``cx``."""
+    """True H x W uint8 label map of one person centred at image x ``cx``.
+
+    ``head_facing`` draws the head as seen from that side (default: ``facing``);
+    ``top`` is the y of the crown (default: the person is centred vertically).
+    """
     h, w = size
     lab = np.zeros((h, w), np.uint8)
     u = height * h / 16.0  # body unit
-    top = (h - 16 * u) / 2
+    top = (h - 16 * u) / 2 if top is None else top
     left_dir = 1 if facing > 0 else -1  # image direction of the person's left side
 
     def rect(x0: float, x1: float, y0: float, y1: float, cls: int) -> None:
@@ -89,7 +101,7 @@ def draw_person(
     centre = (int(round(cx)), int(round(top + 1.6 * u)))
     axes = (int(round(1.1 * u)), int(round(1.45 * u)))
     cv2.ellipse(lab, centre, axes, 0, 0, 360, HAIR, -1)
-    if facing > 0:
+    if (facing if head_facing is None else head_facing) > 0:
         face_c = (centre[0], int(round(top + 1.9 * u)))
         cv2.ellipse(lab, face_c, (int(round(0.9 * u)), int(round(1.1 * u))), 0, 0, 360, FACE, -1)
     return lab
@@ -149,6 +161,8 @@ def person_sequence(
     swaps: Iterable[tuple[int, int]] = (),
     swap_pairs: Iterable[tuple[int, int]] = FLIP_PAIRS,
     mixed: Iterable[int] = (),
+    front_habit: bool = False,
+    head_flips: Iterable[int] = (),
     edge_sigma: float = 1.0,
     sharpness: float = 8.0,
     fps: float = 10.0,
@@ -164,6 +178,7 @@ def person_sequence(
     swap_frames = {t for start, length in swaps for t in range(start, start + length)}
     swap_pairs = tuple(swap_pairs)
     mixed = set(mixed)
+    head_flips = set(head_flips)
     background = (np.stack([_texture(rng, size)] * 3, -1) * np.array([90, 110, 80]) + 60).astype(np.float32)
     body_tex = _texture(rng, (h, 2 * w))
     x_start = w / 2 if x0 is None else x0
@@ -171,8 +186,14 @@ def person_sequence(
     for t in range(n_frames):
         facing = -1 if turn_at is not None and t >= turn_at else 1
         cx = x_start + vx * t
-        truth = draw_person(size, cx, facing=facing, swing=swing * np.sin(0.6 * t), legs_together=legs_together)
+        head = -facing if t in head_flips else facing
+        truth = draw_person(
+            size, cx, facing=facing, swing=swing * np.sin(0.6 * t), legs_together=legs_together, head_facing=head
+        )
         logits = np.log(np.clip(truth_to_probs(truth, edge_sigma, sharpness), 1e-6, 1.0))
+        if front_habit and facing < 0:
+            for a, b in FLIP_PAIRS:
+                logits[[a, b]] = logits[[b, a]]
         if flicker > 0:
             logits += flicker * _smooth_noise(rng, (NUM_CLASSES,), size, 4)
         for _ in range(speckles):

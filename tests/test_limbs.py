@@ -178,3 +178,69 @@ def test_input_and_option_errors():
     with pytest.raises(ConfigError):
         LimbConsistency(options={"mirrored": True})  # type: ignore[arg-type]
     assert LimbOptions().replace(flip_frames=3).flip_frames == 3
+
+
+# ---------------------------------------------------------------- sides from the way the person faces
+def test_back_view_gets_own_sides_despite_a_front_view_parser():
+    """A parser that labels by image position (front-view habit) is wrong on every limb pixel of a back
+    view; the head (hair only) says back, so the limbs get the person's own sides."""
+    seq = person_sequence(12, seed=11, flicker=1.0, vx=1.0, swing=0.5, turn_at=0, front_habit=True)
+    assert limb_accuracy(seq.labels, seq.truth).max() < 0.1
+    out, facing, state = run(seq.labels)
+    assert limb_accuracy(out, seq.truth).min() > 0.95
+    assert facing == [-1] * len(out)
+    assert state.person_polarity[1:].tolist() == [-1]  # the parser's votes read the other way round
+    votes_only, _, _ = run(seq.labels, LimbOptions(head=None))  # without the head: the old behaviour
+    assert limb_accuracy(votes_only, seq.truth).max() < 0.1
+
+
+def test_every_frame_alone_gets_own_sides():
+    """IMAGE mode: no state between frames, the facing comes from each frame's head."""
+    seq = person_sequence(6, seed=12, flicker=1.0, vx=2.0, turn_at=3, front_habit=True)
+    fixer = LimbConsistency()
+    out = [fixer.step(lab, None)[0] for lab in seq.labels]
+    assert limb_accuracy(out, seq.truth).min() > 0.95
+
+
+@pytest.mark.parametrize("flip_frames", [5, 2])
+def test_turning_round_swaps_sides_within_flip_frames(flip_frames):
+    turn = 10
+    seq = person_sequence(24, seed=13, flicker=1.0, vx=1.0, swing=0.5, turn_at=turn, front_habit=True)
+    out, facing, _ = run(seq.labels, LimbOptions(flip_frames=flip_frames))
+    follow = turn + flip_frames - 1
+    acc = limb_accuracy(out, seq.truth)
+    assert acc[:turn].min() > 0.95
+    assert acc[follow:].min() > 0.95
+    assert facing[:follow] == [1] * follow and facing[follow:] == [-1] * (len(out) - follow)
+    res = compute_video_metrics(out, **METRICS)
+    assert res.total_transient_swaps == 0 and res.mixed_regions == 0
+
+
+def test_one_frame_doubt_changes_nothing():
+    seq = person_sequence(14, seed=14, flicker=1.0, vx=1.0, turn_at=0, front_habit=True, head_flips=[6, 10])
+    out, facing, _ = run(seq.labels)
+    assert facing == [-1] * len(out)
+    assert limb_accuracy(out, seq.truth).min() > 0.95
+
+
+def test_mirrored_back_view():
+    seq = person_sequence(10, seed=15, flicker=1.0, turn_at=0, front_habit=True)
+    plain, _, _ = run(seq.labels)
+    mirrored, facing, _ = run(seq.labels, LimbOptions(mirrored=True))
+    for a, b in zip(plain, mirrored):
+        np.testing.assert_array_equal(b, swap_lr(a))
+    assert facing[-1] == -1  # physical facing: still from behind
+    # from behind in a mirror, the left arm is on the image's right
+    xs = {cls: np.median(np.nonzero(mirrored[-1] == cls)[1]) for cls in (L_ARM, R_ARM)}
+    assert xs[L_ARM] > xs[R_ARM]
+
+
+def test_facing_in_box_reports_each_persons_facing():
+    h, w = 96, 192
+    front = draw_person((h, w), 48, facing=1)
+    back = draw_person((h, w), 144, facing=-1)
+    frame = np.where(front > 0, front, back)
+    _, state = LimbConsistency().step(frame, None)
+    assert state.facing_in((0, 0, 96, 96)) == "front"
+    assert state.facing_in((96, 0, 192, 96)) == "back"
+    assert state.facing_in((0, 0, 5, 5)) == "unknown"

@@ -1,15 +1,18 @@
-"""Left/right limb consistency over video (issue 3).
+"""Left/right limb consistency over video: sides from the way each person faces.
 
 Left and right are the person's own sides (see :mod:`tryon_sdk.labels`): a
 person facing the camera has the left limbs on the image's right, seen from
-the back on the image's left. A parser often gets this wrong for a frame or
-two, or labels one arm half left, half right. :class:`LimbConsistency`
-relabels the limb pairs (shoes 9/10, legs 12/13, arms 14/15) of each frame
-so that:
+the back on the image's left. Parsers trained on front views keep labelling
+by image position on back views (the left arm is whatever is on the image's
+right), get a frame or two wrong, or label one arm half left, half right.
+:class:`LimbConsistency` relabels the limb pairs (shoes 9/10, legs 12/13,
+arms 14/15) of each frame so that:
 
 1. every connected limb region gets one side;
 2. the two limbs of a pair get opposite sides when both are visible;
-3. all pairs of a person agree with one facing direction (front or back);
+3. each person's sides follow the way the person faces, decided from the
+   head (face visible or hair only, :mod:`tryon_sdk.facing`), so that back
+   views get the person's own sides whatever the parser's habit;
 4. over time a limb keeps its side, which changes only on sustained
    evidence (the person turning round), never for a frame or two.
 
@@ -28,25 +31,40 @@ Algorithm, per frame, on a grid of every ``work_stride``-th pixel:
   the x of its non-limb pixels (torso, head, ...). A region's *offset*
   ``o = clip((x_region - x_centre) / spread, -1, 1)``: -1 well on the image's
   left, +1 well on its right, ~0 on the centre line.
-* **Facing.** Evidence ``E = sum(area * v * o) / sum(area)`` over the
-  person's regions: +1 when the left limbs are on the image's right (front
-  view), -1 for a back view. Frames with ``|E| < min_evidence`` (profile,
-  noise) carry no evidence. Hysteresis: the facing flips only after
-  ``flip_frames`` consecutive frames of contrary evidence; during a person's
-  first ``flip_frames`` frames of evidence it follows the sum of the evidence
-  so far instead.
+* **Facing** ``f`` (+1 front, -1 back), per person, tracked by overlap from
+  frame to frame:
+
+  - *head* (``LimbOptions.head``, on by default): the Face share of the upper
+    head (:func:`~tryon_sdk.facing.head_evidence`) says front, back, or
+    side/doubtful. The first front/back frame sets ``f``; afterwards ``f``
+    flips only after ``flip_frames`` consecutive contrary frames; side frames
+    count for nothing.
+  - *body*, only for a person whose head has never been seen (legs-only
+    crops, ``head=None``): the parser's own votes, ``E = sum(area * v * o) /
+    sum(area)`` (+1 when the left-labelled limbs are on the image's right),
+    with the same hysteresis; frames with ``|E| < min_evidence`` don't count,
+    and during the first ``flip_frames`` frames of evidence ``f`` follows
+    their sum.
+* **Vote polarity** ``p`` per person: whether the parser's votes follow the
+  person's own sides (+1) or image position as on a front view (-1):
+  ``p = sign(E * f)`` on frames with ``|E| >= min_evidence``, else the last
+  value (+1 at first). Every vote below is ``p * v``: a front-view parser on a
+  back view still tells which limb is further left, just with the names the
+  other way round.
 * **Tracks.** Each region is matched to the region of the same pair it
   overlaps most in the previous frame (or the nearest one within reach) and
   inherits its side ``t`` (+1 left, -1 right, 0 when new). A track whose
-  votes contradict its side for ``flip_frames`` consecutive frames switches
-  ``t`` (a lone limb that the parser consistently calls the other side).
-* **Decision.** Score ``S = f * o + t + v`` (geometry given the facing ``f``,
-  history, the parser's vote; equal weights, so any two outvote the third:
-  a one-frame swap loses to geometry + history, a turn is followed once the
-  facing flips). The two regions of a pair of one person (with more, the two
-  largest) get opposite sides, the higher score taking left, unless they
-  look like two pieces of one limb (offsets less than 0.5 apart and not on
-  different tracks); all other regions take ``sign(S)``.
+  corrected votes contradict its side for ``flip_frames`` consecutive frames
+  switches ``t`` (a lone limb that the parser consistently calls the other
+  side).
+* **Decision.** Score ``S = f * o + t + p * v`` (geometry given the facing,
+  history, the parser's vote; equal weights, so any two outvote the third: a
+  one-frame swap loses to geometry + history, a turn is followed once the
+  facing flips, because the geometry and the corrected vote flip together).
+  The two regions of a pair of one person (with more, the two largest) get
+  opposite sides, the higher score taking left, unless they look like two
+  pieces of one limb (offsets less than 0.5 apart and not on different
+  tracks); all other regions take ``sign(S)``.
 * **Relabel** every full-resolution pixel of the pair with its region's side
   (looked up through the work grid, dilated by one cell to reach thin parts).
 
@@ -54,7 +72,8 @@ Mirrored frames (a selfie preview): the parser labels sides as they look,
 i.e. as if the frame were not mirrored; the person's own sides are the other
 way round. With ``LimbOptions(mirrored=True)`` the decided sides are swapped
 on output, so that, as in a mirror, a person facing the camera has the left
-limbs on the image's *left*. The facing in the state is the physical one.
+limbs on the image's *left*. The facing in the state is the physical one
+(the head looks the same in a mirror).
 
 Several people: each foreground component is a person with its own facing
 (people touching one another merge into one and share it). State is explicit
@@ -73,6 +92,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, InputError
+from .facing import FacingOptions, classify_head, facing_name, head_evidence
 from .labels import FLIP_PAIRS
 
 __all__ = ["LimbOptions", "LimbState", "LimbConsistency"]
@@ -102,6 +122,10 @@ class LimbOptions:
     person_gap: gap in work-grid cells bridged when grouping body parts into
         persons, 0..16.
     pairs: (left, right) class ids, 0..255, each class in one pair at most.
+    head: thresholds of the head-based facing (:class:`~tryon_sdk.facing.FacingOptions`;
+        its ``min_head_pixels`` counts work-grid cells, its ``flip_frames`` is
+        not used: ``flip_frames`` above rules), or None to take the facing
+        from the parser's votes only.
     """
 
     mirrored: bool = False
@@ -111,6 +135,7 @@ class LimbOptions:
     split_touching: bool = True
     person_gap: int = 2
     pairs: tuple[tuple[int, int], ...] = FLIP_PAIRS
+    head: FacingOptions | None = FacingOptions()
 
     def __post_init__(self) -> None:
         def bad(name: str, valid: str) -> ConfigError:
@@ -137,6 +162,8 @@ class LimbOptions:
         if not ok or len(set(flat)) != len(flat) or any(not 0 <= c <= 255 for c in flat):
             raise bad("pairs", "a non-empty tuple of (left, right) class ids 0..255, each class once")
         object.__setattr__(self, "pairs", tuple((int(a), int(b)) for a, b in self.pairs))
+        if self.head is not None and not isinstance(self.head, FacingOptions):
+            raise bad("head", "a tryon_sdk.facing.FacingOptions or None")
 
     def replace(self, **changes) -> LimbOptions:
         """A copy with some fields changed (validated again)."""
@@ -148,9 +175,9 @@ class LimbState:
     """What :class:`LimbConsistency` carries from one frame to the next.
 
     Region arrays are indexed by region id (0 = none); person arrays by
-    person id (0 = background). Sides and facing are in the parser's visual
-    convention (before the ``mirrored`` swap): side +1 left, -1 right;
-    facing +1 front (facing the camera), -1 back.
+    person id (0 = background). Sides are in the parser's visual convention
+    (before the ``mirrored`` swap): side +1 left, -1 right. Facing is
+    physical: +1 front (facing the camera), -1 back.
     """
 
     shape: tuple[int, int]  # H, W of the label maps
@@ -166,6 +193,11 @@ class LimbState:
     person_age: np.ndarray  # (P+1,) int32, frames with evidence (warm-up while < flip_frames)
     person_evidence: np.ndarray  # (P+1,) float64, evidence summed during the warm-up
     frames: int  # frames seen
+    person_head_age: np.ndarray | None = None  # (P+1,) int32, frames with a front/back head
+    person_side_run: np.ndarray | None = None  # (P+1,) int32, consecutive side (doubtful head) frames
+    person_polarity: np.ndarray | None = None  # (P+1,) int8, +1 votes follow own sides, -1 image position
+    person_box: np.ndarray | None = None  # (P+1, 4) int32 work-grid x0, y0, x1, y1 (exclusive)
+    stride: int = 1  # work-grid step in label-map pixels
 
     @property
     def facing(self) -> int | None:
@@ -173,6 +205,21 @@ class LimbState:
         if self.person_area.size <= 1:
             return None
         return int(self.person_facing[1 + int(np.argmax(self.person_area[1:]))])
+
+    def facing_in(self, box: tuple[int, int, int, int], flip_frames: int = 1) -> str:
+        """Facing (``"front"``, ``"back"``, ``"side"``, ``"unknown"``) of the person covering most of a
+        label-map box ``(x0, y0, x1, y1)``."""
+        s = self.stride
+        x0, y0, x1, y1 = (int(v) for v in box)
+        sub = self.persons[y0 // s : -(-y1 // s), x0 // s : -(-x1 // s)]
+        counts = np.bincount(sub.ravel(), minlength=len(self.person_facing))
+        counts[0] = 0
+        if counts.sum() == 0:
+            return facing_name(0)
+        p = int(np.argmax(counts))
+        age = self.person_age[p] + (self.person_head_age[p] if self.person_head_age is not None else 0)
+        side = int(self.person_side_run[p]) if self.person_side_run is not None else 0
+        return facing_name(int(self.person_facing[p]) if age > 0 else 0, side, flip_frames)
 
 
 def _as_labels(labels: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -259,15 +306,17 @@ class LimbConsistency:
         fg_bool = small != 0
         fg = fg_bool.view(np.uint8)
         bridged = cv2.dilate(fg, self._gap_kernel) if self._gap_kernel is not None else fg
-        n_persons, persons = cv2.connectedComponents(bridged, connectivity=8, ltype=cv2.CV_32S)
+        n_persons, persons, pstats, _ = cv2.connectedComponentsWithStats(bridged, connectivity=8, ltype=cv2.CV_32S)
         person_of = np.zeros(n_reg + 1, np.int64)
         person_of[rid] = persons.ravel()[idx]
         offset = self._offsets(small, pair_small, persons, n_persons, cx, person_of)
         fidx = np.flatnonzero(fg_bool)
         person_area = np.bincount(persons.ravel()[fidx], minlength=n_persons)
-        facing, p_contrary, p_age, p_evidence = self._update_facing(
-            state, persons, fidx, n_persons, area, vote, offset, person_of
+        head_obs, head_share = self._head_observations(small, fg_bool, persons, pstats, person_area)
+        facing, p_contrary, p_age, p_evidence, head_age, side_run, polarity = self._update_facing(
+            state, persons, fidx, n_persons, area, vote, offset, person_of, head_obs, head_share
         )
+        vote = polarity[person_of] * vote  # in the person's own sides, whatever the parser's habit
 
         # -- tracks and decision ------------------------------------------------------------------------------
         old_side, r_contrary = self._track(state, idx, rid, region_pair, area, cx, cy, vote)
@@ -295,6 +344,13 @@ class LimbConsistency:
             person_age=p_age,
             person_evidence=p_evidence,
             frames=(state.frames if state is not None else 0) + 1,
+            person_head_age=head_age,
+            person_side_run=side_run,
+            person_polarity=polarity.astype(np.int8),
+            person_box=np.stack(
+                [pstats[:, 0], pstats[:, 1], pstats[:, 0] + pstats[:, 2], pstats[:, 1] + pstats[:, 3]], axis=1
+            ).astype(np.int32),
+            stride=s,
         )
         if isinstance(labels, torch.Tensor):
             return torch.from_numpy(fixed), new_state
@@ -408,6 +464,27 @@ class LimbConsistency:
         offset[0] = 0.0
         return np.clip(offset, -1.0, 1.0)
 
+    def _head_observations(
+        self, small: np.ndarray, fg: np.ndarray, persons: np.ndarray, pstats: np.ndarray, person_area: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per person: head says +1 front, -1 back, 0 side, 2 nothing; and the Face share of its head zone (NaN)."""
+        n = len(person_area)
+        obs = np.full(n, 2, np.int8)
+        share = np.full(n, np.nan)
+        head = self.options.head
+        if head is None:
+            return obs, share
+        for p in np.flatnonzero(person_area >= head.min_head_pixels):
+            if p == 0:
+                continue
+            x, y, w, h = (int(v) for v in pstats[p, :4])
+            mask = (persons[y : y + h, x : x + w] == p) & fg[y : y + h, x : x + w]
+            ev = head_evidence(small[y : y + h, x : x + w], mask)
+            c = classify_head(ev, head)
+            if c is not None:
+                obs[p], share[p] = c, ev.share  # type: ignore[union-attr]
+        return obs, share
+
     def _update_facing(
         self,
         state: LimbState | None,
@@ -418,12 +495,17 @@ class LimbConsistency:
         vote: np.ndarray,
         offset: np.ndarray,
         person_of: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        head_obs: np.ndarray,
+        head_share: np.ndarray,
+    ) -> tuple[np.ndarray, ...]:
         opt = self.options
         facing = np.ones(n_persons, np.int64)
         contrary = np.zeros(n_persons, np.int32)
         age = np.zeros(n_persons, np.int32)
         evidence_sum = np.zeros(n_persons, np.float64)
+        head_age = np.zeros(n_persons, np.int32)
+        side_run = np.zeros(n_persons, np.int32)
+        polarity = np.ones(n_persons, np.int64)
         if state is not None and n_persons > 1:
             prev = state.persons.ravel()[fidx]
             cur = persons.ravel()[fidx]
@@ -432,32 +514,63 @@ class LimbConsistency:
             overlap[0, :] = 0
             best = overlap.argmax(axis=0)
             seen = overlap.max(axis=0) > 0
-            facing = np.where(seen, state.person_facing[best], facing).astype(np.int64)
-            contrary = np.where(seen, state.person_contrary[best], 0).astype(np.int32)
-            age = np.where(seen, state.person_age[best], 0).astype(np.int32)
-            evidence_sum = np.where(seen, state.person_evidence[best], 0.0)
+
+            def carry(values: np.ndarray | None, default, dtype) -> np.ndarray:
+                if values is None:
+                    return np.full(n_persons, default, dtype)
+                return np.where(seen, values[best], default).astype(dtype)
+
+            facing = carry(state.person_facing, 1, np.int64)
+            contrary = carry(state.person_contrary, 0, np.int32)
+            age = carry(state.person_age, 0, np.int32)
+            evidence_sum = carry(state.person_evidence, 0.0, np.float64)
+            head_age = carry(state.person_head_age, 0, np.int32)
+            side_run = carry(state.person_side_run, 0, np.int32)
+            polarity = carry(state.person_polarity, 1, np.int64)
         weight = np.bincount(person_of, weights=area, minlength=n_persons)
         signed = np.bincount(person_of, weights=area * vote * offset, minlength=n_persons)
         with np.errstate(invalid="ignore", divide="ignore"):
             evidence = np.nan_to_num(signed / weight)
+        if opt.head is not None:
+            doubt_mid = 0.5 * (opt.head.front_share + opt.head.back_share)
         for p in range(1, n_persons):
-            e = evidence[p]
-            if abs(e) < opt.min_evidence:
-                continue
-            if age[p] < opt.flip_frames:  # warm-up: follow the evidence so far
-                age[p] += 1
-                evidence_sum[p] += e
-                if evidence_sum[p] != 0:
-                    facing[p] = 1 if evidence_sum[p] > 0 else -1
-                contrary[p] = 0
-            elif (e > 0) == (facing[p] > 0):
-                contrary[p] = 0
-            else:
-                contrary[p] += 1
-                if contrary[p] >= opt.flip_frames:
-                    facing[p], contrary[p] = -facing[p], 0
+            h = int(head_obs[p])
+            if h in (1, -1):  # the head decides
+                side_run[p] = 0
+                if head_age[p] == 0 or h == facing[p]:  # first sight of the head overrides the votes
+                    facing[p], contrary[p] = h, 0
+                else:
+                    contrary[p] += 1
+                    if contrary[p] >= opt.flip_frames:
+                        facing[p], contrary[p] = h, 0
+                head_age[p] += 1
+            elif h == 0:  # a profile or a doubtful head: no evidence
+                side_run[p] += 1
+                if head_age[p] == 0 and age[p] == 0:  # nothing known yet: lean on the weak head cue
+                    facing[p] = 1 if head_share[p] >= doubt_mid else -1
+            elif head_age[p] == 0:  # no head ever seen: the parser's votes decide
+                e = evidence[p]
+                if abs(e) < opt.min_evidence:
+                    continue
+                if age[p] < opt.flip_frames:  # warm-up: follow the evidence so far
+                    age[p] += 1
+                    evidence_sum[p] += e
+                    if evidence_sum[p] != 0:
+                        facing[p] = 1 if evidence_sum[p] > 0 else -1
+                    contrary[p] = 0
+                elif (e > 0) == (facing[p] > 0):
+                    contrary[p] = 0
+                else:
+                    contrary[p] += 1
+                    if contrary[p] >= opt.flip_frames:
+                        facing[p], contrary[p] = -facing[p], 0
+        # the parser's vote convention, relative to the facing the head decided (votes alone define +1)
+        known = (head_age > 0) | (side_run > 0)
+        strong = np.abs(evidence) >= opt.min_evidence
+        polarity = np.where(known & strong, np.where(evidence * facing > 0, 1, -1), np.where(known, polarity, 1))
         facing[0] = 0
-        return facing, contrary, age, evidence_sum
+        polarity[0] = 0
+        return facing, contrary, age, evidence_sum, head_age, side_run, polarity
 
     @staticmethod
     def _track(

@@ -1,0 +1,221 @@
+"""Which way a person faces (front, back, side), from the parser's own head classes.
+
+Left/right limb labels are the person's own sides, so the side of a limb in
+the image depends on the facing: seen from the front the left arm is on the
+image's right, seen from behind on its left. Parsers trained on front views
+keep labelling by image position on back views, so the facing has to come
+from somewhere else. The head tells it:
+
+* **Head zone.** The head is the Hat/Hair/Sunglasses/Face pixels in the top
+  35% of the person. Its width ``w`` is the 90th percentile of its row widths,
+  its crown the first row at least 0.3 ``w`` wide. The zone is the
+  ``0.9 w`` rows below the crown: forehead, eyes and cheekbones from the
+  front, skull from behind (a head is about 1.3 ``w`` tall).
+* **Evidence.** ``share`` = Face pixels / person pixels in the zone. From the
+  front the face fills a large part of it (typically 0.2-0.5); from behind
+  there is hair, a hat or whatever the parser paints on the skull, and the
+  neck (which parsers trained on front views often paint as Face) lies below
+  the zone. ``share >= front_share`` is *front*, ``share <= back_share`` is
+  *back* (hair only), anything between is *side* (a profile or a doubtful
+  frame). A head smaller than ``min_head_pixels`` gives no evidence at all.
+  Sunglasses do not count as face: parsers paint them on dark hair.
+* **Hysteresis** (:func:`update_facing`): the first evidence sets the facing;
+  later, it changes only after ``flip_frames`` consecutive frames of
+  contrary evidence. *Side* and missing frames neither confirm nor
+  contradict, so a one-frame doubt changes nothing and a turn is followed
+  within ``flip_frames`` frames. A person seen in profile for
+  ``flip_frames`` frames or more is reported as ``"side"``.
+
+:mod:`tryon_sdk.limbs` uses this per person to give limbs their own sides;
+:class:`FacingFilter` does the same per tracked person when the limb stage is
+off. Mirrored frames (selfie view) do not change the facing: a face is a face
+either way round.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ConfigError, InputError
+
+__all__ = [
+    "FRONT",
+    "BACK",
+    "SIDE",
+    "UNKNOWN",
+    "FACINGS",
+    "FacingOptions",
+    "HeadEvidence",
+    "head_evidence",
+    "classify_head",
+    "FacingState",
+    "update_facing",
+    "facing_name",
+    "FacingFilter",
+]
+
+FRONT, BACK, SIDE, UNKNOWN = "front", "back", "side", "unknown"
+#: Values of ``Person.facing``.
+FACINGS: tuple[str, ...] = (FRONT, BACK, SIDE, UNKNOWN)
+
+HAT, HAIR, SUNGLASSES, FACE = 1, 2, 3, 11
+_HEAD_LUT = np.zeros(256, bool)
+_HEAD_LUT[[HAT, HAIR, SUNGLASSES, FACE]] = True
+_HEAD_BAND = 0.35  # the head is looked for in this top share of the person's height
+_CROWN_WIDTH = 0.3  # the crown is the first row at least this share of the head's width
+_ZONE_HEIGHT = 0.9  # zone height in head widths, from the crown
+
+
+@dataclass(frozen=True)
+class FacingOptions:
+    """Thresholds and hysteresis of the facing decision (validated on construction).
+
+    front_share: Face share of the head zone at or above which the face is
+        visible (front view), in (0, 1].
+    back_share: share at or below which only hair is seen (back view),
+        in [0, front_share).
+    min_head_pixels: fewer head pixels than this give no evidence, >= 1 (in
+        the pixels of the label map analysed; the limb stage analyses its work
+        grid).
+    flip_frames: consecutive frames of contrary evidence before the facing
+        changes, 1..1000.
+    """
+
+    front_share: float = 0.15
+    back_share: float = 0.06
+    min_head_pixels: int = 12
+    flip_frames: int = 3
+
+    def __post_init__(self) -> None:
+        def bad(name: str, valid: str) -> ConfigError:
+            return ConfigError(f"FacingOptions.{name}={getattr(self, name)!r} is not valid; valid: {valid}")
+
+        for name in ("front_share", "back_share"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise bad(name, "a number in [0, 1]")
+        if not 0.0 < self.front_share <= 1.0:
+            raise bad("front_share", "a number 0 < front_share <= 1")
+        if not 0.0 <= self.back_share < self.front_share:
+            raise bad("back_share", f"a number 0 <= back_share < front_share ({self.front_share})")
+        for name, lo, hi in (("min_head_pixels", 1, 10**9), ("flip_frames", 1, 1000)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+                raise bad(name, f"an integer {lo}..{hi}")
+
+    def replace(self, **changes) -> "FacingOptions":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class HeadEvidence:
+    """What the head of one person shows: ``share`` of Face in the head zone, over ``head_pixels`` head pixels."""
+
+    share: float
+    head_pixels: int
+
+
+def head_evidence(labels: np.ndarray, mask: np.ndarray | None = None) -> HeadEvidence | None:
+    """Face share of the upper head of the person in ``labels`` (see the module docstring).
+
+    labels: ``HxW`` uint8 ATR ids (a crop around the person is enough).
+    mask: ``HxW`` bool pixels of the person; ``None`` takes every non-background pixel.
+    Returns ``None`` when no head is visible.
+    """
+    if not isinstance(labels, np.ndarray) or labels.ndim != 2 or labels.dtype != np.uint8:
+        raise InputError(f"labels must be an H x W uint8 array, got {getattr(labels, 'shape', type(labels).__name__)}")
+    person = labels != 0 if mask is None else mask
+    if person.shape != labels.shape:
+        raise InputError(f"mask has shape {person.shape}, labels {labels.shape}")
+    rows = np.flatnonzero(person.any(axis=1))
+    if rows.size == 0:
+        return None
+    top, bottom = int(rows[0]), int(rows[-1])
+    band_end = top + max(1, int(math.ceil(_HEAD_BAND * (bottom - top + 1))))
+    lab = labels[top:band_end]
+    per = person[top:band_end]
+    head = _HEAD_LUT[lab] & per
+    n_head = int(np.count_nonzero(head))
+    if n_head == 0:
+        return None
+    widths = np.count_nonzero(head, axis=1)
+    width = float(np.percentile(widths[widths > 0], 90))
+    crown = int(np.flatnonzero(widths >= _CROWN_WIDTH * width)[0])
+    zone_end = crown + max(1, int(math.ceil(_ZONE_HEIGHT * width)))
+    zone_per = per[crown:zone_end]
+    n_zone = int(np.count_nonzero(zone_per))
+    face = int(np.count_nonzero((lab[crown:zone_end] == FACE) & zone_per))
+    return HeadEvidence(face / n_zone if n_zone else 0.0, n_head)
+
+
+def classify_head(evidence: HeadEvidence | None, options: FacingOptions) -> int | None:
+    """+1 front, -1 back, 0 side (doubtful), ``None`` when the head is missing or too small."""
+    if evidence is None or evidence.head_pixels < options.min_head_pixels:
+        return None
+    if evidence.share >= options.front_share:
+        return 1
+    if evidence.share <= options.back_share:
+        return -1
+    return 0
+
+
+@dataclass(frozen=True)
+class FacingState:
+    """Hysteresis state of one person: ``facing`` +1 front, -1 back, 0 not known yet."""
+
+    facing: int = 0
+    contrary: int = 0  # consecutive frames of contrary evidence
+    side_run: int = 0  # consecutive side (doubtful) frames
+
+
+def update_facing(state: FacingState | None, observation: int | None, flip_frames: int) -> FacingState:
+    """One frame of hysteresis: ``observation`` +1, -1, 0 (side) or ``None`` (not seen)."""
+    s = state or FacingState()
+    if observation is None:
+        return s
+    if observation == 0:
+        return FacingState(s.facing, s.contrary, s.side_run + 1)
+    if s.facing == 0 or observation == s.facing:
+        return FacingState(observation, 0, 0)
+    contrary = s.contrary + 1
+    if contrary >= flip_frames:
+        return FacingState(observation, 0, 0)
+    return FacingState(s.facing, contrary, 0)
+
+
+def facing_name(facing: int, side_run: int = 0, flip_frames: int = 1) -> str:
+    """``"front"``, ``"back"``, ``"side"`` (a sustained profile) or ``"unknown"``."""
+    if side_run >= flip_frames:
+        return SIDE
+    return FRONT if facing > 0 else BACK if facing < 0 else UNKNOWN
+
+
+class FacingFilter:
+    """Facing per tracked person with hysteresis; explicit state (``dict`` track id -> :class:`FacingState`).
+
+    ``names, state = facing_filter.step({track_id: head_evidence}, state)``; tracks
+    missing from the dict are forgotten.
+    """
+
+    def __init__(self, options: FacingOptions | None = None) -> None:
+        if options is not None and not isinstance(options, FacingOptions):
+            raise ConfigError(f"options must be FacingOptions, got {type(options).__name__}")
+        self.options = options or FacingOptions()
+
+    def step(
+        self, evidence: dict[int, HeadEvidence | None], state: dict[int, FacingState] | None = None
+    ) -> tuple[dict[int, str], dict[int, FacingState]]:
+        opt = self.options
+        state = state or {}
+        new_state: dict[int, FacingState] = {}
+        names: dict[int, str] = {}
+        for track, ev in evidence.items():
+            s = update_facing(state.get(track), classify_head(ev, opt), opt.flip_frames)
+            new_state[track] = s
+            names[track] = facing_name(s.facing, s.side_run, opt.flip_frames)
+        return names, new_state
