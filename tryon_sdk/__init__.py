@@ -1,8 +1,12 @@
 """tryon_sdk: clean, stable body-and-garment masks for virtual try-on."""
 
-from ._version import __version__
-from .errors import CheckpointError, ConfigError, DataError, InputError, TryOnError, TryOnWarning, VideoError
-from .labels import ATR_CLASSES, FLIP_PAIRS, NUM_CLASSES, PALETTE
+from .threads import configure_cpu_threads
+
+configure_cpu_threads()  # before torch loads OpenMP (see tryon_sdk.threads)
+
+from ._version import __version__  # noqa: E402
+from .errors import CheckpointError, ConfigError, DataError, InputError, TryOnError, TryOnWarning, VideoError  # noqa: E402
+from .labels import ATR_CLASSES, FLIP_PAIRS, NUM_CLASSES, PALETTE  # noqa: E402
 
 __all__ = [
     "__version__",
