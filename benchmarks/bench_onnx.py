@@ -1,12 +1,14 @@
-"""Engines on this machine: torch fp32 vs bf16 autocast vs channels_last vs ONNX Runtime.
+"""Engines on this machine: torch fp32 vs bf16 autocast vs channels_last vs ONNX Runtime fp32 and int8.
 
 Per backbone and network input size: one normalised ``1 x 3 x H x W`` batch
 through each engine (``Engine.__call__``: the forward pass plus the engine's
-own conversions), random weights (the cost does not depend on them).
+own conversions), random weights (the cost does not depend on them; the int8
+model is calibrated on the SDK's rendered sample frames).
 
 Backbones: ``$TRYON_BENCH_BACKBONES`` (comma list of ``architecture/backbone``,
-default ``deeplabv3/mobilenet_v3_large,lraspp/mobilenet_v3_large``; add e.g.
-``deeplabv3/resnet50``). Sizes: ``$TRYON_BENCH_SIZES`` (default ``512x384,256x192``).
+default ``lraspp/efficientnet_lite0,lraspp/mobilenet_v3_large,deeplabv3/mobilenet_v3_large``:
+the default model's network beside the earlier default's; add e.g. ``deeplabv3/resnet50``).
+Sizes: ``$TRYON_BENCH_SIZES`` (default ``288x192,512x384``; 288x192 is the default model's input).
 Threads: ``$TRYON_BENCH_THREADS`` sets torch's and ONNX Runtime's intra-op
 threads (default: each library's own default, all cores).
 
@@ -28,8 +30,9 @@ ort = pytest.importorskip("onnxruntime")
 from tryon_sdk.export import export_onnx  # noqa: E402
 from tryon_sdk.onnx_engine import OnnxEngine  # noqa: E402
 
-MODELS = [m.strip() for m in os.environ.get("TRYON_BENCH_BACKBONES", "deeplabv3/mobilenet_v3_large,lraspp/mobilenet_v3_large").split(",") if m.strip()]
-SIZES = [tuple(int(v) for v in s.lower().split("x")) for s in os.environ.get("TRYON_BENCH_SIZES", "512x384,256x192").split(",") if s.strip()]
+DEFAULT_MODELS = "lraspp/efficientnet_lite0,lraspp/mobilenet_v3_large,deeplabv3/mobilenet_v3_large"
+MODELS = [m.strip() for m in os.environ.get("TRYON_BENCH_BACKBONES", DEFAULT_MODELS).split(",") if m.strip()]
+SIZES = [tuple(int(v) for v in s.lower().split("x")) for s in os.environ.get("TRYON_BENCH_SIZES", "288x192,512x384").split(",") if s.strip()]
 SMOKE_SIZE = (64, 48)
 THREADS = int(os.environ["TRYON_BENCH_THREADS"]) if os.environ.get("TRYON_BENCH_THREADS") else None
 #: variant -> TorchEngine options (None: ONNX Runtime)
@@ -39,6 +42,7 @@ VARIANTS: dict[str, dict | None] = {
     "torch channels_last": {"precision": "fp32", "channels_last": True},
     "torch bf16+channels_last": {"precision": "bf16", "channels_last": True},
     "onnxruntime": None,
+    "onnxruntime int8": None,
 }
 
 
@@ -46,14 +50,27 @@ def _name(variant: str, model: str, size: tuple[int, int]) -> str:
     return f"{variant} {model} {size[0]}x{size[1]}"
 
 
-@pytest.fixture(scope="module", params=MODELS)
-def model(request, tmp_path_factory):
-    architecture, backbone = request.param.split("/")
+def pytest_generate_tests(metafunc):
+    if "model_name" in metafunc.fixturenames:
+        # the untimed smoke run (--benchmark-disable) checks the code path on the first model only
+        smoke = metafunc.config.getoption("benchmark_disable", False)
+        metafunc.parametrize("model_name", MODELS[:1] if smoke else MODELS, scope="module")
+
+
+@pytest.fixture(scope="module")
+def model(model_name, tmp_path_factory):
+    architecture, backbone = model_name.split("/")
     config = ModelConfig(architecture=architecture, backbone=backbone)
     torch.manual_seed(0)
     net = build_model(config).eval()
-    path = export_onnx(net, tmp_path_factory.mktemp("bench_onnx") / f"{architecture}_{backbone}.onnx", config=config)
-    return request.param, net, config, path
+    folder = tmp_path_factory.mktemp("bench_onnx")
+    path = export_onnx(net, folder / f"{architecture}_{backbone}.onnx", config=config)
+    from tryon_sdk.quantize import quantize_onnx
+    from tryon_sdk.sample import sample_frames
+
+    calibration = [frame for frame, _ in sample_frames(num_frames=2, size=(96, 64))]
+    int8 = quantize_onnx(path, folder / f"{architecture}_{backbone}-int8.onnx", calibration)
+    return model_name, net, config, {"onnxruntime": path, "onnxruntime int8": int8}
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -69,7 +86,7 @@ def test_engine(benchmark, model, variant, size, record, ratio):
     if n is not None:
         torch.set_num_threads(n)
     try:
-        engine = (OnnxEngine(path, device="cpu", threads=n) if options is None
+        engine = (OnnxEngine(path[variant], device="cpu", threads=n) if options is None
                   else TorchEngine(net, config, device="cpu", **options))
         batch = torch.randn(1, 3, *size)
         benchmark.extra_info.update(model=name, size=list(size), variant=variant, threads=torch.get_num_threads())
@@ -80,3 +97,6 @@ def test_engine(benchmark, model, variant, size, record, ratio):
     if variant != "torch fp32":
         ratio(f"{variant} / torch fp32 {name} {size[0]}x{size[1]}", _name(variant, name, size),
               _name("torch fp32", name, size), "< 1 is faster")
+    if name != "lraspp/mobilenet_v3_large":
+        ratio(f"{name} / lraspp/mobilenet_v3_large, {variant} {size[0]}x{size[1]}", _name(variant, name, size),
+              _name(variant, "lraspp/mobilenet_v3_large", size), "cost of the backbone")
