@@ -9,3 +9,5 @@ Not imported by the runtime SDK. Modules:
 * :mod:`training.metrics` - confusion-matrix pixel accuracy and IoU.
 * :mod:`training.train` / :mod:`training.evaluate` - the command-line entry points.
 """
+
+import tryon_sdk  # noqa: E402,F401  (sets the passive OpenMP wait policy before torch loads; see tryon_sdk.threads)
