@@ -349,7 +349,8 @@ def test_composite_recolor_writes_recoloured_video(tmp_path, capsys, checkpoint,
         "--color", "#1e90ff", "--no-smoothing", "--no-limb-consistency",
     )
     assert rc == 0, err
-    recoloured, _, _ = read_video(out / "overlay.mp4")
+    assert listing(out) == {"recolor.mp4", "labels.mkv", "summary.json"}  # named for what it shows
+    recoloured, _, _ = read_video(out / "recolor.mp4")
     source, _, _ = read_video(src)
     labels, _ = read_gray_video(out / "labels.mkv")
     assert len(recoloured) == len(source) == len(labels) == 5

@@ -34,11 +34,13 @@ __all__ = [
     "weights_checksum",
     "load_weights_into",
     "atomic_write",
+    "file_mode",
 ]
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 _META_KEY = "tryon_sdk_config"
+_MAX_HEADER = 100 * 2**20  # the safetensors format's own limit on the header size
 
 
 def weights_checksum(state_dict: Mapping[str, torch.Tensor]) -> str:
@@ -51,13 +53,29 @@ def weights_checksum(state_dict: Mapping[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
+def file_mode() -> int:
+    """The mode ``open()`` gives a new file in this process: ``0o666`` less the umask (``0o644`` under 022)."""
+    umask = None
+    try:  # Linux >= 4.7 reports it without changing it (os.umask would, racing other threads)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                umask = int(line.split()[1], 8)
+                break
+    except (OSError, ValueError):
+        pass
+    if umask is None:
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename."""
+    """Write through a temporary file in the same folder, then rename (mode as any new file, see :func:`file_mode`)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; checkpoints are shared read-only data
+        os.chmod(tmp, file_mode())  # mkstemp makes 0600; outputs are shared like any other file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -121,16 +139,30 @@ def _read_header(weights: Path) -> dict:
                 f"{weights} is a pickle/torch.save file; tryon_sdk never unpickles checkpoints. "
                 "Convert it with save_pretrained (safetensors) in a trusted environment."
             )
+        if weights.suffix == ".onnx":
+            raise CheckpointError(
+                f"{weights} is an ONNX model, not a safetensors checkpoint; Parser.from_pretrained() and the "
+                "command line's --model run it on ONNX Runtime, tryon_sdk.onnx_engine.load_onnx_config() reads its config"
+            )
         if len(head) < 8:
             raise CheckpointError(f"{weights} is not a safetensors file (only {size} bytes)")
         (n,) = struct.unpack("<Q", head)
+        opening = f.read(1)
+        if opening != b"{" or n > _MAX_HEADER:
+            # a safetensors file starts with the length of its JSON header, then the header itself
+            raise CheckpointError(f"{weights} is not a safetensors file (it does not start with a safetensors header)")
         if n > size - 8:
-            raise CheckpointError(f"{weights} is truncated or not safetensors: header claims {n} bytes, file has {size}")
+            raise CheckpointError(f"{weights} is truncated: its header alone needs {n} bytes, the file has {size}")
         try:
-            header = json.loads(f.read(n))
+            header = json.loads(opening + f.read(n - 1))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CheckpointError(f"{weights} is not a safetensors file: {exc}") from exc
-    ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+            raise CheckpointError(f"{weights} is not a safetensors file (its header is not JSON: {exc})") from exc
+        if not isinstance(header, dict):
+            raise CheckpointError(f"{weights} is not a safetensors file (its header is not a JSON object)")
+    try:
+        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+    except (TypeError, KeyError, IndexError, ValueError):
+        raise CheckpointError(f"{weights} is not a safetensors file (its header lists no tensor offsets)") from None
     if 8 + n + max(ends, default=0) > size:
         raise CheckpointError(f"{weights} is truncated: {size} bytes, tensors need {8 + n + max(ends)}")
     return header
@@ -165,7 +197,10 @@ def load_checkpoint(path: str | os.PathLike, *, verify: bool = True) -> tuple[di
         raise CheckpointError(f"cannot read {weights}: {exc}") from exc
     if verify:
         if not config.sha256:
-            raise CheckpointError(f"{weights}: config has no sha256 checksum; pass verify=False to load it anyway")
+            raise CheckpointError(
+                f"{weights}: config has no sha256 checksum of the weights; if you trust the file, load it anyway "
+                "with verify=False (command line: --no-verify-checksum)"
+            )
         found = weights_checksum(state)
         if found != config.sha256:
             raise CheckpointError(

@@ -4,7 +4,8 @@
 width, its :class:`~tryon_sdk.config.ModelConfig` stored as JSON in the ONNX
 ``metadata_props`` (key ``tryon_sdk_config``) so the preprocessing travels
 with the weights. The file is written under a temporary name and renamed, so
-an interrupted export never leaves a file that looks complete.
+an interrupted export never leaves a file that looks complete; it gets the
+mode any new file gets (``0644`` under the usual umask), like every other output.
 ``Parser.from_pretrained("model.onnx")`` runs it on ONNX Runtime
 (:class:`~tryon_sdk.onnx_engine.OnnxEngine`); :func:`verify_onnx` compares it
 with torch.
@@ -23,7 +24,6 @@ import contextlib
 import copy
 import io
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from ._version import __version__
+from .checkpoint import atomic_write
 from .config import ModelConfig
 from .engine import Engine
 from .errors import CheckpointError, ConfigError
@@ -124,9 +125,8 @@ def export_onnx(
     # The graph is traced at a small size (every axis but channels is dynamic): tracing is then fast for any model.
     side = 2 * max(32, config.size_multiple)
     sample = (torch.zeros(1, 3, side, side),)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+
+    def write(tmp: str) -> None:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice, tracer warnings
             if exporter == "torchscript":
@@ -149,13 +149,13 @@ def export_onnx(
         proto.producer_name = "tryon_sdk"
         onnx.checker.check_model(proto)
         onnx.save(proto, tmp)
-        os.replace(tmp, path)
+
+    try:
+        atomic_write(path, write)  # temporary name, then rename; the mode any new file gets (0644 under umask 022)
     except ConfigError:
         raise
     except Exception as exc:
         raise CheckpointError(f"ONNX export ({exporter}, opset {opset}) to {path} failed: {exc}") from exc
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path
 
 

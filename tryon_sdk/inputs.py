@@ -4,9 +4,14 @@ Accepted: ``HxWx3`` uint8 RGB arrays; PIL images; torch tensors ``3xHxW``
 (CHW, the torchvision convention) or ``HxWx3``, uint8 or float in [0, 1].
 Converted, with a :class:`~tryon_sdk.errors.TryOnWarning` saying so:
 grayscale (``HxW``/``HxWx1``) is repeated to RGB, RGBA drops its alpha,
-16-bit images are scaled to 8 bits, float arrays in [0, 1] are scaled to 255.
+16-bit images are scaled to 8 bits by their full range (``uint16`` arrays,
+PIL modes ``I;16``/``I;16B``/``I;16L``, and mode ``I`` holding 0..65535: ``v * 255 / 65535``,
+rounded), float arrays and PIL mode ``F`` in [0, 1] are scaled to 255.
 Rejected with :class:`~tryon_sdk.errors.InputError`: empty or zero-sized
 images, NaN/inf, values outside the dtype's range, other dtypes or shapes.
+
+The result is always writable (a read-only array, e.g. ``np.asarray(pil_image)``,
+is copied), so torch never warns about non-writable NumPy buffers.
 """
 
 from __future__ import annotations
@@ -19,19 +24,52 @@ import torch
 
 from .errors import InputError, TryOnWarning
 
-__all__ = ["to_rgb_uint8", "check_labels"]
+__all__ = ["to_rgb_uint8", "check_labels", "pil_to_array", "scale_uint16"]
+
+#: PIL modes of 16-bit single-channel images (PIL keeps 16-bit RGB files as 8-bit "RGB").
+PIL_16BIT_MODES: frozenset[str] = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 
 
 def _warn(msg: str) -> None:
     warnings.warn(msg, TryOnWarning, stacklevel=4)
 
 
-def _from_pil(image: Any) -> np.ndarray:
+def scale_uint16(arr: np.ndarray) -> np.ndarray:
+    """16-bit values (0..65535) -> uint8 by the full 16-bit range, rounded: ``v * 255 / 65535``."""
+    return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def pil_to_array(image: Any) -> tuple[np.ndarray, str | None]:
+    """A PIL image as a writable array for :func:`to_rgb_uint8`, and what was converted (or ``None``).
+
+    8-bit modes give ``HxW``/``HxWx3``/``HxWx4`` uint8; 16-bit greyscale (``I;16*``, and ``I``
+    with values in 0..65535) gives ``HxW`` uint16, which is then scaled by its full range, never
+    clipped (``Image.convert("RGB")`` would saturate it to white); ``F`` gives float32.
+    """
     mode = image.mode
-    if mode != "RGB":
-        _warn(f"PIL image in mode {mode!r} was converted to RGB")
-        image = image.convert("RGB")
-    return np.asarray(image)
+    if mode in ("RGB", "L", "RGBA"):
+        return np.array(image), None if mode == "RGB" else f"PIL image in mode {mode!r} was converted to RGB"
+    if mode in PIL_16BIT_MODES:
+        return np.array(image).astype(np.uint16), f"PIL image in mode {mode!r} (16-bit) was scaled to 8-bit RGB"
+    if mode == "I":  # 32-bit signed; 16-bit PNG/TIFF files often open in this mode
+        arr = np.array(image)
+        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        if lo < 0 or hi > 65535:
+            raise InputError(
+                f"PIL image in mode 'I' holds values {lo}..{hi}, outside 0..65535; "
+                "convert it to 8-bit (mode 'L'/'RGB') or 16-bit first"
+            )
+        return arr.astype(np.uint16), "PIL image in mode 'I' (16-bit values) was scaled to 8-bit RGB"
+    if mode == "F":
+        return np.array(image, dtype=np.float32), "PIL image in mode 'F' (float) was scaled to 8-bit RGB"
+    return np.array(image.convert("RGB")), f"PIL image in mode {mode!r} was converted to RGB"
+
+
+def _from_pil(image: Any) -> np.ndarray:
+    arr, note = pil_to_array(image)
+    if note:
+        _warn(note)
+    return arr
 
 
 def _channels_last(arr: np.ndarray, chw: bool) -> np.ndarray:
@@ -45,7 +83,8 @@ def _channels_last(arr: np.ndarray, chw: bool) -> np.ndarray:
 
 
 def to_rgb_uint8(image: Any) -> np.ndarray:
-    """Return a C-contiguous ``HxWx3`` uint8 RGB array for any accepted input."""
+    """Return a C-contiguous, writable ``HxWx3`` uint8 RGB array for any accepted input."""
+    pil = False
     if isinstance(image, np.ndarray):
         arr, chw = image, False
     elif isinstance(image, torch.Tensor):
@@ -61,6 +100,7 @@ def to_rgb_uint8(image: Any) -> np.ndarray:
         arr = t.cpu().numpy()
     elif hasattr(image, "mode") and hasattr(image, "convert"):
         arr, chw = _from_pil(image), False
+        pil = True
     else:
         raise InputError(
             f"image must be a numpy array, a PIL image or a torch tensor, got {type(image).__name__}"
@@ -75,9 +115,10 @@ def to_rgb_uint8(image: Any) -> np.ndarray:
 
     if arr.dtype == np.uint8:
         pass
-    elif arr.dtype == np.uint16:
-        _warn("16-bit image was scaled to 8 bits")
-        arr = (arr >> 8).astype(np.uint8)
+    elif arr.dtype.kind == "u" and arr.dtype.itemsize == 2:  # uint16, either byte order
+        if not pil:
+            _warn("16-bit image was scaled to 8 bits (full range 0..65535)")
+        arr = scale_uint16(arr)
     elif arr.dtype in (np.float16, np.float32, np.float64):
         if not np.isfinite(arr).all():
             raise InputError("image contains NaN or infinite values")
@@ -91,12 +132,17 @@ def to_rgb_uint8(image: Any) -> np.ndarray:
         raise InputError(f"unsupported image dtype {arr.dtype}; use uint8 (or uint16, or float in [0, 1])")
 
     if channels == 1:
-        _warn("grayscale image was converted to RGB")
+        if not pil:
+            _warn("grayscale image was converted to RGB")
         arr = np.repeat(arr, 3, axis=2)
     elif channels == 4:
-        _warn("RGBA image: the alpha channel was dropped")
+        if not pil:
+            _warn("RGBA image: the alpha channel was dropped")
         arr = arr[:, :, :3]
-    return np.ascontiguousarray(arr)
+    arr = np.ascontiguousarray(arr)
+    if not arr.flags.writeable:  # torch.from_numpy warns on every read-only buffer
+        arr = arr.copy()
+    return arr
 
 
 def check_labels(labels: Any, num_classes: int, name: str = "labels") -> np.ndarray:

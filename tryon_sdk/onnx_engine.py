@@ -24,7 +24,7 @@ import torch
 from .config import ModelConfig
 from .errors import CheckpointError, ConfigError, InputError
 
-__all__ = ["OnnxEngine", "CONFIG_METADATA_KEY", "import_onnxruntime", "read_onnx_config"]
+__all__ = ["OnnxEngine", "CONFIG_METADATA_KEY", "import_onnxruntime", "read_onnx_config", "load_onnx_config"]
 
 #: ``metadata_props`` key holding the model's :class:`ModelConfig` as JSON.
 CONFIG_METADATA_KEY = "tryon_sdk_config"
@@ -78,6 +78,35 @@ def read_onnx_config(metadata: dict[str, str], source: str) -> ModelConfig:
         return ModelConfig.from_json(text)
     except CheckpointError as exc:
         raise CheckpointError(f"{source}: {exc}") from exc
+
+
+def load_onnx_config(path: str | os.PathLike) -> ModelConfig:
+    """The :class:`ModelConfig` of an exported ``.onnx`` file, without starting an inference session.
+
+    Reads the metadata with the ``onnx`` package when installed, else with ONNX Runtime.
+    Raises :class:`CheckpointError` for a missing or unreadable file and one without a tryon_sdk config.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"ONNX model not found: {path}")
+    try:
+        import onnx
+    except ImportError:
+        onnx = None
+    if onnx is not None:
+        try:
+            proto = onnx.load(str(path), load_external_data=False)
+        except Exception as exc:  # protobuf's DecodeError and friends
+            raise CheckpointError(f"{path} is not a readable ONNX model: {exc}".strip()) from exc
+        metadata = {p.key: p.value for p in proto.metadata_props}
+    else:
+        ort = import_onnxruntime()
+        try:
+            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise CheckpointError(f"{path} is not a readable ONNX model: {exc}".strip()) from exc
+        metadata = dict(session.get_modelmeta().custom_metadata_map)
+    return read_onnx_config(metadata, str(path))
 
 
 class OnnxEngine:

@@ -3,20 +3,43 @@
 For a video, decoding, inference, the temporal stages and encoding overlap
 in a bounded pipeline::
 
-    reader thread --(2 x batch frames)--> main thread: batched engine (Parser.predict)
-        --(2 batches)--> temporal thread: smoothing, argmax, limb consistency (VideoSession)
-        --(2 x batch results)--> writer thread: overlay / labels / alpha encoders
+    reader thread --(frames)--> main thread: batched engine (Parser.predict)
+        --(1 batch of probabilities)--> temporal thread: smoothing, argmax, limb consistency
+        (VideoSession), then rendering, alphas and labels at the frame's size, all uint8
+        --(rendered frames)--> writer thread: overlay / labels / alpha encoders
 
-so memory stays flat however long the video is. Outputs are written under
-hidden temporary names and renamed into place only once every one of them
-is complete (see :class:`~tryon_sdk.video_io.PendingOutput`); on an error or
-Ctrl-C the temporary files are removed and older outputs are left as they were.
+so memory stays flat however long the video is, and bounded however large
+its frames are: full-size ``C x H x W`` float probabilities exist only between
+the engine and the temporal stage, at most :data:`PROBABILITY_BYTES` of them
+at a time (large frames go through the engine fewer at a time), and the other
+queues hold uint8 frames, bounded by :data:`QUEUE_BYTES`. Frames with more
+than :attr:`PipelineOptions.work_pixels` pixels (default 1280x720) are parsed
+at a working size with that many pixels (the network itself sees ~300 px):
+labels are scaled back up to the frame (nearest), alphas bilinearly, and the
+overlay is drawn on the full frame. Measured peak RSS with the default outputs
+(``benchmarks/bench_memory.py``): see the README.
+
+Outputs are written under hidden temporary names and renamed into place only
+once every one of them is complete (see :class:`~tryon_sdk.video_io.PendingOutput`);
+on an error or Ctrl-C the temporary files are removed and older outputs are
+left as they were. Outputs of ours that an earlier run left in the folder and
+this run did not write (an ``overlay.mp4`` beside a new ``overlay/``) are
+removed once this run is committed and listed in the summary's ``stale_removed``.
+
+**Incomplete input.** A video that ends before what its container promised
+(cut off, damaged at the tail; see :class:`~tryon_sdk.video_io.VideoReader`)
+is parsed as far as it goes and its summary says ``"truncated": true`` with
+``frames_expected`` and ``frames_processed``. Such a partial result never
+replaces a complete earlier one: when the folder holds a result whose summary
+does not say it was truncated (or outputs without a summary), the partial one
+is written to ``<outdir>/incomplete/`` instead, unless ``overwrite`` is set.
 
 ============  ==========================================  =============================
 output        video input                                 image / folder input
 ============  ==========================================  =============================
 overlay       ``overlay.mp4`` (H.264 yuv420p, input pts,   ``overlay.png`` / ``overlay/``
-              audio copied)
+              audio copied); named after the compositor:
+              ``recolor.mp4`` with the recolor compositor
 labels        ``labels.mkv`` (FFV1 gray8, ids 0..17) or    ``labels.png`` / ``labels/``
               ``labels/`` PNG sequence
 alpha         ``alpha_<region>.mkv`` (gray8, 255 = 1.0)    ``alpha_<region>.png`` / folder
@@ -28,16 +51,21 @@ summary       ``summary.json``                             ``summary.json``
 from __future__ import annotations
 
 import json
+import math
 import os
 import queue
+import re
+import shutil
 import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import cv2
 import numpy as np
 
 from ._version import __version__
@@ -64,15 +92,28 @@ __all__ = [
     "MASK_FORMATS",
     "EVAL_CONFIGS",
     "EVAL_GOALS",
+    "WORK_PIXELS",
+    "INCOMPLETE_DIR",
     "run_pipeline",
     "prepare_output_dir",
     "iter_video_results",
     "evaluate_video",
     "summary_json",
+    "work_size",
 ]
 
 OUTPUT_KINDS: tuple[str, ...] = ("overlay", "labels", "alpha", "summary")
 MASK_FORMATS: tuple[str, ...] = ("video", "png")
+#: Frames with more pixels than this are parsed at a working size of this many pixels (1280x720).
+WORK_PIXELS = 1280 * 720
+#: Full-size float probabilities allowed from the engine's output until the temporal stage is done
+#: with them (two engine batches of 4 frames at 768x432; one frame at a time at 1280x720).
+PROBABILITY_BYTES = 192 * 2**20
+#: Bound of each uint8 frame queue (decoded frames; rendered frames waiting for the encoders).
+QUEUE_BYTES = 64 * 2**20
+#: Where a partial result goes when the output folder holds a complete earlier one.
+INCOMPLETE_DIR = "incomplete"
+_PROGRESS_MODES = ("bar", "lines")
 
 
 @dataclass
@@ -84,13 +125,20 @@ class PipelineOptions:
             plus alpha when ``regions`` are given.
         regions: region names (see :data:`tryon_sdk.regions.REGIONS`) to write alphas for.
         mask_format: ``"video"`` (FFV1 gray8 ``.mkv``) or ``"png"`` (PNG sequence) for labels and alphas.
-        batch_size: frames per engine call.
+        batch_size: most frames per engine call (large frames go fewer at a time, see the module docstring).
         smoothing, limb_consistency, mirrored: as in :class:`~tryon_sdk.stream.StreamOptions`.
         start, end: seconds from the start of the video; max_frames: stop after this many frames.
         compositor: renders overlay frames (default: label-colour overlay).
-        progress: show a tqdm bar on stderr.
-        queue_size: bound of each inter-thread queue (default ``2 * batch_size``).
+        progress: ``False``; ``True`` (a tqdm bar on stderr when it is a terminal, else a line
+            every 10 s); or ``"bar"`` / ``"lines"``.
+        queue_size: most items in each inter-thread queue (default ``2 * batch_size``, and
+            fewer when the frames are large: see :data:`QUEUE_BYTES`).
         crf, preset: libx264 settings of ``overlay.mp4``.
+        work_pixels: frames with more pixels are parsed at a working size with this many
+            (same aspect ratio) and the results scaled back up; ``None`` parses every frame at
+            its own size (about 0.15 GB of probabilities per 1080p frame, 0.6 GB at 4K, held
+            several times over by the engine and the smoother).
+        overwrite: let the result of an incomplete (truncated) video replace a complete earlier one.
     """
 
     outputs: tuple[str, ...] | None = None
@@ -104,10 +152,12 @@ class PipelineOptions:
     end: float | None = None
     max_frames: int | None = None
     compositor: Compositor | None = None
-    progress: bool = False
+    progress: bool | str = False
     queue_size: int | None = None
     crf: int = 20
     preset: str = "veryfast"
+    work_pixels: int | None = WORK_PIXELS
+    overwrite: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def resolved_outputs(self) -> tuple[str, ...]:
@@ -137,6 +187,18 @@ class PipelineOptions:
             raise ConfigError(f"start must be >= 0 seconds, got {self.start}")
         if self.end is not None and self.end <= (self.start or 0.0):
             raise ConfigError(f"end ({self.end} s) must be after start ({self.start or 0.0} s)")
+        if self.work_pixels is not None and self.work_pixels < 64 * 64:
+            raise ConfigError(f"work_pixels must be >= {64 * 64} (or None), got {self.work_pixels}")
+        if not isinstance(self.progress, bool) and self.progress not in _PROGRESS_MODES:
+            raise ConfigError(f"progress must be True, False or one of {', '.join(_PROGRESS_MODES)}; got {self.progress!r}")
+
+    def overlay_stem(self) -> str:
+        """File name (without suffix) of the rendered output: the compositor's ``name``, else ``overlay``."""
+        name = getattr(self.compositor, "name", None) if self.compositor is not None else None
+        reserved = {"labels", "summary", INCOMPLETE_DIR}
+        if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name) and name not in reserved and not name.startswith("alpha_"):
+            return name
+        return "overlay"
 
 
 def prepare_output_dir(outdir: str | os.PathLike) -> Path:
@@ -150,6 +212,30 @@ def prepare_output_dir(outdir: str | os.PathLike) -> Path:
     except OSError as exc:
         raise VideoError(f"cannot write to output folder {p}: {exc.strerror or exc}") from None
     return p
+
+
+def work_size(shape: tuple[int, int], max_pixels: int | None = WORK_PIXELS) -> tuple[int, int]:
+    """``(H, W)`` at which a frame of ``shape`` is parsed: its own, or scaled to at most ``max_pixels``."""
+    h, w = int(shape[0]), int(shape[1])
+    if max_pixels is None or h * w <= max_pixels:
+        return h, w
+    scale = math.sqrt(max_pixels / (h * w))
+    return max(1, int(h * scale)), max(1, int(w * scale))
+
+
+def _to_work(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``HxWx3`` uint8 -> the working size (area averaging), or the image itself when it fits."""
+    if image.shape[:2] == size:
+        return image
+    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+def _from_work(plane: np.ndarray, shape: tuple[int, int], *, labels: bool) -> np.ndarray:
+    """A working-size ``HxW`` uint8 plane back at the frame's size: labels nearest, alphas bilinear."""
+    if plane.shape == tuple(shape):
+        return plane
+    mode = cv2.INTER_NEAREST_EXACT if labels else cv2.INTER_LINEAR
+    return cv2.resize(plane, (shape[1], shape[0]), interpolation=mode)
 
 
 def _alpha_u8(alpha: np.ndarray) -> np.ndarray:
@@ -187,7 +273,8 @@ class _HeapTrimmer:
 
     Each frame allocates and frees tens of MB (full-size probabilities) in several
     threads; glibc keeps much of it, and its dynamic mmap threshold lets the
-    process grow by ~1 GB over a few hundred frames. ``malloc_trim`` keeps it flat.
+    process grow by ~1 GB over a few hundred frames. ``malloc_trim`` keeps it flat
+    (it costs tens of ms on a large heap, hence the interval).
     """
 
     def __init__(self, interval_s: float = 1.0) -> None:
@@ -259,6 +346,12 @@ class _Outputs:
         for w in self.writers:
             w.close()
 
+    def retarget(self, folder: Path) -> None:
+        """Commit into ``folder`` (a subfolder of the output folder) instead."""
+        folder.mkdir(exist_ok=True)
+        for p in self.pending:
+            p.final = folder / p.final.name
+
     def commit(self) -> None:
         for p in self.pending:
             p.commit()
@@ -272,10 +365,79 @@ class _Outputs:
             p.discard()
 
 
-def _progress(enabled: bool, total: int | None, desc: str) -> Any:
-    from tqdm import tqdm
+class _LineProgress:
+    """Progress as plain lines on stderr (logs, pipes): one every ``every_s`` seconds, one at the end."""
 
-    return tqdm(total=total, desc=desc, unit="frame", disable=not enabled, file=sys.stderr, leave=False)
+    def __init__(self, total: int | None, desc: str, every_s: float = 10.0) -> None:
+        self.total, self.desc, self.every_s = total, desc, every_s
+        self.n = 0
+        self._t0 = self._last = time.monotonic()
+
+    def update(self, n: int) -> None:
+        self.n += n
+        now = time.monotonic()
+        if now - self._last >= self.every_s:
+            self._last = now
+            self._line()
+
+    def _line(self, done: bool = False) -> None:
+        elapsed = time.monotonic() - self._t0
+        fps = self.n / elapsed if elapsed > 0 else 0.0
+        if done:
+            text = f"{self.desc}: done, {self.n} frames in {elapsed:.1f} s ({fps:.1f} fps)"
+        elif self.total:
+            left = (self.total - self.n) / fps if fps > 0 else float("nan")
+            text = (
+                f"{self.desc}: {self.n}/{self.total} frames ({100 * self.n / self.total:.0f}%), "
+                f"{fps:.1f} fps, about {left:.0f} s left"
+            )
+        else:
+            text = f"{self.desc}: {self.n} frames, {fps:.1f} fps"
+        print(text, file=sys.stderr, flush=True)
+
+    def finish(self) -> None:
+        self._line(done=True)
+
+    def close(self) -> None:
+        pass
+
+
+class _BarProgress:
+    """A tqdm bar on stderr (removed when done)."""
+
+    def __init__(self, total: int | None, desc: str) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, leave=False)
+
+    def update(self, n: int) -> None:
+        self._bar.update(n)
+
+    def finish(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+class _NoProgress:
+    def update(self, n: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(mode: bool | str | None, total: int | None, desc: str) -> Any:
+    """``True``: a bar on a terminal, lines otherwise; ``"bar"`` / ``"lines"``; ``False``/``None``: nothing."""
+    if not mode:
+        return _NoProgress()
+    if mode is True:
+        mode = "bar" if sys.stderr.isatty() else "lines"
+    return _BarProgress(total, desc) if mode == "bar" else _LineProgress(total, desc)
 
 
 def run_pipeline(
@@ -287,7 +449,9 @@ def run_pipeline(
     """Parse ``source`` (video file, image, or folder of images) into ``outdir``; returns the summary.
 
     Raises :class:`VideoError` / :class:`InputError` / :class:`ConfigError` when the job cannot be done;
-    undecodable frames and unreadable images are skipped and counted instead.
+    undecodable frames and unreadable images are skipped and counted instead. A video that turns
+    out to be incomplete is parsed as far as it goes (``summary["truncated"]``; see the module
+    docstring for where its result goes); ``summary["output_dir"]`` says where the files are.
     """
     options = options or PipelineOptions()
     options.validate()
@@ -304,6 +468,7 @@ def run_pipeline(
 
 def _base_summary(parser: Parser, options: PipelineOptions, outputs: tuple[str, ...]) -> dict[str, Any]:
     cfg = parser.config
+    comp = options.compositor
     return {
         "tryon_sdk_version": __version__,
         "model": {
@@ -324,7 +489,8 @@ def _base_summary(parser: Parser, options: PipelineOptions, outputs: tuple[str, 
             "start": options.start,
             "end": options.end,
             "max_frames": options.max_frames,
-            "compositor": getattr(options.compositor, "__name__", None) if options.compositor else None,
+            "compositor": (getattr(comp, "name", None) or getattr(comp, "__name__", None) or type(comp).__name__) if comp else None,
+            "work_pixels": options.work_pixels,
             **options.extra,
         },
         "class_names": list(cfg.class_names),
@@ -342,7 +508,129 @@ def _option_repr(value: Any) -> Any:
         return repr(value)
 
 
+# ------------------------------------------------------------------- committing a run
+#: names our runs give their outputs (besides the compositor-named overlay, found via the summary)
+_OUR_NAMES = re.compile(
+    r"(overlay|labels)(\.(mp4|mkv|png))?|alpha_[A-Za-z0-9_-]+(\.(mkv|png))?|summary\.json|" + re.escape(INCOMPLETE_DIR)
+)
+
+
+def _read_summary(folder: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _flat_names(outputs: Any) -> set[str]:
+    if isinstance(outputs, str):
+        return {outputs}
+    if isinstance(outputs, dict):
+        return set().union(*(_flat_names(v) for v in outputs.values())) if outputs else set()
+    if isinstance(outputs, (list, tuple)):
+        return set().union(*(_flat_names(v) for v in outputs)) if outputs else set()
+    return set()
+
+
+def _holds_complete_result(out: Path, files: _Outputs) -> bool:
+    """Does ``out`` hold an earlier result that an incomplete one must not replace?"""
+    earlier = _read_summary(out)
+    if earlier is not None:
+        return not earlier.get("truncated", False)
+    # outputs without a summary: their state is unknown, so they count as complete
+    return any(p.final.exists() for p in files.pending)
+
+
+def _remove_stale(folder: Path, keep: set[str], previous: dict[str, Any] | None, source: Path) -> list[str]:
+    """Remove our outputs in ``folder`` that this run did not write; returns their names."""
+    names = _flat_names(previous.get("outputs")) if previous else set()
+    try:
+        names |= {e.name for e in folder.iterdir() if _OUR_NAMES.fullmatch(e.name)}
+    except OSError:
+        return []
+    removed = []
+    for name in sorted(names - keep):
+        path = folder / name
+        if "/" in name or name in ("", ".", "..") or not (path.exists() or path.is_symlink()):
+            continue
+        if path.resolve() == source.resolve() or source.resolve().is_relative_to(path.resolve()):
+            continue  # never the input
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(name)
+        except OSError:
+            continue
+    return removed
+
+
+def _commit(
+    out: Path, files: _Outputs, summary: dict[str, Any], outputs: tuple[str, ...], options: PipelineOptions, source: Path
+) -> dict[str, Any]:
+    """Rename the finished outputs into place (or beside an earlier complete result), tidy, write the summary."""
+    target = out
+    if summary.get("truncated") and not options.overwrite and _holds_complete_result(out, files):
+        target = out / INCOMPLETE_DIR
+        files.retarget(target)
+    previous = _read_summary(target)
+    files.commit()
+    keep = _flat_names(files.names) | ({"summary.json"} if "summary" in outputs else set())
+    if target == out and summary.get("truncated"):
+        keep.add(INCOMPLETE_DIR)  # an older partial result beside this partial one is no worse than it
+    summary["output_dir"] = str(target)
+    summary["outputs"] = files.names | ({"summary": "summary.json"} if "summary" in outputs else {})
+    summary["stale_removed"] = _remove_stale(target, keep, previous, source)
+    if "summary" in outputs:
+        _write_json_atomic(target / "summary.json", summary)
+    return summary
+
+
 # ---------------------------------------------------------------------------- video
+@dataclass
+class _Rendered:
+    """One frame ready for the encoders: uint8 planes at the frame's size, no float maps."""
+
+    frame: DecodedFrame
+    overlay: np.ndarray | None
+    labels: np.ndarray
+    alphas: dict[str, np.ndarray]
+
+
+def _depth(item_bytes: int, budget: int, most: int) -> int:
+    """Queue depth: ``most`` items, fewer when they are large, at least 1."""
+    return max(1, min(most, budget // max(1, item_bytes)))
+
+
+class _ByteBudget:
+    """Bytes in flight between two threads: ``acquire`` waits until they fit (one item always may)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.used = 0
+        self._cv = threading.Condition()
+
+    def acquire(self, n: int, stop: threading.Event) -> None:
+        with self._cv:
+            while self.used and self.used + n > self.total:
+                if stop.is_set():
+                    raise _Stop
+                self._cv.wait(0.05)
+            self.used += n
+
+    def release(self, n: int) -> None:
+        with self._cv:
+            self.used -= n
+            self._cv.notify_all()
+
+
+def _engine_batch(batch_size: int, map_bytes: int, streams: int = 1) -> int:
+    """Frames per engine call so that two calls' probabilities fit in :data:`PROBABILITY_BYTES`."""
+    return max(1, min(batch_size, PROBABILITY_BYTES // (2 * streams * max(1, map_bytes))))
+
+
 def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -> dict[str, Any]:
     t_start = time.perf_counter()
     outputs = options.resolved_outputs()
@@ -371,15 +659,30 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
         p = PendingOutput(out / name, is_dir=True)
         return p, PngSequenceWriter(p.tmp)
 
+    def _map_bytes(image: np.ndarray) -> int:
+        return num_classes * image.shape[0] * image.shape[1] * 4
+
+    # Memory: queues sized by what their items weigh at this frame size.
+    full = (info.height, info.width)
+    work = work_size(full, options.work_pixels)
+    frame_bytes = full[0] * full[1] * 3 + (work[0] * work[1] * 3 if work != full else 0)
+    prob_bytes = num_classes * work[0] * work[1] * 4
+    regions = options.regions if need_probs else ()
+    rendered_bytes = full[0] * full[1] * (3 * ("overlay" in outputs) + 1 + len(regions))
+    engine_batch = _engine_batch(options.batch_size, prob_bytes)
+    most = options.queue_size or 2 * engine_batch
+    maps = _ByteBudget(PROBABILITY_BYTES)
+
     overlay_w = labels_w = None
     alpha_w: dict[str, Any] = {}
     frames_meta: list[dict[str, Any]] = []
-    timings = {"decode_s": 0.0, "inference_s": 0.0, "encode_s": 0.0}
+    timings = {"decode_s": 0.0, "inference_s": 0.0, "render_s": 0.0, "encode_s": 0.0}
     stop = threading.Event()
-    q_in: queue.Queue = queue.Queue(maxsize=options.queue_size or 2 * options.batch_size)
-    q_out: queue.Queue = queue.Queue(maxsize=options.queue_size or 2 * options.batch_size)
-    q_post: queue.Queue = queue.Queue(maxsize=2)  # engine outputs (batches) waiting for the temporal stages
+    q_in: queue.Queue = queue.Queue(maxsize=_depth(frame_bytes, QUEUE_BYTES, most))
+    q_post: queue.Queue = queue.Queue(maxsize=1)  # one engine batch (full-size probabilities) waiting
+    q_out: queue.Queue = queue.Queue(maxsize=_depth(rendered_bytes, QUEUE_BYTES, most))
     threads: list[threading.Thread] = []
+    shapes = {"work": list(work)}
 
     def read_loop() -> None:
         it = iter(reader)
@@ -387,10 +690,13 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
             while True:
                 t0 = time.perf_counter()
                 frame = next(it, None)
-                timings["decode_s"] += time.perf_counter() - t0
                 if frame is None:
+                    timings["decode_s"] += time.perf_counter() - t0
                     break
-                _put(q_in, frame, stop)
+                size = work_size(frame.image.shape[:2], options.work_pixels)
+                item = (frame, _to_work(frame.image, size))
+                timings["decode_s"] += time.perf_counter() - t0
+                _put(q_in, item, stop)
             _put(q_in, _END, stop)
         except _Stop:
             pass
@@ -402,6 +708,21 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
         finally:
             it.close()  # type: ignore[attr-defined]  # a generator: closes the container
 
+    def render(frame: DecodedFrame, image: np.ndarray, result: ParseResult) -> _Rendered:
+        """Labels, alphas and the overlay at the frame's own size, as uint8 (the float maps stay here)."""
+        shape = frame.image.shape[:2]
+        labels = _from_work(result.labels, shape, labels=True)
+        alphas = {name: _from_work(_alpha_u8(result.region(name)), shape, labels=False) for name in regions}
+        shown = None
+        if overlay_w is not None:
+            if image is frame.image:
+                shown = session.render(result, frame.image)
+            else:  # parsed at the working size: draw on the full frame with the scaled-up labels
+                big = ParseResult(labels, None, frame.image, result.class_names, result.timestamp_ms,
+                                  stride_px=(result.stride_px or 0.0) * shape[0] / image.shape[0] or None)
+                shown = session.render(big, frame.image)
+        return _Rendered(frame, shown, labels, alphas)
+
     def post_loop() -> None:
         # the temporal stages of batch k run while the engine works on batch k + 1
         try:
@@ -411,9 +732,16 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
                     _put(q_out, _END, stop)
                     return
                 batch, probs = item
-                results = session.parse_probabilities([f.image for f in batch], probs, [f.timestamp_ms for f in batch])
-                for f, r in zip(batch, results):
-                    _put(q_out, (f, r), stop)
+                for i, (frame, image) in enumerate(batch):
+                    p, probs[i] = probs[i], None  # this frame's probabilities die with this iteration
+                    result = session.parse_probabilities([image], [p], [frame.timestamp_ms])[0]
+                    del p
+                    maps.release(_map_bytes(image))
+                    t0 = time.perf_counter()
+                    done = render(frame, image, result)
+                    del result
+                    timings["render_s"] += time.perf_counter() - t0
+                    _put(q_out, done, stop)
         except _Stop:
             pass
         except BaseException as exc:  # noqa: BLE001
@@ -429,20 +757,20 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
                 if item is _END:
                     return
                 trim()
-                frame, result = item
                 t0 = time.perf_counter()
+                frame = item.frame
                 if overlay_w is not None:
-                    overlay_w.write(session.render(result, frame.image), frame.pts)
+                    overlay_w.write(item.overlay, frame.pts)
                 if labels_w is not None:
-                    labels_w.write(result.labels, frame.pts)
+                    labels_w.write(item.labels, frame.pts)
                 for name, w in alpha_w.items():
-                    w.write(_alpha_u8(result.region(name)), frame.pts)
+                    w.write(item.alphas[name], frame.pts)
                 frames_meta.append(
                     {
                         "index": frame.index,
                         "pts": frame.pts,
                         "time_s": round(frame.time_s, 6),
-                        "class_share": _class_share(result.labels, num_classes),
+                        "class_share": _class_share(item.labels, num_classes),
                     }
                 )
                 timings["encode_s"] += time.perf_counter() - t0
@@ -453,10 +781,10 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
             stop.set()
 
     thread_errors: list[BaseException] = []
-    bar = _progress(options.progress, _expected_frames(info.estimated_frames(), options), src.name)
+    bar = _progress(options.progress, reader.frames_expected, src.name)
     try:
         if "overlay" in outputs:
-            p = PendingOutput(out / "overlay.mp4")
+            p = PendingOutput(out / f"{options.overlay_stem()}.mp4")
             audio_start = info.start_time_s + options.start if options.start else None
             overlay_w = H264Writer(
                 p.tmp,
@@ -473,7 +801,7 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
             p, labels_w = gray_output("labels")
             files.add(p, labels_w)
             files.names["labels"] = p.final.name
-        for name in options.regions if "alpha" in outputs else ():
+        for name in regions:
             p, w = gray_output(f"alpha_{name}")
             alpha_w[name] = w
             files.add(p, w)
@@ -489,8 +817,9 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
 
         done = False
         while not done:
-            batch: list[DecodedFrame] = []
-            while len(batch) < options.batch_size:
+            batch: list[tuple[DecodedFrame, np.ndarray]] = []
+            limit = engine_batch
+            while len(batch) < limit:
                 item = _get(q_in, stop)
                 if item is _END:
                     done = True
@@ -498,11 +827,15 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
                 if isinstance(item, _Failure):
                     raise item.exc
                 batch.append(item)
+                if len(batch) == 1:  # the size may change mid-stream: so may the batch that fits
+                    limit = _engine_batch(options.batch_size, _map_bytes(item[1]))
             if batch:
+                maps.acquire(sum(_map_bytes(image) for _, image in batch), stop)
                 t0 = time.perf_counter()
-                probs = parser.predict([f.image for f in batch])
+                probs = parser.predict([image for _, image in batch])
                 timings["inference_s"] += time.perf_counter() - t0
                 _put(q_post, (batch, probs), stop)
+                del probs
                 bar.update(len(batch))
         _put(q_post, _END, stop)
         for t in threads[::-1]:
@@ -513,7 +846,7 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
             where = " in the selected range" if (options.start or options.end) else ""
             raise VideoError(f"{src}: no decodable video frames{where}")
         files.close()
-        files.commit()
+        bar.finish()
     except BaseException as exc:
         stop.set()
         for t in threads:
@@ -532,34 +865,31 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
     summary.update(
         {
             "input": {"kind": "video", **info.to_dict()},
-            "outputs": files.names | ({"summary": "summary.json"} if "summary" in outputs else {}),
+            "work_size": shapes["work"],
+            "frames_expected": reader.frames_expected,
             "frames_processed": len(frames_meta),
             "frames_skipped": reader.skipped_count,
             "frames_dropped": stats.frames_dropped,
             "skipped": reader.skipped,
             "truncated": reader.truncated,
+            "truncation": reader.truncation,
             "timings_s": {
                 "wall": round(wall, 4),
                 "decode": round(timings["decode_s"], 4),
                 "inference": round(timings["inference_s"], 4),
                 "postprocess": round(stats.postprocess_s, 4),
+                "render": round(timings["render_s"], 4),
                 "encode": round(timings["encode_s"], 4),
             },
             "fps": round(len(frames_meta) / wall, 3) if wall > 0 else None,
             "frames": frames_meta,
         }
     )
-    if "summary" in outputs:
-        _write_json_atomic(out / "summary.json", summary)
-    return summary
-
-
-def _expected_frames(estimate: int | None, options: PipelineOptions) -> int | None:
-    if options.max_frames is not None:
-        return min(options.max_frames, estimate) if estimate else options.max_frames
-    if options.start or options.end:
-        return None
-    return estimate
+    try:
+        return _commit(out, files, summary, outputs, options, src)
+    except BaseException:
+        files.discard()
+        raise
 
 
 # --------------------------------------------------------------------------- images
@@ -593,8 +923,12 @@ def _run_images(
     bar = _progress(options.progress, len(paths), folder.name if folder else paths[0].name)
     try:
         for kind in kinds:
-            targets[kind] = files.add(PendingOutput(out / (f"{kind}.png" if single else kind), is_dir=not single))
-            files.names[kind] = targets[kind].final.name
+            stem = options.overlay_stem() if kind == "overlay" else kind
+            targets[kind] = files.add(PendingOutput(out / (f"{stem}.png" if single else stem), is_dir=not single))
+            if kind.startswith("alpha_"):
+                files.names.setdefault("alpha", {})[kind[len("alpha_") :]] = targets[kind].final.name
+            else:
+                files.names[kind] = targets[kind].final.name
 
         def write_result(path: Path, index: int, result: ParseResult) -> None:
             for kind, pending in targets.items():
@@ -630,7 +964,7 @@ def _run_images(
         if not frames_meta:
             raise InputError(f"{folder}: none of the {len(paths)} images could be read")
         files.close()
-        files.commit()
+        bar.finish()
     except BaseException:
         files.discard()
         raise
@@ -644,12 +978,13 @@ def _run_images(
     summary.update(
         {
             "input": {"kind": "image" if single else "images", "path": str(paths[0] if single else folder), "count": len(paths)},
-            "outputs": files.names | ({"summary": "summary.json"} if "summary" in outputs else {}),
+            "frames_expected": len(paths),
             "frames_processed": len(frames_meta),
             "frames_skipped": len(skipped),
             "frames_dropped": 0,
             "skipped": skipped,
             "truncated": False,
+            "truncation": None,
             "timings_s": {
                 "wall": round(wall, 4),
                 "inference": round(stats.inference_s, 4),
@@ -658,9 +993,11 @@ def _run_images(
             "frames": frames_meta,
         }
     )
-    if "summary" in outputs:
-        _write_json_atomic(out / "summary.json", summary)
-    return summary
+    try:
+        return _commit(out, files, summary, outputs, options, paths[0] if single else folder)  # type: ignore[arg-type]
+    except BaseException:
+        files.discard()
+        raise
 
 
 def iter_video_results(
@@ -727,6 +1064,69 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+class _EvalStream:
+    """Every configuration of :data:`EVAL_CONFIGS` for one orientation of a video, sharing the work.
+
+    The same stages as :class:`~tryon_sdk.stream.VideoSession` (smoothing -> argmax -> limb
+    consistency, or a left/right swap for mirrored input without it), but one smoother serves
+    both smoothed configurations and one argmax both unsmoothed ones: 1 smoothing, 2 argmaxes and
+    2 limb passes per frame instead of 2, 4 and 2.
+    """
+
+    def __init__(self, smoothing: Any, limb_consistency: Any, mirrored: bool) -> None:
+        from .limbs import LimbConsistency, LimbOptions
+        from .temporal import SmoothingOptions, TemporalSmoother
+
+        self.smoother = None
+        if smoothing is not False and smoothing is not None:
+            sopts = SmoothingOptions() if smoothing is True else smoothing
+            if not isinstance(sopts, SmoothingOptions):
+                raise ConfigError(f"smoothing must be a bool or SmoothingOptions, got {type(sopts).__name__}")
+            self.smoother = TemporalSmoother(sopts)
+        self.fixer = None
+        if limb_consistency is not False and limb_consistency is not None:
+            if limb_consistency is True:
+                lopts = LimbOptions(mirrored=mirrored)
+            elif isinstance(limb_consistency, LimbOptions):
+                lopts = limb_consistency if limb_consistency.mirrored == mirrored else limb_consistency.replace(mirrored=mirrored)
+            else:
+                raise ConfigError(f"limb_consistency must be a bool or LimbOptions, got {type(limb_consistency).__name__}")
+            self.fixer = LimbConsistency(lopts)
+        self.mirrored = mirrored
+        self._smooth_state: Any = None
+        self._limb_states: dict[bool, Any] = {False: None, True: None}
+
+    def _finish(self, labels: np.ndarray, probs: Any, smoothed: bool, limbs: bool) -> np.ndarray:
+        if limbs and self.fixer is not None:
+            fixed, self._limb_states[smoothed] = self.fixer.step(labels, self._limb_states[smoothed], probabilities=probs)
+            return np.asarray(fixed, dtype=np.uint8)
+        if self.mirrored:  # the limb stage does this itself when it runs
+            from .labels import swap_lr
+
+            return swap_lr(labels)
+        return labels
+
+    def run(self, images: list[np.ndarray], probs: list[Any], stamps: list[int]) -> list[dict[str, np.ndarray]]:
+        """Labels of every configuration, per frame (frames in stream order)."""
+        from .labels import argmax_labels
+
+        out = []
+        for i, (image, ts) in enumerate(zip(images, stamps)):
+            p, probs[i] = probs[i], None
+            raw = argmax_labels(p)
+            labels = {(False, False): self._finish(raw, p, False, False)}
+            labels[(False, True)] = self._finish(raw, p, False, True) if self.fixer is not None else labels[(False, False)]
+            if self.smoother is not None:
+                sp, self._smooth_state = self.smoother.step(p, self._smooth_state, timestamp_ms=ts, frame=image)
+                smooth = argmax_labels(sp)
+                labels[(True, False)] = self._finish(smooth, sp, True, False)
+                labels[(True, True)] = self._finish(smooth, sp, True, True) if self.fixer is not None else labels[(True, False)]
+            else:
+                labels[(True, False)], labels[(True, True)] = labels[(False, False)], labels[(False, True)]
+            out.append({name: labels[cfg] for name, cfg in EVAL_CONFIGS.items()})
+        return out
+
+
 def evaluate_video(
     parser: Parser,
     source: str | os.PathLike,
@@ -739,85 +1139,144 @@ def evaluate_video(
     limb_consistency: Any = True,
     mirrored: bool = False,
     flip: bool = True,
-    progress: bool = False,
+    progress: bool | str = False,
+    work_pixels: int | None = WORK_PIXELS,
 ) -> dict[str, Any]:
     """Temporal-stability metrics of a video with and without smoothing and limb consistency.
 
     One engine call per batch serves every configuration of :data:`EVAL_CONFIGS`
     (and, with ``flip``, the mirrored video, for flip equivariance). Metrics are
     :class:`tryon_sdk.video_metrics.VideoMetrics`; agreement is with the ``raw``
-    configuration (per-frame argmax). Returns a JSON-safe dict (NaN -> ``None``).
+    configuration (per-frame argmax). Decoding runs in a thread, the video and its
+    mirror go through the temporal stages in two more, and the metrics of batch
+    ``k`` are taken while batch ``k + 1`` is in the engine. ``progress`` as in
+    :class:`PipelineOptions`; frames above ``work_pixels`` are evaluated at that size.
+    Returns a JSON-safe dict (NaN -> ``None``).
     """
     from .video_metrics import VideoMetrics
 
     if batch_size < 1:
         raise ConfigError(f"batch size must be >= 1, got {batch_size}")
+    if not isinstance(progress, bool) and progress not in _PROGRESS_MODES:
+        raise ConfigError(f"progress must be True, False or one of {', '.join(_PROGRESS_MODES)}; got {progress!r}")
     t_start = time.perf_counter()
     reader = VideoReader(source, start=start, end=end, max_frames=max_frames)
     info = reader.info
-
-    def session(smooth: bool, limbs: bool) -> VideoSession:
-        return VideoSession(
-            parser,
-            StreamOptions(
-                RunningMode.VIDEO,
-                smoothing=smoothing if smooth else False,
-                limb_consistency=limb_consistency if limbs else False,
-                mirrored=mirrored,
-            ),
-        )
-
-    sessions = {name: (session(*cfg), session(*cfg) if flip else None) for name, cfg in EVAL_CONFIGS.items()}
+    streams = [_EvalStream(smoothing, limb_consistency, mirrored)] + ([_EvalStream(smoothing, limb_consistency, mirrored)] if flip else [])
     metrics = {name: VideoMetrics() for name in EVAL_CONFIGS}
     times = {"decode": 0.0, "inference": 0.0, "postprocess": 0.0, "metrics": 0.0}
-    bar = _progress(progress, _expected_frames(info.estimated_frames(), PipelineOptions(start=start, end=end, max_frames=max_frames)), "eval")
+    bar = _progress(progress, reader.frames_expected, f"eval-video {Path(source).name}")
     frames_done = 0
     trim = _HeapTrimmer()
+    num_classes = parser.config.num_classes
+    stop = threading.Event()
+    q_in: queue.Queue = queue.Queue(maxsize=_depth(info.width * info.height * 3, QUEUE_BYTES, 2 * batch_size))
+    # one thread per orientation for the temporal stages, one per half of the configurations for the
+    # metrics; single-thread executors keep each stream's and each metric's frames in order
+    workers = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tryon-eval-{i}") for i in range(len(streams))]
+    names = list(EVAL_CONFIGS)
+    metric_groups = [names[: len(names) // 2], names[len(names) // 2 :]]
+    metric_workers = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tryon-metrics-{i}") for i in range(2)]
+    lock = threading.Lock()
 
-    def run_batch(batch: list[DecodedFrame]) -> None:
-        t0 = time.perf_counter()
-        images = [f.image for f in batch]
-        mirrored_images = [np.ascontiguousarray(im[:, ::-1]) for im in images] if flip else []
-        probs = parser.predict(images + mirrored_images)
-        t1 = time.perf_counter()
-        stamps = [f.timestamp_ms for f in batch]
-        outputs = {}
-        for name, (s_orig, s_flip) in sessions.items():
-            orig = s_orig.parse_probabilities(images, probs[: len(images)], stamps)
-            flp = s_flip.parse_probabilities(mirrored_images, probs[len(images) :], stamps) if s_flip else None
-            outputs[name] = (orig, flp)
-        t2 = time.perf_counter()
-        raw = outputs["raw"][0]
-        for name, (orig, flp) in outputs.items():
-            for i, r in enumerate(orig):
-                metrics[name].update(r.labels, raw=raw[i].labels, mirrored=flp[i].labels if flp else None)
-        times["inference"] += t1 - t0
-        times["postprocess"] += t2 - t1
-        times["metrics"] += time.perf_counter() - t2
-
-    try:
-        batch: list[DecodedFrame] = []
+    def read_loop() -> None:
         it = iter(reader)
-        while True:
-            t0 = time.perf_counter()
-            frame = next(it, None)
-            times["decode"] += time.perf_counter() - t0
-            if frame is not None:
-                batch.append(frame)
-            if batch and (frame is None or len(batch) == batch_size):
-                run_batch(batch)
-                trim()
-                frames_done += len(batch)
-                bar.update(len(batch))
-                batch = []
-            if frame is None:
+        try:
+            while True:
+                t0 = time.perf_counter()
+                frame = next(it, None)
+                if frame is not None:
+                    image = _to_work(frame.image, work_size(frame.image.shape[:2], work_pixels))
+                times["decode"] += time.perf_counter() - t0
+                if frame is None:
+                    break
+                _put(q_in, (frame, image), stop)
+            _put(q_in, _END, stop)
+        except _Stop:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            try:
+                _put(q_in, _Failure(exc), stop)
+            except _Stop:
+                pass
+        finally:
+            it.close()  # type: ignore[attr-defined]
+
+    def post(stream: _EvalStream, images: list[np.ndarray], probs: list[Any], stamps: list[int]) -> list[dict[str, np.ndarray]]:
+        t0 = time.perf_counter()
+        out = stream.run(images, probs, stamps)
+        with lock:
+            times["postprocess"] += time.perf_counter() - t0
+        return out
+
+    def update_metrics(group: list[str], orig: list[dict[str, np.ndarray]], flp: list[dict[str, np.ndarray]] | None) -> None:
+        t0 = time.perf_counter()
+        for i, labels in enumerate(orig):
+            for name in group:
+                metrics[name].update(labels[name], raw=labels["raw"], mirrored=flp[i][name] if flp else None)
+        with lock:
+            times["metrics"] += time.perf_counter() - t0
+
+    def measure(pending: list[Future]) -> list[Future]:
+        """Hand batch ``k``'s labels to the metric threads once both orientations are done."""
+        done = [f.result() for f in pending]
+        orig, flp = done[0], (done[1] if len(done) > 1 else None)
+        return [w.submit(update_metrics, g, orig, flp) for w, g in zip(metric_workers, metric_groups)]
+
+    reader_thread = threading.Thread(target=read_loop, name="tryon-eval-reader", daemon=True)
+    pending: list[Future] | None = None
+    measuring: list[Future] = []
+    try:
+        reader_thread.start()
+        finished = False
+        while not finished:
+            batch: list[tuple[DecodedFrame, np.ndarray]] = []
+            limit = batch_size
+            while len(batch) < limit:
+                item = _get(q_in, stop)
+                if item is _END:
+                    finished = True
+                    break
+                if isinstance(item, _Failure):
+                    raise item.exc
+                batch.append(item)
+                if len(batch) == 1:  # the engine returns full-size probabilities for the video and its mirror
+                    h, w = item[1].shape[:2]
+                    limit = _engine_batch(batch_size, num_classes * h * w * 4, len(streams))
+            if not batch:
                 break
+            t0 = time.perf_counter()
+            images = [image for _, image in batch]
+            mirrored_images = [np.ascontiguousarray(im[:, ::-1]) for im in images] if flip else []
+            probs = parser.predict(images + mirrored_images)
+            times["inference"] += time.perf_counter() - t0
+            stamps = [f.timestamp_ms for f, _ in batch]
+            futures = [workers[0].submit(post, streams[0], images, probs[: len(images)], stamps)]
+            if flip:
+                futures.append(workers[1].submit(post, streams[1], mirrored_images, probs[len(images) :], stamps))
+            del probs
+            for f in measuring:  # metrics of batch k - 2: keeps at most two batches of labels waiting
+                f.result()
+            measuring = measure(pending) if pending is not None else []  # batch k - 1, while the workers run batch k
+            pending = futures
+            trim()
+            frames_done += len(batch)
+            bar.update(len(batch))
+        if pending is not None:
+            measuring = measure(pending)
+            pending = None
+        for f in measuring:
+            f.result()
+        bar.finish()
+    except BaseException:
+        stop.set()
+        raise
     finally:
+        stop.set()
         bar.close()
-        for s_orig, s_flip in sessions.values():
-            s_orig.close(raise_errors=False)
-            if s_flip is not None:
-                s_flip.close(raise_errors=False)
+        for w in workers + metric_workers:
+            w.shutdown(wait=True, cancel_futures=True)
+        reader_thread.join(timeout=5)
     if frames_done == 0:
         where = " in the selected range" if (start or end) else ""
         raise VideoError(f"{source}: no decodable video frames{where}")
@@ -827,6 +1286,7 @@ def evaluate_video(
     goals = {key: {"goal": goal, "value": full.get(key), "met": _goal_met(full.get(key), goal)} for key, goal in EVAL_GOALS.items()}
     wall = time.perf_counter() - t_start
     cfg = parser.config
+    work = work_size((info.height, info.width), work_pixels)
     return _json_safe(
         {
             "tryon_sdk_version": __version__,
@@ -841,12 +1301,17 @@ def evaluate_video(
                 "limb_consistency": _option_repr(limb_consistency),
                 "mirrored": mirrored,
                 "flip": flip,
+                "work_pixels": work_pixels,
             },
+            "work_size": list(work),
             "frames": frames_done,
+            "frames_expected": reader.frames_expected,
             "frames_skipped": reader.skipped_count,
             "truncated": reader.truncated,
+            "truncation": reader.truncation,
             "configs": results,
             "goals": goals,
+            "fps": round(frames_done / wall, 3) if wall > 0 else None,
             "timings_s": {"wall": round(wall, 3), **{k: round(v, 3) for k, v in times.items()}},
         }
     )

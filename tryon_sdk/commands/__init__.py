@@ -10,8 +10,9 @@ if TYPE_CHECKING:
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
-    """``--model``, ``--device``, ``--precision``, ``--channels-last`` and ``--flip-tta``."""
+    """``--model``, ``--no-verify-checksum``, ``--device``, ``--precision``, ``--channels-last`` and ``--flip-tta``."""
     p.add_argument("--model", default=None, help="checkpoint folder, .safetensors/.onnx file or registered name (default: bundled model)")
+    add_checksum_argument(p)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="autocast precision (fp16: CUDA only; default: fp32)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
@@ -20,10 +21,25 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help="average with the mirrored frame (left/right swapped back): exactly flip-equivariant, 2x the inference")
 
 
+def add_checksum_argument(p: argparse.ArgumentParser) -> None:
+    """``--no-verify-checksum``: load a checkpoint whose config has no (or another) SHA-256."""
+    p.add_argument(
+        "--no-verify-checksum",
+        dest="verify_checksum",
+        action="store_false",
+        help="skip the SHA-256 check of the weights, e.g. for a checkpoint whose config has no checksum (only for files you trust)",
+    )
+
+
 def load_parser(args: argparse.Namespace) -> "Parser":
     """The parser the :func:`add_model_arguments` options ask for."""
     from ..parser import Parser
 
     return Parser.from_pretrained(
-        args.model, device=args.device, precision=args.precision, channels_last=args.channels_last, flip_tta=args.flip_tta
+        args.model,
+        device=args.device,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        flip_tta=args.flip_tta,
+        verify=getattr(args, "verify_checksum", True),
     )

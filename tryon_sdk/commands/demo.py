@@ -3,14 +3,20 @@
 Renders a short clip of a drawn person (:mod:`tryon_sdk.sample`, no
 third-party data), runs the offline video pipeline on it (smoothing and limb
 consistency on), and writes an overlay video, the label video, an
-``upper_body`` alpha video, one region-mask PNG and ``summary.json``.
+``upper_body`` alpha video, one region-mask PNG and ``summary.json`` into
+``-o FOLDER``, by default ``tryon-demo-<user>`` in the system's temporary
+folder (never into the current folder, which may be a source checkout); it
+prints where.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 
@@ -20,8 +26,19 @@ NAME = "demo"
 HELP = "parse a bundled sample clip with the bundled model and write an overlay video and a region mask"
 
 
+def default_output() -> Path:
+    """``<temp>/tryon-demo-<user>``: outside any checkout, one per user on a shared machine."""
+    try:
+        import getpass
+
+        user = getpass.getuser()
+    except (KeyError, OSError, ImportError):  # no passwd entry (containers)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "user"
+    return Path(tempfile.gettempdir()) / f"tryon-demo-{user}"
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", default="tryon-demo", help="output folder (default: ./tryon-demo)")
+    p.add_argument("-o", "--output", default=None, help="output folder (default: tryon-demo-<user> in the temporary folder)")
     add_model_arguments(p)
     p.add_argument("--frames", type=int, default=30, help="length of the sample clip in frames (default: 30)")
     p.add_argument("--region", default="upper_body", help="region to write a mask for (default: upper_body)")
@@ -37,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if args.frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")
     region_classes(args.region)
-    out = prepare_output_dir(args.output)
+    out = prepare_output_dir(args.output if args.output is not None else default_output())
     parser = load_parser(args)
 
     frames = list(sample_frames(args.frames))
@@ -65,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     fg_recall = float((result.labels[person] > 0).mean())
 
     print(f"parsed {summary.get('frames_processed', len(frames))} frames of the bundled sample with {parser!r}")
+    print(f"wrote into {out}:")
     for name in ("overlay.mp4", "labels.mkv", f"alpha_{args.region}.mkv", "summary.json"):
         if (out / name).exists():
             print(f"  {out / name}")

@@ -8,10 +8,15 @@ import sys
 from typing import Any
 
 from . import add_model_arguments, load_parser
-from .parse import smoothing_option
+from .parse import add_work_size_argument, incomplete_note, smoothing_option
 
 NAME = "eval-video"
 HELP = "measure flicker, agreement, left/right swaps, mixed limbs and flip equivariance on a video"
+EPILOG = (
+    "Progress goes to stderr: a bar on a terminal, else a line every 10 s. "
+    "Exit status: 0 done; 1 error; 3 done, but the video was incomplete (cut off or damaged: "
+    "the report covers the frames it held); 130 interrupted."
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,8 +32,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--flip", action=argparse.BooleanOptionalAction, default=True, help="measure flip equivariance (doubles the engine work; default: on)"
     )
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    add_work_size_argument(p)
     p.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr (default: on a terminal)"
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="progress on stderr: a bar on a terminal, else a line every 10 s (default: on)",
     )
 
 
@@ -43,7 +52,8 @@ def _fmt(value: Any, pct: bool = False) -> str:
 def format_table(report: dict[str, Any]) -> str:
     """The report as a plain-text table (one row per configuration, then the goals)."""
     head = f"{'configuration':16s} {'flicker':>8s} {'x raw':>7s} {'agreement':>10s} {'swaps':>6s} {'mixed':>8s} {'flip-eq':>8s}"
-    lines = [f"{report['input']['path']}: {report['frames']} frames ({report['frames_skipped']} skipped)", head]
+    speed = f", {report['fps']:.1f} fps" if report.get("fps") else ""
+    lines = [f"{report['input']['path']}: {report['frames']} frames ({report['frames_skipped']} skipped{speed})", head]
     for name, m in report["configs"].items():
         lines.append(
             f"{name:16s} {_fmt(m['flicker']):>8s} {_fmt(m['flicker_ratio']):>7s} {_fmt(m['agreement'], True):>10s} "
@@ -56,8 +66,9 @@ def format_table(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..cli import EXIT_INCOMPLETE
     from ..errors import ConfigError
-    from ..pipeline import evaluate_video
+    from ..pipeline import WORK_PIXELS, evaluate_video
 
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError(f"max frames must be >= 1, got {args.max_frames}")
@@ -73,7 +84,11 @@ def run(args: argparse.Namespace) -> int:
         smoothing=smoothing,
         mirrored=args.mirrored,
         flip=args.flip,
-        progress=sys.stderr.isatty() if args.progress is None else args.progress,
+        progress=args.progress,
+        work_pixels=None if args.full_resolution else WORK_PIXELS,
     )
     print(json.dumps(report, indent=2) if args.json else format_table(report))
+    if report.get("truncated"):
+        print(f"tryon-sdk eval-video: warning: {incomplete_note(args.input, report)}", file=sys.stderr)
+        return EXIT_INCOMPLETE
     return 0

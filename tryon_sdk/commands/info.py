@@ -1,4 +1,4 @@
-"""``tryon-sdk info``: the label set, regions and a model's metadata."""
+"""``tryon-sdk info``: the label set, regions and a model's metadata (the bundled model by default)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,31 @@ import argparse
 import json
 
 NAME = "info"
-HELP = "show the ATR classes, the regions and a model's metadata"
+HELP = "show the ATR classes, the regions and a model's metadata (the bundled model unless --model)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, help="checkpoint folder, .safetensors file or registered name (default: bundled model)")
+    p.add_argument(
+        "--model", default=None, help="checkpoint folder, .safetensors/.onnx file or registered name (default: bundled model)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load_config
     from ..labels import ATR_CLASSES
+    from ..onnx_engine import load_onnx_config
     from ..regions import REGIONS
     from ..registry import resolve_checkpoint
 
-    config = load_config(resolve_checkpoint(args.model)) if args.model is not None else None
+    path = resolve_checkpoint(args.model)
+    config = load_onnx_config(path) if path.suffix == ".onnx" else load_config(path)
+    source = {"name": args.model or "default", "path": str(path), "format": "onnx" if path.suffix == ".onnx" else "safetensors"}
     if args.json:
         out = {
             "classes": list(ATR_CLASSES),
             "regions": {k: sorted(v) for k, v in REGIONS.items()},
-            "model": config.to_dict() if config else None,
+            "model": {**config.to_dict(), "source": source},
         }
         print(json.dumps(out, indent=2))
         return 0
@@ -35,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
     print("Regions:")
     for name, ids in REGIONS.items():
         print(f"  {name:12s} {', '.join(ATR_CLASSES[i] for i in sorted(ids))}")
-    if config:
-        print(f"Model: {config.architecture}/{config.backbone}, input {config.input_size}, sha256 {config.sha256}")
-        if config.metrics:
-            print(f"  metrics: {json.dumps(config.metrics)}")
+    print(f"Model {source['name']} ({source['format']}, {path}):")
+    print(f"  {config.architecture}/{config.backbone}, {config.num_classes} classes, input {config.input_size}")
+    print(f"  sha256 {config.sha256 or '(none)'}")
+    if config.metrics:
+        print(f"  metrics: {json.dumps(config.metrics)}")
     return 0

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from . import add_model_arguments, load_parser
 
 NAME = "parse"
 HELP = "parse a video, an image or a folder of images into overlay / label / alpha files and summary.json"
+EPILOG = (
+    "An incomplete video (cut off or damaged) is parsed as far as it goes; summary.json then says "
+    '"truncated": true with frames_expected and frames_processed, and the exit status is 3. Its partial '
+    "result never replaces a complete earlier one: it goes to OUTDIR/incomplete/ instead, unless --overwrite. "
+    "Outputs of an earlier run that this run does not write are removed (listed in summary.json's stale_removed). "
+    "The rendered video is overlay.mp4, or named after the compositor (--composite recolor: recolor.mp4). "
+    "Exit status: 0 done; 1 error; 3 done, but the input was incomplete; 130 interrupted."
+)
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -53,16 +62,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", type=float, default=None, metavar="SECONDS", help="first time to parse")
     p.add_argument("--end", type=float, default=None, metavar="SECONDS", help="stop before this time")
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N frames")
-    p.add_argument("--crf", type=int, default=20, help="libx264 quality of overlay.mp4 (default: 20; lower is better)")
+    p.add_argument("--crf", type=int, default=20, help="libx264 quality of the overlay video (default: 20; lower is better)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="let the result of an incomplete (cut-off) video replace a complete earlier result in OUTDIR "
+        "(default: the partial result goes to OUTDIR/incomplete/)",
+    )
+    add_work_size_argument(p)
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="progress bar on stderr (default: on when stderr is a terminal)",
+        help="progress on stderr: a bar on a terminal, else a line every 10 s (default: on when stderr is a terminal)",
     )
     from ..compositor import add_compositor_arguments
 
     add_compositor_arguments(p)
+
+
+def add_work_size_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--full-resolution",
+        action="store_true",
+        help="parse frames larger than 1280x720 at their own size, not at a 1280x720-pixel working size with "
+        "labels scaled back up (several times the memory: ~0.15 GB per 1080p frame in flight)",
+    )
 
 
 def smoothing_option(enabled: bool, strength: float | None) -> Any:
@@ -84,7 +109,8 @@ def compositor_from(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import PipelineOptions, run_pipeline
+    from ..cli import EXIT_INCOMPLETE
+    from ..pipeline import WORK_PIXELS, PipelineOptions, run_pipeline
 
     options = PipelineOptions(
         outputs=args.outputs,
@@ -100,15 +126,30 @@ def run(args: argparse.Namespace) -> int:
         compositor=compositor_from(args),
         progress=sys.stderr.isatty() if args.progress is None else args.progress,
         crf=args.crf,
+        work_pixels=None if args.full_resolution else WORK_PIXELS,
+        overwrite=args.overwrite,
     )
     options.validate()  # bad options fail before the model loads
     parser = load_parser(args)
     summary = run_pipeline(parser, args.input, args.output, options)
     n, skipped = summary["frames_processed"], summary["frames_skipped"]
-    if skipped:
-        print(f"tryon-sdk parse: warning: skipped {skipped} unreadable frame(s) or image(s)", file=sys.stderr)
+    where = summary["output_dir"]
     if summary.get("truncated"):
-        print(f"tryon-sdk parse: warning: {args.input} ended early (damaged or cut off); kept {n} frame(s)", file=sys.stderr)
+        print(f"tryon-sdk parse: warning: {incomplete_note(args.input, summary)}; partial result in {where}"
+              + (f" (the complete earlier result in {args.output} is kept; --overwrite replaces it)" if Path(where) != Path(args.output) else ""),
+              file=sys.stderr)  # fmt: skip
+    elif skipped:
+        print(f"tryon-sdk parse: warning: skipped {skipped} unreadable frame(s) or image(s)", file=sys.stderr)
     wall = summary["timings_s"]["wall"]
-    print(f"parsed {n} frame(s) in {wall:.1f} s -> {args.output}")
-    return 0
+    print(f"parsed {n} frame(s) in {wall:.1f} s -> {where}")
+    return EXIT_INCOMPLETE if summary.get("truncated") else 0
+
+
+def incomplete_note(source: str, report: dict[str, Any]) -> str:
+    """``clip.mp4 is incomplete (...): parsed 409 of 1394 frames[, 2 skipped]`` for a truncated input."""
+    n = report.get("frames_processed", report.get("frames"))
+    expected = report.get("frames_expected")
+    of = f" of {expected}" if expected else ""
+    skipped = report.get("frames_skipped") or 0
+    extra = f", {skipped} unreadable skipped" if skipped else ""
+    return f"{source} is incomplete ({report.get('truncation') or 'cut off or damaged'}): parsed {n}{of} frames{extra}"
