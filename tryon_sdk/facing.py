@@ -78,16 +78,14 @@ class FacingOptions:
         visible (front view), in (0, 1].
     back_share: share at or below which only hair is seen (back view),
         in [0, front_share).
-    min_head_pixels: fewer head pixels than this give no evidence, >= 1 (in
-        the pixels of the label map analysed; the limb stage analyses its work
-        grid).
+    min_head_pixels: fewer head pixels than this give no evidence, >= 1.
     flip_frames: consecutive frames of contrary evidence before the facing
         changes, 1..1000.
     """
 
     front_share: float = 0.15
     back_share: float = 0.06
-    min_head_pixels: int = 12
+    min_head_pixels: int = 24
     flip_frames: int = 3
 
     def __post_init__(self) -> None:

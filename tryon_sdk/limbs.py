@@ -123,9 +123,8 @@ class LimbOptions:
         persons, 0..16.
     pairs: (left, right) class ids, 0..255, each class in one pair at most.
     head: thresholds of the head-based facing (:class:`~tryon_sdk.facing.FacingOptions`;
-        its ``min_head_pixels`` counts work-grid cells, its ``flip_frames`` is
-        not used: ``flip_frames`` above rules), or None to take the facing
-        from the parser's votes only.
+        its ``flip_frames`` is not used: ``flip_frames`` above rules), or None
+        to take the facing from the parser's votes only.
     """
 
     mirrored: bool = False
@@ -312,7 +311,7 @@ class LimbConsistency:
         offset = self._offsets(small, pair_small, persons, n_persons, cx, person_of)
         fidx = np.flatnonzero(fg_bool)
         person_area = np.bincount(persons.ravel()[fidx], minlength=n_persons)
-        head_obs, head_share = self._head_observations(small, fg_bool, persons, pstats, person_area)
+        head_obs, head_share = self._head_observations(lab, s, persons, pstats, person_area)
         facing, p_contrary, p_age, p_evidence, head_age, side_run, polarity = self._update_facing(
             state, persons, fidx, n_persons, area, vote, offset, person_of, head_obs, head_share
         )
@@ -465,21 +464,24 @@ class LimbConsistency:
         return np.clip(offset, -1.0, 1.0)
 
     def _head_observations(
-        self, small: np.ndarray, fg: np.ndarray, persons: np.ndarray, pstats: np.ndarray, person_area: np.ndarray
+        self, lab: np.ndarray, s: int, persons: np.ndarray, pstats: np.ndarray, person_area: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Per person: head says +1 front, -1 back, 0 side, 2 nothing; and the Face share of its head zone (NaN)."""
+        """Per person: head says +1 front, -1 back, 0 side, 2 nothing; and the Face share of its head zone (NaN).
+
+        Measured on the full-resolution labels in the person's box (a mirrored frame gives the same answer).
+        """
         n = len(person_area)
         obs = np.full(n, 2, np.int8)
         share = np.full(n, np.nan)
         head = self.options.head
         if head is None:
             return obs, share
-        for p in np.flatnonzero(person_area >= head.min_head_pixels):
+        H, W = lab.shape
+        for p in np.flatnonzero(person_area * s * s >= head.min_head_pixels):
             if p == 0:
                 continue
             x, y, w, h = (int(v) for v in pstats[p, :4])
-            mask = (persons[y : y + h, x : x + w] == p) & fg[y : y + h, x : x + w]
-            ev = head_evidence(small[y : y + h, x : x + w], mask)
+            ev = head_evidence(lab[y * s : min((y + h) * s, H), x * s : min((x + w) * s, W)])
             c = classify_head(ev, head)
             if c is not None:
                 obs[p], share[p] = c, ev.share  # type: ignore[union-attr]

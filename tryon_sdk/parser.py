@@ -3,6 +3,13 @@
 Data flows frame -> :mod:`~tryon_sdk.preprocess` (letterbox on the engine's
 device) -> engine (logits) -> optional flip TTA -> softmax -> crop and resize
 back to the image's own size -> :class:`ParseResult`.
+
+People first (:mod:`tryon_sdk.people`, ``roi``): a cheap low-resolution pass
+finds the people (or the caller passes ``boxes``), a crop around each is
+parsed at the model's resolution, and the crops are pasted back into a
+full-frame map that is background elsewhere. ``roi=None`` (the default)
+does this for frames at least twice the model input's size, ``roi=False``
+never.
 """
 
 from __future__ import annotations
@@ -14,14 +21,16 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .checkpoint import load_checkpoint, load_weights_into, save_checkpoint
 from .config import ModelConfig
 from .engine import Engine, TorchEngine, build_model, output_stride
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, InputError
 from .gpu import PinnedUploader
 from .inputs import to_rgb_uint8
 from .labels import argmax_labels, swap_lr_channels
+from .people import Person, check_boxes, coerce_options, parse_people_first, people_from_labels, use_people_first
 from .preprocess import plan_letterbox, restore, to_model_input
 from .regions import Box, agnostic_mask, region_alpha, region_box
 from .registry import resolve_checkpoint
@@ -41,6 +50,8 @@ class ParseResult:
         class_names: names of the label ids.
         timestamp_ms: the frame's timestamp in video and stream modes.
         stride_px: the network's output stride in this image's pixels (sets the edge-refinement radius).
+        people: the people found (:class:`~tryon_sdk.people.Person`: box, mask area, facing, track id),
+            largest first.
     """
 
     labels: np.ndarray
@@ -49,6 +60,7 @@ class ParseResult:
     class_names: tuple[str, ...] = ()
     timestamp_ms: int | None = None
     stride_px: float | None = None
+    people: tuple[Person, ...] = ()
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -194,53 +206,181 @@ class Parser:
         """
         if not images:
             return []
-        cfg = self.config
-        device = self.device
         with torch.inference_mode():
-            tensors = [t.to(device) for t in self._upload(images)]
-            batch, boxes = to_model_input(tensors, cfg.input_size, cfg.mean, cfg.std, cfg.size_multiple)
-            if self.flip_tta:
-                logits = self.engine(torch.cat([batch, batch.flip(-1)]))
-                probs, mirrored = logits.softmax(1).chunk(2)
-                probs = 0.5 * (probs + swap_lr_channels(mirrored.flip(-1), dim=1, pairs=cfg.flip_pairs))
-            else:
-                probs = self.engine(batch)
-                if probabilities:
-                    probs = probs.softmax(1)
-            return [restore(p, box) for p, box in zip(probs, boxes)]
+            tensors = [t.to(self.device) for t in self._upload(images)]
+            return self._scores(tensors, self.config.input_size, probabilities)
+
+    def predict_regions(self, images: Sequence[np.ndarray], windows: Sequence[Sequence[Box]]) -> list[list[torch.Tensor]]:
+        """Probabilities of crops: ``windows[i]`` are pixel boxes of ``images[i]``; every crop is parsed at the
+        model's input size, all in one batch. Returns, per image, one ``C x h x w`` float32 tensor per window
+        (on the engine's device, at the window's size)."""
+        crops: list[torch.Tensor] = []
+        with torch.inference_mode():
+            for image, wins in zip(images, windows):
+                if not wins:
+                    continue
+                frame = self._upload([image])[0].to(self.device)
+                crops += [frame[:, y0:y1, x0:x1] for x0, y0, x1, y1 in wins]
+            scores = self._scores(crops, self.config.input_size, True) if crops else []
+        out, k = [], 0
+        for wins in windows:
+            out.append(scores[k : k + len(wins)])
+            k += len(wins)
+        return out
+
+    def predict_coarse(self, images: Sequence[np.ndarray], scale: float) -> list[torch.Tensor]:
+        """Probabilities of whole images from a cheap pass at ``scale`` of the input size (people detection).
+
+        Letterboxed like :meth:`predict`, but with the same padding on the left and the right (the width is
+        adjusted by a pixel where needed), so a mirrored image gives exactly the mirrored map under flip
+        TTA. Returns one ``C x h x w`` float32 tensor per image, for the image's area, at the pass's
+        resolution (``h / H`` is about ``scale`` times the input's).
+        """
+        if not images:
+            return []
+        cfg = self.config
+        m = cfg.size_multiple
+        size = tuple(max(1.0, v * scale) for v in cfg.input_size)
+        with torch.inference_mode():
+            mean = torch.tensor(cfg.mean, device=self.device).view(3, 1, 1) * 255.0
+            std = torch.tensor(cfg.std, device=self.device).view(3, 1, 1) * 255.0
+            tensors = [t.to(self.device) for t in self._upload(images)]
+            plans = []
+            for t in tensors:
+                box = plan_letterbox((int(t.shape[1]), int(t.shape[2])), size, m)  # type: ignore[arg-type]
+                sh, sw = box.scaled
+                pw = -(-sw // m) * m
+                if (pw - sw) % 2:
+                    sw = sw + 1 if sw + 1 <= pw else sw - 1
+                plans.append((sh, sw, -(-sh // m) * m, pw))
+            ph, pw = max(p[2] for p in plans), max(p[3] for p in plans)
+            batch = torch.zeros((len(tensors), 3, ph, pw), dtype=torch.float32, device=self.device)
+            for i, (t, (sh, sw, _, _)) in enumerate(zip(tensors, plans)):
+                x = F.interpolate(t[None].float(), size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)[0]
+                top, left = (ph - sh) // 2, (pw - sw) // 2
+                batch[i, :, top : top + sh, left : left + sw] = (x - mean) / std
+            probs = self._forward(batch)
+            return [
+                p[:, (ph - sh) // 2 : (ph - sh) // 2 + sh, (pw - sw) // 2 : (pw - sw) // 2 + sw]
+                for p, (sh, sw, _, _) in zip(probs, plans)
+            ]
+
+    def _forward(self, batch: torch.Tensor, probabilities: bool = True) -> torch.Tensor:
+        """Engine on a normalised batch, flip TTA included; probabilities (or logits when allowed)."""
+        if self.flip_tta:
+            logits = self.engine(torch.cat([batch, batch.flip(-1)]))
+            probs, mirrored = logits.softmax(1).chunk(2)
+            return 0.5 * (probs + swap_lr_channels(mirrored.flip(-1), dim=1, pairs=self.config.flip_pairs))
+        out = self.engine(batch)
+        return out.softmax(1) if probabilities else out
+
+    def _scores(self, tensors: list[torch.Tensor], input_size: tuple[int, int], probabilities: bool) -> list[torch.Tensor]:
+        cfg = self.config
+        batch, boxes = to_model_input(tensors, input_size, cfg.mean, cfg.std, cfg.size_multiple)
+        probs = self._forward(batch, probabilities)
+        return [restore(p, box) for p, box in zip(probs, boxes)]
 
     def stride_px(self, shape: tuple[int, int]) -> float:
         """The network's output stride in the pixels of an image of ``shape`` (H, W)."""
         box = plan_letterbox(shape, self.config.input_size, self.config.size_multiple)
         return output_stride(self.config) * shape[0] / box.scaled[0]
 
-    def _results(self, images: list[np.ndarray], return_probabilities: bool) -> list[ParseResult]:
+    def _results(
+        self,
+        images: list[np.ndarray],
+        return_probabilities: bool,
+        roi: Any = None,
+        boxes: list[np.ndarray | None] | None = None,
+    ) -> list[ParseResult]:
+        options = coerce_options(roi)
+        boxes = boxes or [None] * len(images)
+        input_size = self.config.input_size
+        first = [
+            i
+            for i, (im, b) in enumerate(zip(images, boxes))
+            if options is not None and (b is not None or use_people_first(roi, im.shape[:2], input_size))
+        ]
+        found = {}
+        if first:
+            assert options is not None
+            done = parse_people_first(self, [images[i] for i in first], options, [boxes[i] for i in first])
+            found = dict(zip(first, done))
+        whole = [i for i in range(len(images)) if i not in found]
+        whole_probs = dict(zip(whole, self.predict([images[i] for i in whole], probabilities=return_probabilities)))
         out = []
-        for im, probs in zip(images, self.predict(images, probabilities=return_probabilities)):
+        for i, im in enumerate(images):
+            if i in found:
+                probs, people = found[i]
+            else:
+                probs, people = whole_probs[i], None
             labels = argmax_labels(probs)
+            if people is None:  # whole-frame path: the people are the label map's person components
+                people = people_from_labels(labels, options)
             p = probs.float().cpu().numpy() if return_probabilities else None
-            out.append(ParseResult(labels, p, im, self.config.class_names, stride_px=self.stride_px(labels.shape)))
+            out.append(
+                ParseResult(
+                    labels, p, im, self.config.class_names, stride_px=self.stride_px(labels.shape), people=tuple(people)
+                )
+            )
         return out
 
-    def parse(self, image: Any, *, return_probabilities: bool = False) -> ParseResult:
-        """Parse one image (``HxWx3`` uint8 RGB array, PIL image, or ``CHW``/``HWC`` tensor)."""
-        return self._results([to_rgb_uint8(image)], return_probabilities)[0]
+    def parse(
+        self, image: Any, *, return_probabilities: bool = False, boxes: Any = None, roi: Any = None
+    ) -> ParseResult:
+        """Parse one image (``HxWx3`` uint8 RGB array, PIL image, or ``CHW``/``HWC`` tensor).
+
+        boxes: the people's pixel boxes ``[(x0, y0, x1, y1), ...]`` when the app knows them (skips the
+            detection pass); boxes outside the image, empty or degenerate boxes and NaNs raise ``InputError``.
+        roi: ``None`` (auto: people first for images at least twice the model input), ``True``, ``False``
+            (the whole image at the model's input size) or a :class:`~tryon_sdk.people.PeopleOptions`.
+        """
+        im = to_rgb_uint8(image)
+        checked = None
+        if boxes is not None:
+            if roi is False:
+                raise ConfigError("boxes need people-first parsing; drop roi=False or the boxes")
+            checked = [check_boxes(boxes, im.shape[:2])]
+        return self._results([im], return_probabilities, roi, checked)[0]
 
     def parse_batch(
-        self, images: Iterable[Any], *, batch_size: int = 8, return_probabilities: bool = False
+        self,
+        images: Iterable[Any],
+        *,
+        batch_size: int = 8,
+        return_probabilities: bool = False,
+        boxes: Sequence[Any] | None = None,
+        roi: Any = None,
     ) -> list[ParseResult]:
-        """Parse many images, ``batch_size`` at a time (images may differ in size)."""
+        """Parse many images, ``batch_size`` at a time (images may differ in size).
+
+        ``boxes``: one entry per image (a list of boxes, or ``None`` to find the people); ``roi`` as in
+        :meth:`parse`.
+        """
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        coerce_options(roi)
+        box_list = list(boxes) if boxes is not None else None
+        if box_list is not None:
+            images = list(images)
+            if len(box_list) != len(images):
+                raise InputError(f"{len(images)} images but {len(box_list)} entries in boxes")
+            if roi is False and any(b is not None for b in box_list):
+                raise ConfigError("boxes need people-first parsing; drop roi=False or the boxes")
         results: list[ParseResult] = []
         chunk: list[np.ndarray] = []
+        chunk_boxes: list[np.ndarray | None] = []
+        n = 0
         for image in images:
-            chunk.append(to_rgb_uint8(image))
+            im = to_rgb_uint8(image)
+            b = box_list[n] if box_list is not None else None
+            chunk.append(im)
+            chunk_boxes.append(None if b is None else check_boxes(b, im.shape[:2]))
+            n += 1
             if len(chunk) == batch_size:
-                results += self._results(chunk, return_probabilities)
-                chunk = []
+                results += self._results(chunk, return_probabilities, roi, chunk_boxes)
+                chunk, chunk_boxes = [], []
         if chunk:
-            results += self._results(chunk, return_probabilities)
+            results += self._results(chunk, return_probabilities, roi, chunk_boxes)
         return results
 
     def stream(self, options: Any = None, *, mode: str | None = None, **fields: Any):

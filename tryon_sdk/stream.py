@@ -8,10 +8,22 @@
   waiting when a newer one arrives is *dropped* (stale), never queued, and
   counted in :attr:`VideoSession.stats`.
 
-Per frame: engine (:meth:`Parser.predict`) -> temporal smoothing of the
-probabilities -> argmax -> left/right limb consistency -> :class:`ParseResult`.
-The temporal state belongs to the session (one per stream, never shared) and
-:meth:`VideoSession.reset` clears it, e.g. at a cut.
+Per frame: engine (:meth:`VideoSession.predict`: people first, see below, or
+:meth:`Parser.predict` on the whole frame) -> temporal smoothing of the
+probabilities -> argmax -> left/right limb consistency (sides from each
+person's facing) -> the people's facing -> :class:`ParseResult` with
+``people``. The temporal state belongs to the session (one per stream, never
+shared) and :meth:`VideoSession.reset` clears it, e.g. at a cut.
+
+People first (``roi``, :mod:`tryon_sdk.people`): in VIDEO and LIVE_STREAM
+mode the region of interest of each person follows their mask from frame to
+frame (:class:`~tryon_sdk.people.PeopleTracker`), with a whole-frame search
+every ``redetect_every`` frames, when a mask touches a crop edge, and while
+nobody is tracked; IMAGE mode searches every frame. Smoothing and limb
+consistency run on the pasted full-frame map, so moving crops change nothing
+for them. Each person's facing comes from the limb stage's head-based,
+hysteresis-filtered facing (or, with limb consistency off, from a
+:class:`~tryon_sdk.facing.FacingFilter` per track).
 
 Example::
 
@@ -33,9 +45,18 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, InputError
+from .facing import FacingFilter, head_evidence
 from .inputs import to_rgb_uint8
 from .labels import argmax_labels, swap_lr
 from .parser import ParseResult
+from .people import (
+    PeopleTracker,
+    Person,
+    coerce_options,
+    parse_people_first,
+    people_from_labels,
+    use_people_first,
+)
 from .visualize import overlay
 
 if TYPE_CHECKING:
@@ -96,6 +117,8 @@ class StreamOptions:
         return_probabilities: keep the (smoothed) ``CxHxW`` float32 probabilities in each result.
         result_callback: LIVE_STREAM only, and required there (see :data:`ResultCallback`).
         compositor: renders the output image (:meth:`VideoSession.render`, LIVE_STREAM callback, overlay video).
+        roi: people first: ``None`` (auto: for frames at least twice the model input), ``True``, ``False``
+            (the whole frame, as before) or a :class:`~tryon_sdk.people.PeopleOptions`.
     """
 
     running_mode: RunningMode | str = RunningMode.VIDEO
@@ -105,9 +128,11 @@ class StreamOptions:
     return_probabilities: bool = False
     result_callback: ResultCallback | None = None
     compositor: Compositor | None = None
+    roi: Any = None
 
     def __post_init__(self) -> None:
         self.running_mode = RunningMode.coerce(self.running_mode)
+        coerce_options(self.roi)  # raises on a bad value
         if self.running_mode is RunningMode.LIVE_STREAM and self.result_callback is None:
             raise ConfigError("LIVE_STREAM mode needs a result_callback")
         if self.running_mode is not RunningMode.LIVE_STREAM and self.result_callback is not None:
@@ -128,6 +153,7 @@ class StreamStats:
     last_timestamp_ms: int | None
     inference_s: float
     postprocess_s: float
+    people_searches: int = 0  # whole-frame people detection passes (people first)
 
 
 def _temporal_stages(options: StreamOptions) -> tuple[Any, Any]:
@@ -169,6 +195,12 @@ class VideoSession:
         self._smoother, self._fixer = _temporal_stages(self.options)
         self._smooth_state: Any = None
         self._limb_state: Any = None
+        self._people_options = coerce_options(self.options.roi)
+        self._tracker = PeopleTracker(self._people_options) if self._people_options is not None else None
+        self._people_state: Any = None
+        self._facing_filter = FacingFilter((self._people_options or coerce_options(True)).facing)  # type: ignore[union-attr]
+        self._facing_state: Any = None
+        self._searches = 0
         self._last_ts: int | None = None
         self._stride_cache: dict[tuple[int, int], float] = {}
         self._closed = False
@@ -198,7 +230,13 @@ class VideoSession:
     def stats(self) -> StreamStats:
         with self._cv:
             return StreamStats(
-                self._submitted, self._processed, self._dropped, self._last_ts, self._inference_s, self._post_s
+                self._submitted,
+                self._processed,
+                self._dropped,
+                self._last_ts,
+                self._inference_s,
+                self._post_s,
+                self._searches + (self._people_state.detections if self._people_state is not None else 0),
             )
 
     @property
@@ -224,6 +262,10 @@ class VideoSession:
             self._smooth_state = None
             self._limb_state = None
             self._last_ts = None
+            if self._people_state is not None:
+                self._searches += self._people_state.detections
+            self._people_state = None
+            self._facing_state = None
 
     def close(self, *, raise_errors: bool = True) -> None:
         """Finish: a LIVE_STREAM session parses its last waiting frame, then stops its worker.
@@ -239,6 +281,7 @@ class VideoSession:
                 self._cv.notify_all()
             self._worker.join()
         self._smooth_state = self._limb_state = None
+        self._facing_state = None
         if raise_errors:
             self._raise_worker_error()
 
@@ -269,18 +312,52 @@ class VideoSession:
             raise err
 
     # --------------------------------------------------------------- pipeline
+    def predict(self, images: Sequence[np.ndarray]) -> tuple[list[torch.Tensor], list[list[Person] | None]]:
+        """Engine stage: ``CxHxW`` float32 probabilities per frame (on the engine's device) and the people
+        found (``None`` where the whole frame was parsed). People first follows the session's ``roi``;
+        in VIDEO / LIVE_STREAM mode frames must come in order (the regions of interest are tracked)."""
+        roi, opts = self.options.roi, self._people_options
+        input_size = self.parser.config.input_size
+        first = [
+            i for i, im in enumerate(images) if opts is not None and use_people_first(roi, im.shape[:2], input_size)
+        ]
+        probs: list[Any] = [None] * len(images)
+        people: list[list[Person] | None] = [None] * len(images)
+        if first:
+            if self.mode is RunningMode.IMAGE:
+                found = parse_people_first(self.parser, [images[i] for i in first], opts)  # type: ignore[arg-type]
+                self._searches += len(first)
+                for i, (p, ppl) in zip(first, found):
+                    probs[i], people[i] = p, ppl
+            else:
+                assert self._tracker is not None
+                for i in first:
+                    probs[i], people[i], self._people_state = self._tracker.step(
+                        self.parser, images[i], self._people_state
+                    )
+        whole = [i for i in range(len(images)) if probs[i] is None]
+        if whole:
+            for i, p in zip(whole, self.parser.predict([images[i] for i in whole])):
+                probs[i] = p
+        return probs, people
+
     def _process(
-        self, images: list[np.ndarray], timestamps: list[int | None], probs_list: Sequence[torch.Tensor] | None = None
+        self,
+        images: list[np.ndarray],
+        timestamps: list[int | None],
+        probs_list: Sequence[torch.Tensor] | None = None,
+        people_list: Sequence[Sequence[Person] | None] | None = None,
     ) -> list[ParseResult]:
         """Engine on the whole batch (unless ``probs_list`` is given), then the stateful stages frame by frame."""
         t0 = time.perf_counter()
         if probs_list is None:
-            probs_list = self.parser.predict(images)
+            probs_list, people_list = self.predict(images)
         t1 = time.perf_counter()
         stateful = self.mode is not RunningMode.IMAGE
         names = self.parser.config.class_names
+        people_list = people_list if people_list is not None else [None] * len(images)
         results = []
-        for image, probs, ts in zip(images, probs_list, timestamps):
+        for image, probs, ts, found in zip(images, probs_list, timestamps, people_list):
             smooth_state = self._smooth_state if stateful else None
             limb_state = self._limb_state if stateful else None
             if self._smoother is not None:
@@ -291,6 +368,7 @@ class VideoSession:
                 labels = np.asarray(labels, dtype=np.uint8)
             elif self.options.mirrored:  # the limb stage handles this itself when it runs
                 labels = swap_lr(labels)
+            people = self._people(labels, found, limb_state, stateful)
             if stateful:
                 self._smooth_state, self._limb_state = smooth_state, limb_state
             p = None
@@ -298,13 +376,33 @@ class VideoSession:
                 p = probs.float().cpu().numpy()
                 if self._smoother is not None and stateful:
                     p = p.copy()  # the smoother remembers this very tensor: callers may write to theirs
-            results.append(ParseResult(labels, p, image, names, ts, **self._extra_fields(labels.shape)))
+            results.append(ParseResult(labels, p, image, names, ts, **self._extra_fields(labels.shape), people=people))
         t2 = time.perf_counter()
         with self._cv:
             self._inference_s += t1 - t0
             self._post_s += t2 - t1
             self._processed += len(results)
         return results
+
+    def _people(
+        self, labels: np.ndarray, found: Sequence[Person] | None, limb_state: Any, stateful: bool
+    ) -> tuple[Person, ...]:
+        """The frame's people with their facing (limb stage's when it ran, else head + hysteresis per track)."""
+        people = list(found) if found is not None else people_from_labels(labels, self._people_options)
+        if not people:
+            return ()
+        if limb_state is not None:
+            flip = self._fixer.options.flip_frames  # type: ignore[union-attr]
+            return tuple(dataclasses.replace(p, facing=limb_state.facing_in(p.box, flip)) for p in people)
+        keys = [p.track_id if p.track_id is not None else -k - 1 for k, p in enumerate(people)]
+        evidence = {
+            key: head_evidence(np.ascontiguousarray(labels[p.box.y0 : p.box.y1, p.box.x0 : p.box.x1]))
+            for key, p in zip(keys, people)
+        }
+        facing, state = self._facing_filter.step(evidence, self._facing_state if stateful else None)
+        if stateful:
+            self._facing_state = state
+        return tuple(dataclasses.replace(p, facing=facing[key]) for key, p in zip(keys, people))
 
     def _extra_fields(self, shape: tuple[int, int]) -> dict[str, Any]:
         # ParseResult.stride_px (edge-refinement radius) is set the way Parser.parse sets it.
@@ -332,18 +430,24 @@ class VideoSession:
         frames: Sequence[Any],
         probabilities: Sequence[torch.Tensor],
         timestamps_ms: Sequence[int] | None = None,
+        *,
+        people: Sequence[Sequence[Person] | None] | None = None,
     ) -> list[ParseResult]:
         """Run the stages after the engine on probabilities computed elsewhere.
 
-        ``probabilities`` are ``CxHxW`` float32 tensors as :meth:`Parser.predict` returns them
-        for ``frames`` (e.g. one engine call shared by several sessions in an evaluation).
+        ``probabilities`` are ``CxHxW`` float32 tensors as :meth:`Parser.predict` (whole frame) or
+        :meth:`predict` (people first) returns them for ``frames`` (e.g. one engine call shared by several
+        sessions in an evaluation, or the engine stage of a pipeline); ``people`` what :meth:`predict`
+        found (``None``: taken from the label maps).
         """
         if len(probabilities) != len(frames):
             raise InputError(f"{len(frames)} frames but {len(probabilities)} probability maps")
+        if people is not None and len(people) != len(frames):
+            raise InputError(f"{len(frames)} frames but {len(people)} people lists")
         for f, p in zip(frames, probabilities):
             if not isinstance(p, torch.Tensor) or p.ndim != 3 or tuple(p.shape[1:]) != tuple(np.shape(f)[:2]):
                 raise InputError(f"probabilities must be CxHxW tensors at the frame size {np.shape(f)[:2]}")
-        return self._parse_many("parse_probabilities", frames, timestamps_ms, list(probabilities))
+        return self._parse_many("parse_probabilities", frames, timestamps_ms, list(probabilities), people)
 
     def _parse_many(
         self,
@@ -351,6 +455,7 @@ class VideoSession:
         frames: Sequence[Any],
         timestamps_ms: Sequence[int] | None,
         probabilities: list[torch.Tensor] | None,
+        people: Sequence[Sequence[Person] | None] | None = None,
     ) -> list[ParseResult]:
         self._require(method, RunningMode.IMAGE, RunningMode.VIDEO)
         if self.mode is RunningMode.VIDEO:
@@ -375,7 +480,7 @@ class VideoSession:
             return []
         with self._cv:
             self._submitted += len(images)
-        results = self._process(images, stamps, probabilities)
+        results = self._process(images, stamps, probabilities, people)
         if self.mode is RunningMode.VIDEO:
             self._last_ts = stamps[-1]  # type: ignore[assignment]
         return results

@@ -15,6 +15,10 @@
 * **flip equivariance**: agreement, over pixels that are a limb in either
   map, between the parse of a mirrored frame and the mirrored parse of the
   frame with sides swapped (:func:`~tryon_sdk.labels.hflip_labels`).
+* **own-side share** (:func:`own_side_counts`, needs the truth of how the
+  person faces and where the body's centre line is): share of limb pixels on
+  the person's own side, i.e. left limbs on the image's left of the centre
+  line for a back view, on its right for a front view.
 
 :class:`VideoMetrics` is an accumulator fed frame by frame (memory stays flat
 over a long video: it keeps the previous frame only); the functions
@@ -46,6 +50,7 @@ __all__ = [
     "transient_swaps",
     "mixed_limb_share",
     "flip_equivariance",
+    "own_side_counts",
 ]
 
 LabelMap = np.ndarray | torch.Tensor
@@ -319,3 +324,41 @@ def transient_swaps(labels: Iterable[LabelMap], **options) -> int:
 def mixed_limb_share(labels: Iterable[LabelMap], **options) -> float:
     """Share of limb regions with a minority side over the threshold (NaN without limb regions)."""
     return compute_video_metrics(labels, **options).mixed_limb_share
+
+
+def own_side_counts(
+    labels: LabelMap,
+    centre_x: float,
+    facing: int,
+    pairs: Sequence[tuple[int, int]] = FLIP_PAIRS,
+    region: tuple[int, int, int, int] | None = None,
+) -> tuple[int, int]:
+    """Limb pixels on the person's own side, and all limb pixels (off the centre line).
+
+    labels: H x W label map; centre_x: image x of the body's centre line; facing: +1 the
+    person faces the camera (own left = image right), -1 seen from behind; region: optional
+    ``(x0, y0, x1, y1)`` box the count is limited to (the person).
+    Returns ``(on_own_side, total)``.
+    """
+    lab = _as_map(labels)
+    if facing not in (1, -1):
+        raise InputError(f"facing must be +1 (front) or -1 (back), got {facing!r}")
+    if not math.isfinite(centre_x):
+        raise InputError(f"centre_x must be finite, got {centre_x!r}")
+    x_off = 0
+    if region is not None:
+        x0, y0, x1, y1 = (int(v) for v in region)
+        lab = lab[max(y0, 0) : y1, max(x0, 0) : x1]
+        x_off = max(x0, 0)
+    xs = np.arange(lab.shape[1]) + x_off
+    right_of = (xs > centre_x)[None, :]
+    left_of = (xs < centre_x)[None, :]
+    left_ids = np.array([a for a, _ in pairs])
+    right_ids = np.array([b for _, b in pairs])
+    is_left = np.isin(lab, left_ids)
+    is_right = np.isin(lab, right_ids)
+    # own left on the image's right for a front view, on its left from behind
+    left_ok, right_ok = (right_of, left_of) if facing > 0 else (left_of, right_of)
+    good = int(np.count_nonzero(is_left & left_ok) + np.count_nonzero(is_right & right_ok))
+    total = int(np.count_nonzero((is_left | is_right) & (left_of | right_of)))
+    return good, total
