@@ -261,3 +261,63 @@ def moving_box_sequence(
         seq.facing.append(1)
         seq.timestamps_ms.append(100.0 * t)
     return seq
+
+
+class PaletteEngine:
+    """A stand-in network that reads the classes off palette colours, at any resolution.
+
+    Each pixel's logits are ``-|rgb - PALETTE[c]|^2 / (2 * 25^2)``, with background winning where no
+    colour is within 60 (the letterbox padding, blends at edges). A frame drawn as
+    :func:`palette_frame` of a label map parses back to that label map, whatever crop or scale it
+    is seen at, so people-first parsing can be tested against a known truth; it "sees" exactly the
+    sides it is drawn with (draw back views with front-view sides to imitate that habit). Counts its
+    calls and input sizes in :attr:`calls`.
+    """
+
+    name = "palette"
+
+    def __init__(self, input_size: tuple[int, int] = (96, 64)) -> None:
+        from tryon_sdk import ModelConfig
+
+        self.config = ModelConfig(input_size=input_size, architecture="lraspp", backbone="mobilenet_v3_large")
+        self.device = torch.device("cpu")
+        self.calls: list[tuple[int, ...]] = []
+        self._palette = torch.from_numpy(PALETTE.astype(np.float32))
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        self.calls.append(tuple(batch.shape))
+        mean = torch.tensor(self.config.mean).view(1, 3, 1, 1) * 255.0
+        std = torch.tensor(self.config.std).view(1, 3, 1, 1) * 255.0
+        rgb = batch * std + mean
+        d2 = ((rgb[:, None] - self._palette[None, :, :, None, None]) ** 2).sum(2)  # B x C x H x W
+        logits = -d2 / (2 * 25.0**2)
+        far = d2.min(1).values > 60.0**2
+        logits[:, 0] = torch.where(far, torch.zeros_like(far, dtype=logits.dtype), logits[:, 0])
+        return logits
+
+
+def palette_frame(labels: np.ndarray) -> np.ndarray:
+    """H x W x 3 uint8 RGB frame that :class:`PaletteEngine` parses back to ``labels``."""
+    return PALETTE[labels]
+
+
+def scene(
+    size: tuple[int, int], people: Iterable[tuple[float, float, float, int]], *, front_habit: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """A frame with people ``(cx, top, height, facing)`` (pixels; facing +1 front, -1 back).
+
+    Returns the true label map and the raw label map a parser with ``front_habit`` would see
+    (left/right by image position on back views); draw the frame with :func:`palette_frame` of the raw map.
+    """
+    h, w = size
+    truth = np.zeros(size, np.uint8)
+    raw = np.zeros(size, np.uint8)
+    for cx, top, height, facing in people:
+        lab = draw_person(size, cx, facing=facing, height=height / h, top=top)
+        seen = lab.copy()
+        if front_habit and facing < 0:
+            for a, b in FLIP_PAIRS:
+                seen[lab == a], seen[lab == b] = b, a
+        truth = np.where(lab > 0, lab, truth)
+        raw = np.where(seen > 0, seen, raw)
+    return truth, raw

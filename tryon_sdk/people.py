@@ -26,8 +26,9 @@ from frame to frame.
   crop that is more confident (larger top probability) there.
 * **Tracking** (:class:`PeopleTracker`, VIDEO / LIVE_STREAM): each person's
   box comes from its mask in the previous frame's crop (components touching
-  the previous box), smoothed (``box_smoothing``) and grown into the next
-  crop. The whole frame is searched again every ``redetect_every`` frames
+  the predicted box; the span holding all but 2% of the mask on each side),
+  smoothed (``box_smoothing``) against the box predicted from its motion, and
+  grown into the next crop, moved by that motion. The whole frame is searched again every ``redetect_every`` frames
   while fewer than ``max_people`` are tracked (a new person entering is found
   within that many frames), at once when a mask touches a crop edge that is
   not the frame's edge, and on every frame while nobody is tracked (an empty
@@ -340,21 +341,23 @@ def paste(
     dev = crops[0].device if crops else (device or "cpu")
     full = torch.zeros((num_classes, H, W), dtype=torch.float32, device=dev)
     full[0] = 1.0
-    conf: torch.Tensor | None = None
+    conf: torch.Tensor | None = None  # top probability of the crop pasted at each pixel, -1 where none
     covered: list[Box] = []
     for probs, win in zip(crops, windows):
         x0, y0, x1, y1 = win
         probs = probs.float()
-        region = full[:, y0:y1, x0:x1]
-        if not any(_iou(win, c) > 0 for c in covered):  # nothing pasted here yet
-            region.copy_(probs)
-        else:
-            if conf is None:
-                conf = full.amax(0)
-            take = probs.amax(0) > conf[y0:y1, x0:x1]
-            region.copy_(torch.where(take[None], probs, region))
-        if conf is not None:
-            conf[y0:y1, x0:x1] = full[:, y0:y1, x0:x1].amax(0)
+        top = probs.amax(0)
+        if any(_iou(win, c) > 0 for c in covered):
+            assert conf is not None
+            take = top > conf[y0:y1, x0:x1]
+            full[:, y0:y1, x0:x1] = torch.where(take[None], probs, full[:, y0:y1, x0:x1])
+            conf[y0:y1, x0:x1] = torch.maximum(top, conf[y0:y1, x0:x1])
+        else:  # nothing pasted here yet
+            full[:, y0:y1, x0:x1] = probs
+            if len(crops) > 1:
+                if conf is None:
+                    conf = torch.full((H, W), -1.0, device=dev)
+                conf[y0:y1, x0:x1] = top
         covered.append(win)
     return full
 
@@ -475,6 +478,13 @@ class Track:
     age: int = 0
     size: tuple[float, float] = (0.0, 0.0)  # (w, h) the box may reach at most :data:`_MAX_SIZE` times
     misses: int = 0  # consecutive whole-frame searches that did not see this person
+    velocity: tuple[float, float] = (0.0, 0.0)  # box centre motion per frame (the next crop is moved by it)
+
+    def predicted(self) -> tuple[float, float, float, float]:
+        """The box where the person should be in the next frame."""
+        vx, vy = self.velocity
+        x0, y0, x1, y1 = self.box
+        return (x0 + vx, y0 + vy, x1 + vx, y1 + vy)
 
 
 @dataclass(frozen=True)
@@ -543,7 +553,7 @@ class PeopleTracker:
             full = paste(shape, [], [], parser.config.num_classes, parser.device)
             return full, [], PeopleState(shape, (), next_id, since, False, detections)
         tracks.sort(key=lambda t: t.track_id)
-        windows = [crop_window(t.box, shape, parser.config.input_size, opt.margin) for t in tracks]
+        windows = [crop_window(t.predicted(), shape, parser.config.input_size, opt.margin) for t in tracks]
         crops = parser.predict_regions([image], [windows])[0]
         full = paste(shape, crops, windows, parser.config.num_classes, parser.device)
         kept: list[Track] = []
@@ -552,7 +562,7 @@ class PeopleTracker:
         H, W = shape
         for track, probs, win in zip(tracks, crops, windows):
             lab = argmax_labels(probs)
-            found = _person_in_crop(lab, probs[0], win, track.box)
+            found = _person_in_crop(lab, probs[0], win, track.predicted())
             if found is None or found[1] < opt.min_crop_share * lab.size:
                 redetect = True  # lost: look for people again on the next frame
                 continue
@@ -561,19 +571,28 @@ class PeopleTracker:
             touches |= (box.x1 >= win.x1 and win.x1 < W) or (box.y1 >= win.y1 and win.y1 < H)
             redetect |= bool(touches)
             a = opt.box_smoothing if track.age > 0 and not touches else 0.0
-            smoothed = _clamp_growth(track.box, tuple(a * o + (1 - a) * n for o, n in zip(track.box, box)))
+            prior = track.predicted()
+            smoothed = _clamp_growth(prior, tuple(a * o + (1 - a) * n for o, n in zip(prior, box)))
             smoothed = _clamp_size(smoothed, track.size)
-            kept.append(dataclasses.replace(track, box=smoothed, age=track.age + 1))
+            moved = (
+                0.5 * (smoothed[0] + smoothed[2] - track.box[0] - track.box[2]),
+                0.5 * (smoothed[1] + smoothed[3] - track.box[1] - track.box[3]),
+            )
+            velocity = moved if track.age > 0 else (0.0, 0.0)
+            kept.append(dataclasses.replace(track, box=smoothed, age=track.age + 1, velocity=velocity))
             people.append(Person(box, area, UNKNOWN, track.track_id, score))
         kept, people = _merge_duplicates(kept, people)
         return full, people, PeopleState(shape, tuple(kept), next_id, since, redetect, detections)
 
 
 def _clamp_growth(old: Sequence[float], new: Sequence[float]) -> tuple[float, float, float, float]:
-    """``new`` limited to ``old`` grown by :data:`_MAX_GROWTH` of its size per side: paint bleeding onto the
-    background next to a person cannot run away with the crop, frame after frame."""
-    gx, gy = _MAX_GROWTH * (old[2] - old[0]), _MAX_GROWTH * (old[3] - old[1])
-    return (max(new[0], old[0] - gx), max(new[1], old[1] - gy), min(new[2], old[2] + gx), min(new[3], old[3] + gy))
+    """``new`` shrunk about its centre to at most ``old``'s size grown by :data:`_MAX_GROWTH` per side: paint
+    bleeding onto the background next to a person cannot run away with the crop, frame after frame (the box
+    may move freely)."""
+    w = min(new[2] - new[0], (1 + 2 * _MAX_GROWTH) * (old[2] - old[0]))
+    h = min(new[3] - new[1], (1 + 2 * _MAX_GROWTH) * (old[3] - old[1]))
+    cx, cy = 0.5 * (new[0] + new[2]), 0.5 * (new[1] + new[3])
+    return (cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h)
 
 
 def _clamp_size(box: Sequence[float], size: tuple[float, float]) -> tuple[float, float, float, float]:

@@ -1,0 +1,131 @@
+"""Facing from the head: evidence, decision, hysteresis."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from tryon_sdk.errors import ConfigError, InputError
+from tryon_sdk.facing import (
+    FacingFilter,
+    FacingOptions,
+    FacingState,
+    classify_head,
+    head_evidence,
+    update_facing,
+)
+
+from synthetic import FACE, HAIR, draw_person
+
+SIZE = (192, 128)
+OPTS = FacingOptions()
+
+
+def person(facing: int) -> np.ndarray:
+    return draw_person(SIZE, 64, facing=facing)
+
+
+def back_with_painted_neck() -> np.ndarray:
+    """A back view whose neck, below the hair, is painted Face (what front-view parsers do)."""
+    lab = person(-1)
+    ys, xs = np.nonzero(lab == HAIR)
+    y1, cx, w = ys.max(), int(xs.mean()), np.ptp(xs)
+    cv2.rectangle(lab, (cx - w // 3, y1 - 2), (cx + w // 3, y1 + w // 3), FACE, -1)
+    return lab
+
+
+def profile() -> np.ndarray:
+    """A head seen from the side: hair at the back, a narrow strip of face at the front."""
+    lab = person(-1)
+    ys, xs = np.nonzero(lab == HAIR)
+    y0, y1, x1 = ys.min(), ys.max(), xs.max()
+    h = y1 - y0
+    cv2.rectangle(lab, (x1 - 2, y0 + int(0.35 * h)), (x1, y1), FACE, -1)
+    return lab
+
+
+def test_front_back_side_and_painted_neck():
+    front, back = head_evidence(person(1)), head_evidence(person(-1))
+    assert front.share > 0.3 and back.share == 0.0
+    assert classify_head(front, OPTS) == 1 and classify_head(back, OPTS) == -1
+    neck = head_evidence(back_with_painted_neck())
+    assert neck.share <= OPTS.back_share and classify_head(neck, OPTS) == -1
+    side = head_evidence(profile())
+    assert OPTS.back_share < side.share < OPTS.front_share and classify_head(side, OPTS) == 0
+
+
+def test_mirrored_head_gives_the_same_evidence():
+    for lab in (person(1), back_with_painted_neck(), profile()):
+        assert head_evidence(lab) == head_evidence(np.ascontiguousarray(lab[:, ::-1]))
+
+
+def test_no_head_or_a_tiny_one_gives_no_evidence():
+    legs = person(1)
+    legs[: SIZE[0] // 2] = 0
+    assert head_evidence(legs) is None or classify_head(head_evidence(legs), OPTS) is None
+    assert head_evidence(np.zeros(SIZE, np.uint8)) is None
+    tiny = np.zeros((40, 40), np.uint8)
+    tiny[5:8, 18:21] = FACE
+    tiny[8:35, 15:25] = 4
+    assert classify_head(head_evidence(tiny), OPTS) is None  # 9 head pixels < min_head_pixels
+
+
+def test_mask_limits_the_person():
+    lab = np.concatenate([person(1), person(-1)], axis=1)
+    left = np.zeros(lab.shape, bool)
+    left[:, : SIZE[1]] = True
+    assert classify_head(head_evidence(lab, left & (lab > 0)), OPTS) == 1
+    assert classify_head(head_evidence(lab, ~left & (lab > 0)), OPTS) == -1
+    with pytest.raises(InputError):
+        head_evidence(lab, left[:, :10])
+    with pytest.raises(InputError, match="uint8"):
+        head_evidence(lab.astype(np.int32))
+
+
+def test_hysteresis():
+    run = lambda obs, k=3: [s.facing for s in _states(obs, k)]  # noqa: E731
+    assert run([None, 0, -1, -1]) == [0, 0, -1, -1]  # the first front/back evidence sets it
+    assert run([-1, 1, -1, -1, 1, None, 0, -1]) == [-1] * 8  # one-frame doubts change nothing
+    assert run([-1, -1, 1, 1, 1, 1]) == [-1, -1, -1, -1, 1, 1]  # a turn: after 3 contrary frames
+    assert run([-1, 1, 0, None, 1, 1]) == [-1, -1, -1, -1, -1, 1]  # side / missing frames don't reset
+    assert run([1, -1, 1, -1, -1], k=1) == [1, -1, 1, -1, -1]
+
+
+def _states(obs, k):
+    s, out = None, []
+    for o in obs:
+        s = update_facing(s, o, k)
+        out.append(s)
+    return out
+
+
+def test_filter_per_track_reports_side_after_a_sustained_profile():
+    f = FacingFilter(FacingOptions(flip_frames=2))
+    state = None
+    names = []
+    for lab in [person(-1), profile(), profile(), profile(), person(-1)]:
+        out, state = f.step({7: head_evidence(lab)}, state)
+        names.append(out[7])
+    assert names == ["back", "back", "side", "side", "back"]
+    out, state = f.step({8: head_evidence(person(1))}, state)
+    assert out == {8: "front"} and 7 not in state  # tracks not seen are forgotten
+    assert isinstance(state[8], FacingState)
+
+
+def test_options_are_validated():
+    for bad in (
+        dict(front_share=0.0),
+        dict(front_share=1.5),
+        dict(back_share=0.2),
+        dict(back_share=-0.1),
+        dict(min_head_pixels=0),
+        dict(flip_frames=0),
+        dict(front_share=float("nan")),
+        dict(flip_frames=True),
+    ):
+        with pytest.raises(ConfigError, match="valid"):
+            FacingOptions(**bad)
+    with pytest.raises(ConfigError):
+        FacingFilter({"flip_frames": 2})  # type: ignore[arg-type]
+    assert FacingOptions().replace(flip_frames=5).flip_frames == 5

@@ -1,0 +1,373 @@
+"""People-first parsing: boxes, crops, paste, detection, tracking, and sides from facing end to end.
+
+The network is :class:`synthetic.PaletteEngine`, which reads classes off palette colours at any
+resolution, so every result can be checked against a label map we drew ourselves.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tryon_sdk import Parser
+from tryon_sdk.errors import ConfigError, InputError
+from tryon_sdk.labels import hflip_labels
+from tryon_sdk.people import (
+    PeopleOptions,
+    PeopleTracker,
+    Person,
+    check_boxes,
+    crop_window,
+    paste,
+    use_people_first,
+)
+from tryon_sdk.regions import Box
+from tryon_sdk.stream import open_stream
+
+from synthetic import PaletteEngine, palette_frame, scene
+
+LIMBS = [9, 10, 12, 13, 14, 15]
+INPUT = (96, 64)
+
+
+@pytest.fixture
+def engine() -> PaletteEngine:
+    return PaletteEngine(INPUT)
+
+
+@pytest.fixture
+def parser(engine) -> Parser:
+    return Parser(engine)
+
+
+def class_accuracy(labels: np.ndarray, truth: np.ndarray) -> float:
+    """Share of the true person pixels labelled with their true class."""
+    person = truth > 0
+    return float(np.mean(labels[person] == truth[person]))
+
+
+def limb_accuracy(labels: np.ndarray, truth: np.ndarray) -> float:
+    """Share of the true limb pixels labelled with their true class."""
+    limb = np.isin(truth, LIMBS)
+    return float(np.mean(labels[limb] == truth[limb]))
+
+
+def side_accuracy(labels: np.ndarray, truth: np.ndarray) -> float:
+    """Of the true limb pixels labelled as a limb of the right pair, the share on the right side."""
+    pair = {9: 9, 10: 9, 12: 12, 13: 12, 14: 14, 15: 14}
+    lut = np.zeros(256, np.uint8)
+    for c, k in pair.items():
+        lut[c] = k
+    same_pair = np.isin(truth, LIMBS) & (lut[labels] == lut[truth])
+    return float(np.mean(labels[same_pair] == truth[same_pair]))
+
+
+# ----------------------------------------------------------------------------------------------------- boxes
+def test_check_boxes_accepts_and_refuses():
+    ok = check_boxes([(10, 20, 50, 90), [0, 0, 100, 60.5]], (100, 100))
+    assert ok.shape == (2, 4) and ok.dtype == np.float64
+    assert check_boxes((1, 2, 3, 4), (10, 10)).shape == (1, 4)
+    bad = {
+        "outside": ([(10, 20, 150, 90)], "outside the 100x100 frame"),
+        "negative": ([(-1, 20, 50, 90)], "outside"),
+        "empty list": ([], "empty"),
+        "degenerate": ([(10, 20, 10, 90)], "degenerate"),
+        "upside down": ([(10, 90, 50, 20)], "degenerate"),
+        "nan": ([(10, math.nan, 50, 90)], "not finite"),
+        "inf": ([(10, 20, math.inf, 90)], "not finite"),
+        "shape": ([(10, 20, 50)], "N x 4"),
+        "type": ("a box", "boxes must be"),
+    }
+    for name, (boxes, message) in bad.items():
+        with pytest.raises(InputError, match=message):
+            check_boxes(boxes, (100, 100))
+
+
+def test_parse_with_bad_boxes_raises_typed_errors(parser):
+    image = palette_frame(scene((120, 160), [(80, 10, 100, 1)])[1])
+    with pytest.raises(InputError, match="outside"):
+        parser.parse(image, boxes=[(0, 0, 161, 120)])
+    with pytest.raises(InputError, match="not finite"):
+        parser.parse(image, boxes=[(0, 0, float("nan"), 120)])
+    with pytest.raises(InputError, match="degenerate"):
+        parser.parse(image, boxes=[(50, 50, 50, 80)])
+    with pytest.raises(ConfigError, match="roi=False"):
+        parser.parse(image, boxes=[(0, 0, 10, 10)], roi=False)
+    with pytest.raises(ConfigError, match="roi must be"):
+        parser.parse(image, roi="yes")
+    with pytest.raises(InputError, match="2 images but 1"):
+        parser.parse_batch([image, image], boxes=[None])
+
+
+# ------------------------------------------------------------------------------------------------ crop window
+@pytest.mark.parametrize("box", [(100, 50, 140, 170), (300, 0, 330, 40), (0, 100, 20, 230)])
+def test_crop_window_has_the_model_aspect_and_holds_the_box(box):
+    shape = (240, 480)
+    win = crop_window(box, shape, (288, 192), 0.15)
+    assert 0 <= win.x0 < win.x1 <= shape[1] and 0 <= win.y0 < win.y1 <= shape[0]
+    assert (win.y1 - win.y0) * 2 == (win.x1 - win.x0) * 3  # 3:2, exactly, so no padding
+    assert win.x0 <= box[0] and win.x1 >= box[2] and win.y0 <= box[1] and win.y1 >= box[3]
+
+
+def test_crop_window_landscape_box_and_small_frame():
+    win = crop_window((10, 40, 200, 80), (240, 480), (288, 192), 0.1)
+    assert (win.x1 - win.x0) * 2 == (win.y1 - win.y0) * 3  # a lying box gets the transposed input
+    small = crop_window((0, 0, 40, 30), (30, 40), (288, 192), 0.5)
+    assert small == Box(0, 0, 40, 30)  # clipped to a frame smaller than the window
+
+
+def test_crop_window_of_a_mirrored_box_is_the_mirrored_window():
+    rng = np.random.default_rng(0)
+    W = 383
+    for _ in range(200):
+        x0 = float(rng.integers(0, 300)) + rng.choice([0.0, 0.5, 0.25])
+        x1 = x0 + float(rng.integers(5, 80))
+        box = (x0, 10.0, min(x1, W), 120.0)
+        win = crop_window(box, (200, W), (96, 64), 0.15)
+        mir = crop_window((W - box[2], 10.0, W - box[0], 120.0), (200, W), (96, 64), 0.15)
+        assert (mir.x0, mir.x1) == (W - win.x1, W - win.x0)
+
+
+def test_paste_background_outside_and_confidence_in_overlaps():
+    C = 18
+    a = torch.zeros(C, 4, 4)
+    a[4] = 0.6
+    a[0] = 0.4  # upper-clothes at 0.6
+    b = torch.zeros(C, 4, 4)
+    b[6] = 0.9
+    b[0] = 0.1  # pants at 0.9
+    full = paste((6, 8), [a, b], [Box(0, 0, 4, 4), Box(2, 2, 6, 6)], C)
+    labels = full.argmax(0)
+    assert labels[0, 0] == 4 and labels[5, 5] == 6 and labels[0, 7] == 0 and labels[5, 0] == 0
+    assert labels[3, 3] == 6  # the overlap takes the more confident crop
+    assert labels[2, 1] == 4  # the first crop outside the overlap is kept
+    torch.testing.assert_close(full.sum(0), torch.ones(6, 8))
+
+
+# --------------------------------------------------------------------------------------------------- IMAGE mode
+def test_small_person_is_parsed_better_people_first(parser, engine):
+    truth, raw = scene((240, 480), [(100, 60, 120, 1)])
+    image = palette_frame(raw)
+    first = parser.parse(image, roi=True)
+    whole = parser.parse(image, roi=False)
+    assert class_accuracy(first.labels, truth) > 0.9
+    assert class_accuracy(first.labels, truth) > class_accuracy(whole.labels, truth) + 0.1
+    assert limb_accuracy(first.labels, truth) > limb_accuracy(whole.labels, truth) + 0.15
+    (person,) = first.people
+    assert person.track_id is None and person.facing == "front" and 0.9 < person.score <= 1.0
+    ys, xs = np.nonzero(truth)
+    assert abs(person.box.x0 - xs.min()) <= 3 and abs(person.box.y1 - ys.max() - 1) <= 3
+    # one cheap detection pass below the input size, then the crop at the input size
+    assert [c[2:] for c in engine.calls[-3:-1]] == [(32, 64), INPUT]
+
+
+def test_auto_roi_follows_the_frame_size(parser, engine):
+    assert use_people_first(None, (240, 480), INPUT) and not use_people_first(None, (120, 160), INPUT)
+    assert use_people_first(True, (10, 10), INPUT) and not use_people_first(False, (999, 999), INPUT)
+    truth, raw = scene((240, 480), [(100, 60, 120, 1)])
+    np.testing.assert_array_equal(parser.parse(palette_frame(raw)).labels, parser.parse(palette_frame(raw), roi=True).labels)
+    small = palette_frame(scene((120, 160), [(80, 10, 100, 1)])[1])
+    n = len(engine.calls)
+    result = parser.parse(small)
+    assert len(engine.calls) == n + 1  # the whole frame, as before
+    assert result.people and result.people[0].facing == "front"  # people from the label map
+
+
+def test_roi_false_is_the_whole_frame_path(parser):
+    truth, raw = scene((240, 480), [(100, 60, 120, 1)])
+    image = palette_frame(raw)
+    result = parser.parse(image, roi=False, return_probabilities=True)
+    probs = parser.predict([image])[0]
+    np.testing.assert_allclose(result.probabilities, probs.numpy(), atol=1e-6)
+
+
+def test_empty_frame_costs_one_cheap_pass_and_is_background(parser, engine):
+    empty = np.zeros((240, 480, 3), np.uint8)
+    n = len(engine.calls)
+    result = parser.parse(empty, roi=True, return_probabilities=True)
+    assert len(engine.calls) == n + 1 and engine.calls[-1][2] < INPUT[0]
+    assert not result.labels.any() and result.people == ()
+    assert np.all(result.probabilities[0] == 1.0)
+
+
+def test_given_boxes_skip_the_detection_and_batch_the_crops(parser, engine):
+    # a front view and a back view, drawn as a parser with the front-view habit sees them
+    truth, raw = scene((240, 480), [(100, 60, 120, 1), (360, 40, 150, -1)], front_habit=True)
+    image = palette_frame(raw)
+    n = len(engine.calls)
+    result = parser.parse(image, boxes=[(70, 55, 130, 185), (320, 35, 400, 195)])
+    assert engine.calls[n:] == [(2, 3, *INPUT)]  # both crops in one batch, no detection pass
+    assert class_accuracy(result.labels, raw) > 0.85  # parse() gives the network's own labels
+    assert [p.facing for p in result.people] == ["front", "back"]
+    back_only = np.where(np.arange(480) >= 240, truth, 0)
+    assert side_accuracy(result.labels, back_only) < 0.05  # ... with the habit's sides on the back view
+    # an IMAGE session adds limb consistency: sides from each person's facing
+    with open_stream(parser, mode="image", roi=True) as session:
+        fixed = session.parse(image)
+    assert len(fixed.people) == 2 and side_accuracy(fixed.labels, truth) > 0.97
+
+
+def test_parse_batch_takes_boxes_per_image(parser):
+    truth, raw = scene((240, 480), [(100, 60, 120, 1)])
+    image = palette_frame(raw)
+    a, b = parser.parse_batch([image, image], boxes=[[(70, 55, 130, 185)], None], roi=True)
+    np.testing.assert_array_equal(a.labels, parser.parse(image, boxes=[(70, 55, 130, 185)]).labels)
+    np.testing.assert_array_equal(b.labels, parser.parse(image, roi=True).labels)
+
+
+def test_person_at_the_frame_edge(parser):
+    truth, raw = scene((240, 480), [(8, 60, 140, 1)])  # half of the person is outside the frame
+    result = parser.parse(palette_frame(raw), roi=True)
+    assert class_accuracy(result.labels, truth) > 0.85
+    (person,) = result.people
+    assert person.box.x0 == 0
+    box = parser.parse(palette_frame(raw), boxes=[(0, 55, 30, 205)])
+    assert class_accuracy(box.labels, truth) > 0.85
+
+
+def test_people_options_are_validated():
+    for bad in (
+        dict(max_people=0),
+        dict(margin=-0.1),
+        dict(detect_scale=0),
+        dict(min_area=1.0),
+        dict(redetect_every=0),
+        dict(box_smoothing=1.0),
+        dict(min_relative=float("nan")),
+        dict(facing="front"),
+    ):
+        with pytest.raises(ConfigError, match="valid"):
+            PeopleOptions(**bad)
+    with pytest.raises(ConfigError):
+        PeopleTracker(options={"max_people": 2})  # type: ignore[arg-type]
+    assert PeopleOptions().replace(max_people=2).max_people == 2
+
+
+def test_person_as_dict_is_json_ready():
+    import json
+
+    p = Person(Box(1, 2, 3, 4), 5, "back", 7, 0.91234567)
+    assert json.loads(json.dumps(p.as_dict())) == {"box": [1, 2, 3, 4], "area": 5, "facing": "back", "track_id": 7, "score": 0.9123}
+
+
+# -------------------------------------------------------------------------------------------------- VIDEO mode
+def walk(n: int, size=(240, 480), x0=60.0, vx=8.0, facing=-1, enter_at=None, turn_at=None):
+    """A person walking right (and a second one entering at ``enter_at``), drawn with the front-view habit."""
+    frames, truths = [], []
+    for t in range(n):
+        f = facing if turn_at is None or t < turn_at else -facing
+        people = [(x0 + vx * t, 50, 130, f)]
+        if enter_at is not None and t >= enter_at:
+            people.append((440, 40, 150, 1))
+        truth, raw = scene(size, people, front_habit=True)
+        frames.append(palette_frame(raw))
+        truths.append(truth)
+    return frames, truths
+
+
+def test_video_tracks_one_person_with_few_searches(parser):
+    frames, truths = walk(24)
+    # smoothing off: at 8 px per frame its trails (no optical flow) would blur what is measured here
+    with open_stream(parser, mode="video", roi=PeopleOptions(redetect_every=10), smoothing=False) as session:
+        results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
+        searches = session.stats.people_searches
+    assert all(len(r.people) == 1 and r.people[0].track_id == 1 for r in results)
+    assert searches <= 24 // 10 + 3  # the first frame, every 10th, and a few edge touches
+    assert min(class_accuracy(r.labels, t) for r, t in zip(results, truths)) > 0.85
+    # back view, parsed with the front-view habit: the sides still come out as the person's own
+    assert all(side_accuracy(r.labels, t) > 0.97 for r, t in zip(results, truths))
+    assert all(r.people[0].facing == "back" for r in results)
+
+
+def test_video_finds_a_new_person_within_redetect_every_frames(parser):
+    frames, truths = walk(20, enter_at=7)
+    every = 5
+    with open_stream(parser, mode="video", roi=PeopleOptions(redetect_every=every)) as session:
+        results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
+    first_seen = next(t for t, r in enumerate(results) if len(r.people) == 2)
+    assert 7 <= first_seen < 7 + every
+    assert {p.track_id for p in results[-1].people} == {1, 2}
+    assert {p.track_id: p.facing for p in results[-1].people} == {1: "back", 2: "front"}
+    assert class_accuracy(results[-1].labels, truths[-1]) > 0.85
+    assert side_accuracy(results[-1].labels, truths[-1]) > 0.97
+
+
+def test_video_person_leaving_gives_background(parser):
+    frames, _ = walk(6)
+    empty = np.zeros_like(frames[0])
+    with open_stream(parser, mode="video", roi=True) as session:
+        for t, f in enumerate(frames + [empty] * 3):
+            result = session.parse(f, 100 * t)
+    assert result.people == () and not result.labels.any()
+
+
+def test_video_turning_round_swaps_sides_within_flip_frames(parser):
+    from tryon_sdk.limbs import LimbOptions
+
+    turn, flip = 8, 3
+    frames, truths = walk(18, vx=2.0, facing=1, turn_at=turn)
+    with open_stream(parser, mode="video", roi=True, limb_consistency=LimbOptions(flip_frames=flip)) as session:
+        results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
+    acc = [side_accuracy(r.labels, t) for r, t in zip(results, truths)]
+    facing = [r.people[0].facing for r in results]
+    follow = turn + flip  # flip_frames of contrary evidence, plus one frame the smoothing holds the face
+    assert min(acc[:turn]) > 0.97 and min(acc[follow:]) > 0.97
+    assert max(acc[turn : turn + flip - 1]) < 0.1  # a one- or two-frame doubt changes nothing
+    assert facing[:turn] == ["front"] * turn and facing[follow:] == ["back"] * (len(results) - follow)
+
+
+def test_video_mirrored_input(parser):
+    frames, truths = walk(8)
+    with open_stream(parser, mode="video", roi=True, mirrored=True) as session:
+        results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
+    with open_stream(parser, mode="video", roi=True) as session:
+        plain = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
+    from tryon_sdk.labels import swap_lr
+
+    for a, b in zip(plain, results):
+        assert np.mean(b.labels == swap_lr(a.labels)) > 0.999
+        assert b.people[0].facing == "back"  # the facing is physical
+
+
+def test_video_mirrored_clip_is_flip_equivariant(parser):
+    """Crops, paste, smoothing and limbs on the mirrored clip give the mirrored result with sides swapped."""
+    frames, truths = walk(8, size=(240, 481))
+    with open_stream(parser, mode="video", roi=True) as a, open_stream(parser, mode="video", roi=True) as b:
+        for t, f in enumerate(frames):
+            out = a.parse(f, 100 * t).labels
+            mir = b.parse(np.ascontiguousarray(f[:, ::-1]), 100 * t).labels
+            limb = np.isin(hflip_labels(out), LIMBS) | np.isin(mir, LIMBS)
+            assert np.mean(mir[limb] == hflip_labels(out)[limb]) > 0.95
+
+
+def test_image_session_finds_people_every_frame(parser):
+    frames, truths = walk(3)
+    with open_stream(parser, mode="image", roi=True) as session:
+        results = session.parse_many(frames)
+        assert session.stats.people_searches == 3
+    assert all(r.people[0].track_id is None and r.people[0].facing == "back" for r in results)
+    assert all(side_accuracy(r.labels, t) > 0.97 for r, t in zip(results, truths))
+
+
+def test_engine_stage_and_temporal_stage_apart(parser):
+    """The pipeline runs the engine stage and the temporal stage on different threads."""
+    frames, truths = walk(5)
+    with open_stream(parser, mode="video", roi=True) as a, open_stream(parser, mode="video", roi=True) as b:
+        direct = a.parse_many(frames, [100 * t for t in range(5)])
+        probs, people = b.predict(frames)
+        split = b.parse_probabilities(frames, probs, [100 * t for t in range(5)], people=people)
+        with pytest.raises(InputError, match="people lists"):
+            b.parse_probabilities(frames, probs, [600 + t for t in range(5)], people=people[:2])
+    for x, y in zip(direct, split):
+        np.testing.assert_array_equal(x.labels, y.labels)
+        assert x.people == y.people
+
+
+def test_limbs_off_facing_still_has_hysteresis(parser):
+    frames, _ = walk(6)
+    with open_stream(parser, mode="video", roi=True, limb_consistency=False) as session:
+        results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
+    assert [r.people[0].facing for r in results] == ["back"] * 6
