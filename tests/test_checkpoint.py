@@ -127,3 +127,42 @@ def test_save_leaves_no_temporary_files(tmp_path, tiny_parser):
     tiny_parser.save_pretrained(tmp_path / "ck")
     tiny_parser.save_pretrained(tmp_path / "ck")  # overwrite in place
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == [CONFIG_NAME, WEIGHTS_NAME]
+
+
+def test_random_bytes_are_not_a_safetensors_file(tmp_path):
+    folder = tmp_path / "junk"
+    folder.mkdir()
+    (folder / WEIGHTS_NAME).write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(CheckpointError, match="is not a safetensors file") as err:
+        load_checkpoint(folder)
+    assert "claims" not in str(err.value) and "truncated" not in str(err.value)
+
+
+def test_missing_checksum_names_the_cli_option_and_the_option_works(saved, tmp_path, capsys):
+    from tryon_sdk.cli import main
+    from tryon_sdk.sample import sample_frames
+    from tryon_sdk.video_io import write_png
+
+    meta = json.loads((saved / CONFIG_NAME).read_text())
+    meta["sha256"] = None
+    (saved / CONFIG_NAME).write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="verify=False.*--no-verify-checksum"):
+        Parser.from_pretrained(saved, device="cpu")
+    write_png(tmp_path / "photo.png", next(sample_frames(1, size=(96, 64)))[0])
+    args = ["parse", str(tmp_path / "photo.png"), "-o", str(tmp_path / "out"), "--model", str(saved)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--no-verify-checksum" in err
+    assert main(args + ["--no-verify-checksum"]) == 0
+    assert (tmp_path / "out" / "labels.png").is_file()
+
+
+def test_written_files_get_the_mode_of_any_new_file(saved, tmp_path):
+    from tryon_sdk.checkpoint import file_mode
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")  # what open() gives a new file under this umask
+    expected = plain.stat().st_mode & 0o777
+    assert file_mode() == expected
+    for name in (WEIGHTS_NAME, CONFIG_NAME):
+        assert (saved / name).stat().st_mode & 0o777 == expected, name

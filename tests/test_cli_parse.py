@@ -325,8 +325,8 @@ def test_pipeline_queues_are_bounded(tmp_path, monkeypatch, reference):
     )
     summary = pipeline.run_pipeline(reference, src, tmp_path / "out", options)
     assert summary["frames_processed"] == 60
-    # reader 1 + frame queue 2B + engine batch B + 2 engine batches + temporal batch B + result queue 2B + writer 1
-    assert 4 * B < ahead[0] <= 8 * B + 2
+    # reader 1 + frame queue 2B + engine batch B + 1 engine batch waiting + temporal batch B + result queue 2B + writer 1
+    assert 4 * B < ahead[0] <= 7 * B + 2
 
 
 def test_iter_video_results_matches_the_pipeline_session(tmp_path, reference):
@@ -369,3 +369,100 @@ def test_composite_recolor_writes_recoloured_video(tmp_path, capsys, checkpoint,
             assert np.abs(rec - orig)[outside].mean() < 6  # only codec noise outside the region
             outside_px += int(outside.sum())
     assert inside_px > 0 and outside_px > 0
+
+
+# ----------------------------------------------------------------------------------- reruns
+def test_rerun_of_another_kind_removes_our_stale_outputs(tmp_path, capsys, checkpoint):
+    out = tmp_path / "out"
+    src = make_video(tmp_path / "v.mp4", frames=4)
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint, "--regions", "person")
+    assert rc == 0, err
+    assert listing(out) == {"overlay.mp4", "labels.mkv", "alpha_person.mkv", "summary.json"}
+    (out / "notes.txt").write_text("the user's own file")
+
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), synthetic_frame(1, 40, 30)[..., ::-1])
+    rc, _, err = run_cli(capsys, folder, "-o", out, "--model", checkpoint)
+    assert rc == 0, err
+    assert listing(out) == {"overlay", "labels", "summary.json", "notes.txt"}  # no old overlay.mp4 beside overlay/
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["outputs"] == {"overlay": "overlay", "labels": "labels", "summary": "summary.json"}
+    assert summary["stale_removed"] == ["alpha_person.mkv", "labels.mkv", "overlay.mp4"]
+
+    # and back: a recoloured video where the overlay folder was
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint, "--composite", "recolor", "--outputs", "overlay,summary")
+    assert rc == 0, err
+    assert listing(out) == {"recolor.mp4", "summary.json", "notes.txt"}
+    assert json.loads((out / "summary.json").read_text())["stale_removed"] == ["labels", "overlay"]
+
+
+def test_outputs_get_the_mode_of_any_new_file(tmp_path, capsys, checkpoint):
+    out = tmp_path / "out"
+    rc, _, err = run_cli(capsys, make_video(tmp_path / "v.mp4", frames=3), "-o", out, "--model", checkpoint,
+                         "--regions", "person", "--mask-format", "png")  # fmt: skip
+    assert rc == 0, err
+    (tmp_path / "plain.txt").write_text("x")
+    mode = (tmp_path / "plain.txt").stat().st_mode & 0o777
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) > 4 and all(p.stat().st_mode & 0o777 == mode for p in files), [(p.name, oct(p.stat().st_mode)) for p in files]
+
+
+# ----------------------------------------------------------------------------------- large frames
+def test_large_frames_are_parsed_at_the_working_size(tmp_path, reference):
+    """Above work_pixels a frame is parsed downscaled; labels and alphas come back at the frame's size."""
+    import tryon_sdk.pipeline as pipeline
+
+    src = make_video(tmp_path / "big.mp4", width=160, height=120, frames=5)
+    options = pipeline.PipelineOptions(work_pixels=80 * 60, regions=("person",), mask_format="png")
+    summary = pipeline.run_pipeline(reference, src, tmp_path / "out", options)
+    assert summary["work_size"] == [60, 80] and summary["frames_processed"] == 5
+    frames = list(VideoReader(src))
+    small = [cv2.resize(f.image, (80, 60), interpolation=cv2.INTER_AREA) for f in frames]
+    with VideoSession(reference, StreamOptions(RunningMode.VIDEO, return_probabilities=True)) as s:
+        expected = s.parse_many(small, [f.timestamp_ms for f in frames])  # what the pipeline parses
+    for i, exp in enumerate(expected):
+        labels = cv2.imread(str(tmp_path / "out" / "labels" / f"{i:06d}.png"), cv2.IMREAD_UNCHANGED)
+        assert labels.shape == (120, 160)
+        np.testing.assert_array_equal(labels, cv2.resize(exp.labels, (160, 120), interpolation=cv2.INTER_NEAREST_EXACT))
+        alpha = cv2.imread(str(tmp_path / "out" / "alpha_person" / f"{i:06d}.png"), cv2.IMREAD_UNCHANGED)
+        small_alpha = np.clip(exp.region("person") * 255 + 0.5, 0, 255).astype(np.uint8)
+        np.testing.assert_array_equal(alpha, cv2.resize(small_alpha, (160, 120), interpolation=cv2.INTER_LINEAR))
+
+    full = pipeline.run_pipeline(reference, src, tmp_path / "full", pipeline.PipelineOptions(work_pixels=None))
+    assert full["work_size"] == [120, 160]
+
+
+def test_probability_budget_holds_large_frames_one_at_a_time(tmp_path, monkeypatch, reference):
+    """With room for one frame's probabilities, the engine takes one frame per call and waits for the smoother."""
+    import tryon_sdk.pipeline as pipeline
+
+    src = make_video(tmp_path / "v.mp4", width=64, height=48, frames=9)
+    one_map = reference.config.num_classes * 48 * 64 * 4
+    monkeypatch.setattr(pipeline, "PROBABILITY_BYTES", one_map)
+    calls: list[int] = []
+    in_flight: list[int] = []
+    original = reference.predict
+
+    def predict(images, **kw):
+        calls.append(len(images))
+        in_flight.append(budget.used if budget else 0)
+        return original(images, **kw)
+
+    budget = None
+    real_budget = pipeline._ByteBudget
+
+    def make_budget(total):
+        nonlocal budget
+        budget = real_budget(total)
+        return budget
+
+    monkeypatch.setattr(pipeline, "_ByteBudget", make_budget)
+    monkeypatch.setattr(reference, "predict", predict)
+    summary = pipeline.run_pipeline(reference, src, tmp_path / "out", pipeline.PipelineOptions(batch_size=4))
+    assert summary["frames_processed"] == 9
+    assert calls == [1] * 9 and max(in_flight) == one_map  # never two frames' maps at once
+    _, expected = expected_results(reference, src, batch_size=1)
+    labels, _ = read_gray_video(tmp_path / "out" / "labels.mkv")
+    for got, exp in zip(labels, expected):
+        np.testing.assert_array_equal(got, exp.labels)

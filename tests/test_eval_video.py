@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from tryon_sdk import Parser
@@ -95,3 +96,44 @@ def test_cli_flip_tta_option_makes_parses_equivariant(tmp_path, capsys, parser, 
     assert rc == 0
     report = json.loads(capsys.readouterr().out)
     assert report["configs"]["raw"]["flip_equivariance"] == pytest.approx(1.0, abs=0.005)
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys, monkeypatch, parser, steady_video):
+    import tryon_sdk.pipeline as pipeline
+
+    ckpt = parser.save_pretrained(tmp_path / "ckpt")
+    ticks = iter(range(0, 10_000, 20))  # every frame batch looks 20 s after the last: a line each time
+    monkeypatch.setattr(pipeline._LineProgress, "clock", staticmethod(lambda: float(next(ticks))))
+    rc = main(["eval-video", str(steady_video), "--model", str(ckpt), "--json", "--batch-size", "2", "--no-flip"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("eval-video steady.mp4: 2/8 frames (25%),") and "fps" in lines[0]
+    assert lines[-1].startswith("eval-video steady.mp4: done, 8 frames in") and lines[-1].endswith("fps)")
+    assert "\r" not in err  # plain lines for logs, no bar redraws
+    assert json.loads(out)["fps"] > 0
+    rc = main(["eval-video", str(steady_video), "--model", str(ckpt), "--no-flip", "--no-progress"])
+    assert rc == 0 and capsys.readouterr().err == ""
+
+
+def test_shared_stages_give_what_separate_sessions_give(parser, steady_video):
+    """Every configuration's labels equal those of its own VideoSession, mirrored input too."""
+    from tryon_sdk.pipeline import _EvalStream
+
+    frames = list(VideoReader(steady_video))
+    images = [f.image for f in frames]
+    stamps = [f.timestamp_ms for f in frames]
+    for mirrored in (False, True):
+        stream = _EvalStream(True, True, mirrored)
+        got = []
+        for i in range(0, len(frames), 3):
+            probs = parser.predict(images[i : i + 3])
+            got += stream.run(images[i : i + 3], probs, stamps[i : i + 3])
+        for name, (smooth, limbs) in EVAL_CONFIGS.items():
+            opts = StreamOptions(RunningMode.VIDEO, smoothing=smooth, limb_consistency=limbs, mirrored=mirrored)
+            with VideoSession(parser, opts) as s:
+                ref = []
+                for i in range(0, len(frames), 3):
+                    ref += s.parse_many(images[i : i + 3], stamps[i : i + 3])
+            for g, r in zip(got, ref):
+                np.testing.assert_array_equal(g[name], r.labels, err_msg=f"{name} mirrored={mirrored}")

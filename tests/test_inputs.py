@@ -89,3 +89,24 @@ def test_check_labels():
         check_labels(np.array([[0, 18]]), 18)
     with pytest.raises(InputError, match="integer dtype"):
         check_labels(np.zeros((3, 3), np.float32), 18)
+
+
+def test_read_only_arrays_raise_no_warning(tiny_parser):
+    """``np.asarray(PIL image)`` is read-only; torch would warn on every call if it reached torch.from_numpy."""
+    import warnings
+
+    from tryon_sdk.stream import RunningMode, StreamOptions, VideoSession
+
+    image = np.asarray(Image.fromarray((np.random.default_rng(1).random((40, 30, 3)) * 255).astype(np.uint8)))
+    assert not image.flags.writeable
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        out = to_rgb_uint8(image)
+        assert out.flags.writeable
+        np.testing.assert_array_equal(out, image)
+        tiny_parser.parse(image)
+        tiny_parser.parse_batch([image, image])
+        with VideoSession(tiny_parser, StreamOptions(RunningMode.VIDEO)) as s:
+            s.parse(image, 0)
+            s.parse_many([image, image], [40, 80])
+    assert not image.flags.writeable  # the caller's array is left alone

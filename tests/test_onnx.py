@@ -311,3 +311,22 @@ def test_pinned_uploader_on_cpu_is_a_plain_view():
     (tensor,) = PinnedUploader("cpu")([frame])
     assert tensor.shape == (3, 20, 10) and tensor.dtype == torch.uint8
     np.testing.assert_array_equal(tensor.permute(1, 2, 0).numpy(), frame)
+
+
+def test_export_gets_the_mode_of_any_new_file(tmp_path, onnx_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    assert onnx_path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777  # not mkstemp's 0600
+
+
+def test_cli_info_reads_an_onnx_model(onnx_path, checkpoint, capsys):
+    import json as _json
+
+    assert main(["info", "--model", str(onnx_path), "--json"]) == 0
+    model = _json.loads(capsys.readouterr().out)["model"]
+    ref = Parser.from_pretrained(checkpoint, device="cpu").config
+    assert model["sha256"] == ref.sha256 and model["backbone"] == ref.backbone
+    assert model["source"]["format"] == "onnx"
+    assert main(["info", "--model", str(onnx_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"sha256 {ref.sha256}" in out and "(onnx," in out

@@ -368,20 +368,22 @@ class _Outputs:
 class _LineProgress:
     """Progress as plain lines on stderr (logs, pipes): one every ``every_s`` seconds, one at the end."""
 
+    clock = staticmethod(time.monotonic)
+
     def __init__(self, total: int | None, desc: str, every_s: float = 10.0) -> None:
         self.total, self.desc, self.every_s = total, desc, every_s
         self.n = 0
-        self._t0 = self._last = time.monotonic()
+        self._t0 = self._last = self.clock()
 
     def update(self, n: int) -> None:
         self.n += n
-        now = time.monotonic()
+        now = self.clock()
         if now - self._last >= self.every_s:
             self._last = now
-            self._line()
+            self._line(now)
 
-    def _line(self, done: bool = False) -> None:
-        elapsed = time.monotonic() - self._t0
+    def _line(self, now: float, done: bool = False) -> None:
+        elapsed = now - self._t0
         fps = self.n / elapsed if elapsed > 0 else 0.0
         if done:
             text = f"{self.desc}: done, {self.n} frames in {elapsed:.1f} s ({fps:.1f} fps)"
@@ -396,7 +398,7 @@ class _LineProgress:
         print(text, file=sys.stderr, flush=True)
 
     def finish(self) -> None:
-        self._line(done=True)
+        self._line(self.clock(), done=True)
 
     def close(self) -> None:
         pass
