@@ -395,7 +395,7 @@ class VideoReader:
         # MP4/MOV sample tables count real frames; AVI's count is in time-base ticks, MKV has none
         exact_count = bool({"mov", "mp4"} & set(info.container.split(",")))
         if whole and exact_count and info.frame_count and seen < info.frame_count - max(2, 0.005 * info.frame_count):
-            reasons.append(f"{seen} of the {info.frame_count} frames its container lists")
+            reasons.append(f"the file holds {seen} of the {info.frame_count} frames its container lists")
         interval = float(1 / info.fps) if info.fps else 0.04
         duration = stream_duration if stream_duration is not None else info.duration_s
         if duration:
@@ -404,9 +404,9 @@ class VideoReader:
             stop = min(self.end, duration) if self.end is not None else duration
             reached = (last_t + interval) if last_t is not None else (self.start or 0.0)
             if stop - reached > tolerance and not reasons:
-                reasons.append(f"it ends at {reached:.2f} s of {stop:.2f} s")
+                reasons.append(f"the file ends at {reached:.2f} s of {stop:.2f} s")
         if tail_error and not reasons:
-            reasons.append("its last frame cannot be decoded")
+            reasons.append("the last frame cannot be decoded")
         if reasons:
             self.truncated = True
             self.truncation = "; ".join(reasons)

@@ -135,9 +135,9 @@ def run(args: argparse.Namespace) -> int:
     n, skipped = summary["frames_processed"], summary["frames_skipped"]
     where = summary["output_dir"]
     if summary.get("truncated"):
-        print(f"tryon-sdk parse: warning: {incomplete_note(args.input, summary)}; partial result in {where}"
-              + (f" (the complete earlier result in {args.output} is kept; --overwrite replaces it)" if Path(where) != Path(args.output) else ""),
-              file=sys.stderr)  # fmt: skip
+        kept = f" (the complete earlier result in {args.output} is kept; --overwrite replaces it)"
+        note = f"{incomplete_note(args.input, summary)}; partial result in {where}" + (kept if Path(where) != Path(args.output) else "")
+        print(f"tryon-sdk parse: warning: {note}", file=sys.stderr)
     elif skipped:
         print(f"tryon-sdk parse: warning: skipped {skipped} unreadable frame(s) or image(s)", file=sys.stderr)
     wall = summary["timings_s"]["wall"]
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def incomplete_note(source: str, report: dict[str, Any]) -> str:
-    """``clip.mp4 is incomplete (...): parsed 409 of 1394 frames[, 2 skipped]`` for a truncated input."""
+    """``clip.mp4 is incomplete (why): parsed 409 of 1394 frames[, 2 unreadable skipped]`` for a truncated input."""
     n = report.get("frames_processed", report.get("frames"))
     expected = report.get("frames_expected")
     of = f" of {expected}" if expected else ""
