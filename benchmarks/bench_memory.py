@@ -30,7 +30,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
 
 from tryon_sdk.sample import render_person
 
