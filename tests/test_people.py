@@ -184,13 +184,20 @@ def test_roi_false_is_the_whole_frame_path(parser):
     np.testing.assert_allclose(result.probabilities, probs.numpy(), atol=1e-6)
 
 
-def test_empty_frame_costs_one_cheap_pass_and_is_background(parser, engine):
+def test_empty_frame_is_background_after_cheap_passes(parser, engine):
     empty = np.zeros((240, 480, 3), np.uint8)
     n = len(engine.calls)
     result = parser.parse(empty, roi=True, return_probabilities=True)
-    assert len(engine.calls) == n + 1 and engine.calls[-1][2] < INPUT[0]
+    # IMAGE mode: the cheap pass, then one confirming search at the input size; no crop is parsed
+    assert [c[2] for c in engine.calls[n:]] == [32, INPUT[1]]
     assert not result.labels.any() and result.people == ()
     assert np.all(result.probabilities[0] == 1.0)
+    # VIDEO mode: one cheap pass per empty frame
+    with open_stream(parser, mode="video", roi=True) as session:
+        n = len(engine.calls)
+        for t in range(3):
+            assert not session.parse(empty, 100 * t).labels.any()
+    assert [c[2] for c in engine.calls[n:]] == [32, 32, 32]
 
 
 def test_given_boxes_skip_the_detection_and_batch_the_crops(parser, engine):

@@ -14,7 +14,9 @@ from frame to frame.
   merge. A component is a person
   when its probability mass is at least ``min_area`` of the frame and
   ``min_relative`` of the largest one (specks painted on walls are dropped);
-  the ``max_people`` largest are kept.
+  the ``max_people`` largest are kept. In IMAGE mode a frame in which the
+  cheap pass finds nobody is searched once more at the model's input size
+  (a photo filled by one person can fool the small pass).
 * **Crops** (:func:`crop_window`): the person's box grown by ``margin`` of its
   size on every side, then to the model's aspect ratio (portrait or
   landscape, whichever the box is), in whole multiples of the reduced ratio
@@ -306,12 +308,17 @@ def _components(person: np.ndarray, min_mass: float) -> list[tuple[list[float], 
     return [c for c in comps if c[1] >= min_mass]
 
 
-def detect_people(parser: "Parser", images: Sequence[np.ndarray], options: PeopleOptions) -> list[list[Detection]]:
-    """The cheap whole-frame pass: the people in each ``HxWx3`` uint8 RGB image, largest first."""
+def detect_people(
+    parser: "Parser", images: Sequence[np.ndarray], options: PeopleOptions, scale: float | None = None
+) -> list[list[Detection]]:
+    """The cheap whole-frame pass: the people in each ``HxWx3`` uint8 RGB image, largest first.
+
+    ``scale`` overrides ``options.detect_scale`` (share of the model's input size).
+    """
     if not images:
         return []
     out = []
-    for image, probs in zip(images, parser.predict_coarse(images, options.detect_scale)):
+    for image, probs in zip(images, parser.predict_coarse(images, scale or options.detect_scale)):
         H, W = image.shape[:2]
         person = (1.0 - probs[0]).float().cpu().numpy()
         gh, gw = person.shape
@@ -445,6 +452,11 @@ def parse_people_first(
     boxes = list(boxes) if boxes is not None else [None] * len(images)
     need = [i for i, b in enumerate(boxes) if b is None]
     found = dict(zip(need, detect_people(parser, [images[i] for i in need], options)))
+    # nobody at low resolution: look again at the model's input size (a photo filled by one person can fool
+    # the small pass); a video searches again on the next frame instead
+    again = [i for i in need if not found[i]]
+    if again and options.detect_scale < 1.0:
+        found.update(zip(again, detect_people(parser, [images[i] for i in again], options, scale=1.0)))
     plan: list[list[Box]] = []
     for i, image in enumerate(images):
         shape = image.shape[:2]
