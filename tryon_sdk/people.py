@@ -370,14 +370,13 @@ def paste(
 
 
 def _person_in_crop(
-    labels: np.ndarray, probs_bg: torch.Tensor, window: Box, near: Sequence[float] | None
+    mask: np.ndarray, probs_bg: torch.Tensor, window: Box, near: Sequence[float] | None
 ) -> tuple[Box, int, float] | None:
-    """Box (frame pixels), pixel area and score of the person in a crop's labels.
+    """Box (frame pixels), pixel area and score of the person in a crop's person mask (``h x w`` bool).
 
     ``near``: the person's previous box (frame pixels); only mask components touching it (grown by half its
     size) count, so a neighbour stepping into the crop does not join. ``None`` takes every component.
     """
-    mask = labels != 0
     if not mask.any():
         return None
     x0w, y0w = window.x0, window.y0
@@ -470,7 +469,7 @@ def parse_people_first(
         people = []
         for probs, win in zip(crops[i], plan[i]):
             lab = argmax_labels(probs)
-            found_p = _person_in_crop(lab, probs[0], win, None)
+            found_p = _person_in_crop(lab != 0, probs[0], win, None)
             if found_p is None:
                 continue
             box, area, score = found_p
@@ -573,9 +572,9 @@ class PeopleTracker:
         redetect = force_search
         H, W = shape
         for track, probs, win in zip(tracks, crops, windows):
-            lab = argmax_labels(probs)
-            found = _person_in_crop(lab, probs[0], win, track.predicted())
-            if found is None or found[1] < opt.min_crop_share * lab.size:
+            mask = (probs[0] < 0.5).cpu().numpy()  # person: background below one half (cheaper than an argmax)
+            found = _person_in_crop(mask, probs[0], win, track.predicted())
+            if found is None or found[1] < opt.min_crop_share * mask.size:
                 redetect = True  # lost: look for people again on the next frame
                 continue
             box, area, score = found
