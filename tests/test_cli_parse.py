@@ -428,6 +428,14 @@ def test_large_frames_are_parsed_at_the_working_size(tmp_path, reference):
         alpha = cv2.imread(str(tmp_path / "out" / "alpha_person" / f"{i:06d}.png"), cv2.IMREAD_UNCHANGED)
         small_alpha = np.clip(exp.region("person") * 255 + 0.5, 0, 255).astype(np.uint8)
         np.testing.assert_array_equal(alpha, cv2.resize(small_alpha, (160, 120), interpolation=cv2.INTER_LINEAR))
+    # the overlay is drawn on the full frame with the scaled-up labels (lossy video: compare on average)
+    from tryon_sdk.visualize import overlay
+
+    shown, _, facts = read_video(tmp_path / "out" / "overlay.mp4")
+    assert (facts["width"], facts["height"]) == (160, 120)
+    for i in (0, 4):
+        labels = cv2.imread(str(tmp_path / "out" / "labels" / f"{i:06d}.png"), cv2.IMREAD_UNCHANGED)
+        assert np.abs(shown[i].astype(int) - overlay(frames[i].image, labels).astype(int)).mean() < 6
 
     full = pipeline.run_pipeline(reference, src, tmp_path / "full", pipeline.PipelineOptions(work_pixels=None))
     assert full["work_size"] == [120, 160]
@@ -466,3 +474,31 @@ def test_probability_budget_holds_large_frames_one_at_a_time(tmp_path, monkeypat
     labels, _ = read_gray_video(tmp_path / "out" / "labels.mkv")
     for got, exp in zip(labels, expected):
         np.testing.assert_array_equal(got, exp.labels)
+
+
+def test_working_size_results_are_restated_at_the_frame_size():
+    """Pixel measures of a working-size result (stride, people's boxes and areas when present) scale with it."""
+    import dataclasses
+
+    from tryon_sdk.parser import ParseResult
+    from tryon_sdk.pipeline import _at_frame_size
+    from tryon_sdk.regions import Box
+
+    small = np.zeros((30, 40), np.uint8)
+    small[10:20, 10:30] = 4
+    fields = {f.name for f in dataclasses.fields(ParseResult)}
+    result = ParseResult(small, np.zeros((18, 30, 40), np.float32), np.zeros((30, 40, 3), np.uint8), stride_px=8.0)
+    if "people" in fields:
+        @dataclasses.dataclass(frozen=True)
+        class Someone:  # the shape of a person entry: a box and an area
+            box: Box
+            area: int
+
+        result = dataclasses.replace(result, people=(Someone(Box(10, 10, 30, 20), 200),))
+    big_labels = cv2.resize(small, (80, 60), interpolation=cv2.INTER_NEAREST_EXACT)
+    frame = np.full((60, 80, 3), 7, np.uint8)
+    big = _at_frame_size(result, big_labels, frame)
+    assert big.labels is big_labels and big.image is frame and big.probabilities is None
+    assert big.stride_px == 16.0 and big.timestamp_ms == result.timestamp_ms
+    if "people" in fields:
+        assert big.people[0].box == Box(20, 20, 60, 40) and big.people[0].area == 800

@@ -238,6 +238,41 @@ def _from_work(plane: np.ndarray, shape: tuple[int, int], *, labels: bool) -> np
     return cv2.resize(plane, (shape[1], shape[0]), interpolation=mode)
 
 
+def _at_frame_size(result: ParseResult, labels: np.ndarray, image: np.ndarray) -> ParseResult:
+    """A working-size result restated at the frame's size: scaled-up labels, the full frame, no probabilities.
+
+    Pixel measures (the edge-refinement stride, people's boxes and areas when the result has them)
+    are scaled too, so a compositor sees one consistent result.
+    """
+    import dataclasses
+
+    s = labels.shape[0] / result.labels.shape[0]
+    changes: dict[str, Any] = {"labels": labels, "probabilities": None, "image": image}
+    if result.stride_px:
+        changes["stride_px"] = result.stride_px * s
+    people = getattr(result, "people", None)
+    if people and all(dataclasses.is_dataclass(p) and hasattr(p, "box") for p in people):
+        scaled = []
+        for p in people:
+            box = p.box
+            new_box = type(box)(*(int(round(v * s)) for v in box)) if box is not None else None
+            extra = {"area": int(round(p.area * s * s))} if hasattr(p, "area") else {}
+            scaled.append(dataclasses.replace(p, box=new_box, **extra))
+        changes["people"] = tuple(scaled)
+    return dataclasses.replace(result, **changes)
+
+
+def _people_json(result: ParseResult, scale: float) -> list[dict[str, Any]]:
+    """``result.people`` for summary.json, boxes and areas scaled by ``scale`` (working size -> frame size)."""
+    out = []
+    for person in getattr(result, "people", ()):
+        d = person.as_dict()
+        d["box"] = [int(round(v * scale)) for v in d["box"]]
+        d["area"] = int(round(d["area"] * scale * scale))
+        out.append(d)
+    return out
+
+
 def _alpha_u8(alpha: np.ndarray) -> np.ndarray:
     """``HxW`` float alpha in [0, 1] -> uint8 0..255 (rounded)."""
     return np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -599,6 +634,7 @@ class _Rendered:
     overlay: np.ndarray | None
     labels: np.ndarray
     alphas: dict[str, np.ndarray]
+    people: list[dict[str, Any]] | None = None  # summary.json, at the frame's size
 
 
 def _depth(item_bytes: int, budget: int, most: int) -> int:
@@ -661,7 +697,8 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
         p = PendingOutput(out / name, is_dir=True)
         return p, PngSequenceWriter(p.tmp)
 
-    def _map_bytes(image: np.ndarray) -> int:
+    def map_bytes(image: np.ndarray) -> int:
+        """Bytes of the float32 probabilities the engine returns for ``image``."""
         return num_classes * image.shape[0] * image.shape[1] * 4
 
     # Memory: queues sized by what their items weigh at this frame size.
@@ -684,7 +721,6 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
     q_post: queue.Queue = queue.Queue(maxsize=1)  # one engine batch (full-size probabilities) waiting
     q_out: queue.Queue = queue.Queue(maxsize=_depth(rendered_bytes, QUEUE_BYTES, most))
     threads: list[threading.Thread] = []
-    shapes = {"work": list(work)}
 
     def read_loop() -> None:
         it = iter(reader)
@@ -720,10 +756,8 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
             if image is frame.image:
                 shown = session.render(result, frame.image)
             else:  # parsed at the working size: draw on the full frame with the scaled-up labels
-                big = ParseResult(labels, None, frame.image, result.class_names, result.timestamp_ms,
-                                  stride_px=(result.stride_px or 0.0) * shape[0] / image.shape[0] or None)
-                shown = session.render(big, frame.image)
-        return _Rendered(frame, shown, labels, alphas)
+                shown = session.render(_at_frame_size(result, labels, frame.image), frame.image)
+        return _Rendered(frame, shown, labels, alphas, _people_json(result, frame.image.shape[0] / image.shape[0]))
 
     def post_loop() -> None:
         # the temporal stages of batch k run while the engine works on batch k + 1
@@ -733,12 +767,12 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
                 if item is _END:
                     _put(q_out, _END, stop)
                     return
-                batch, probs = item
+                batch, probs, people = item
                 for i, (frame, image) in enumerate(batch):
                     p, probs[i] = probs[i], None  # this frame's probabilities die with this iteration
-                    result = session.parse_probabilities([image], [p], [frame.timestamp_ms])[0]
+                    result = session.parse_probabilities([image], [p], [frame.timestamp_ms], people=[people[i]])[0]
                     del p
-                    maps.release(_map_bytes(image))
+                    maps.release(map_bytes(image))
                     t0 = time.perf_counter()
                     done = render(frame, image, result)
                     del result
@@ -773,6 +807,7 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
                         "pts": frame.pts,
                         "time_s": round(frame.time_s, 6),
                         "class_share": _class_share(item.labels, num_classes),
+                        "people": item.people or [],
                     }
                 )
                 timings["encode_s"] += time.perf_counter() - t0
@@ -830,14 +865,14 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
                     raise item.exc
                 batch.append(item)
                 if len(batch) == 1:  # the size may change mid-stream: so may the batch that fits
-                    limit = _engine_batch(options.batch_size, _map_bytes(item[1]))
+                    limit = _engine_batch(options.batch_size, map_bytes(item[1]))
             if batch:
-                maps.acquire(sum(_map_bytes(image) for _, image in batch), stop)
+                maps.acquire(sum(map_bytes(image) for _, image in batch), stop)
                 t0 = time.perf_counter()
-                probs = parser.predict([image for _, image in batch])
+                probs, people = session.predict([image for _, image in batch])  # people first: tracked crops
                 timings["inference_s"] += time.perf_counter() - t0
-                _put(q_post, (batch, probs), stop)
-                del probs
+                _put(q_post, (batch, probs, people), stop)
+                del probs, people
                 bar.update(len(batch))
         _put(q_post, _END, stop)
         for t in threads[::-1]:
@@ -867,7 +902,7 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
     summary.update(
         {
             "input": {"kind": "video", **info.to_dict()},
-            "work_size": shapes["work"],
+            "work_size": list(work),
             "frames_expected": reader.frames_expected,
             "frames_processed": len(frames_meta),
             "frames_skipped": reader.skipped_count,
@@ -946,7 +981,8 @@ def _run_images(
                 except OSError as exc:
                     raise VideoError(f"cannot write {dest}: {exc.strerror or exc}") from None
             frames_meta.append(
-                {"index": index, "file": path.name, "size": list(result.shape), "class_share": _class_share(result.labels, num_classes)}
+                {"index": index, "file": path.name, "size": list(result.shape), "class_share": _class_share(result.labels, num_classes),
+                 "people": _people_json(result, 1.0)}
             )
 
         for start in range(0, len(paths), options.batch_size):
