@@ -7,7 +7,9 @@ plus dither that a correct 16 -> 8-bit scaling removes again (|dither| < 128).
 
 from __future__ import annotations
 
+import os
 import warnings
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -19,13 +21,14 @@ from tryon_sdk.cli import main
 from tryon_sdk.inputs import to_rgb_uint8
 from tryon_sdk.video_io import read_image
 
-from conftest import shared_data_dir
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def photo8() -> np.ndarray:
     """``HxWx3`` uint8 RGB: a real CCP photo, halved (speed), or the sample figure."""
-    path = shared_data_dir() / "clothing-co-parsing" / "photos" / "0001.jpg"
+    shared = Path(os.environ.get("TRYON_SHARED_DATA", REPO.parent / "shared" / "data"))  # as tests/conftest.py
+    path = shared / "clothing-co-parsing" / "photos" / "0001.jpg"
     if path.is_file():
         img = np.array(Image.open(path).convert("RGB"))
         return np.ascontiguousarray(cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA))
