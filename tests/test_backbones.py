@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import urllib.error
 from pathlib import Path
 
@@ -26,10 +27,10 @@ def _require(module: str) -> None:
 def _photos(n: int = 2, size: int = 224) -> torch.Tensor:
     """Real photos (CCP when ../shared is there, else the SDK's rendered sample) as a [-1, 1] batch at ``size`` x ``size``."""
     import cv2
-    from conftest import shared_data_dir
     from tryon_sdk.sample import render_person
 
-    photos = sorted((shared_data_dir() / "clothing-co-parsing" / "photos").glob("*.jpg"))[:n]
+    shared = Path(os.environ.get("TRYON_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    photos = sorted((shared / "clothing-co-parsing" / "photos").glob("*.jpg"))[:n]
     if photos:
         imgs = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in photos]
     else:
