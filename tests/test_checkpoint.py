@@ -158,7 +158,7 @@ def test_missing_checksum_names_the_cli_option_and_the_option_works(saved, tmp_p
 
 
 def test_written_files_get_the_mode_of_any_new_file(saved, tmp_path):
-    from tryon_sdk.checkpoint import file_mode
+    from tryon_sdk.outputs import file_mode
 
     plain = tmp_path / "plain.txt"
     plain.write_text("x")  # what open() gives a new file under this umask

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from tryon_sdk import InputError, TryOnWarning
-from tryon_sdk.inputs import check_labels, to_rgb_uint8
+from tryon_sdk.inputs import to_rgb_uint8
 
 
 @pytest.fixture
@@ -81,14 +81,6 @@ def test_parser_rejects_bad_input_with_typed_error(tiny_parser):
         tiny_parser.parse(np.full((8, 8, 3), np.nan, np.float32))
     with pytest.raises(ValueError):  # InputError is also a ValueError
         tiny_parser.parse(np.zeros((0, 0, 3), np.uint8))
-
-
-def test_check_labels():
-    assert check_labels(np.zeros((3, 3), np.uint8), 18).shape == (3, 3)
-    with pytest.raises(InputError, match=r"ids must be in 0..17, found 0..18"):
-        check_labels(np.array([[0, 18]]), 18)
-    with pytest.raises(InputError, match="integer dtype"):
-        check_labels(np.zeros((3, 3), np.float32), 18)
 
 
 def test_read_only_arrays_raise_no_warning(tiny_parser):

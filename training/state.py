@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from tryon_sdk.checkpoint import atomic_write
 from tryon_sdk.errors import CheckpointError
+from tryon_sdk.outputs import atomic_path
 
 __all__ = ["save_state", "load_state", "optimizer_to_flat", "optimizer_from_flat"]
 
@@ -55,8 +55,10 @@ def save_state(directory: str | os.PathLike, tensors: dict[str, torch.Tensor], m
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     flat = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write(d / STATE_TENSORS, lambda p: save_file(flat, p))
-    atomic_write(d / STATE_JSON, lambda p: Path(p).write_text(json.dumps(meta, indent=1)))
+    with atomic_path(d / STATE_TENSORS) as tmp:
+        save_file(flat, tmp)
+    with atomic_path(d / STATE_JSON) as tmp:
+        tmp.write_text(json.dumps(meta, indent=1))
     return d
 
 

@@ -44,6 +44,7 @@ from tryon_sdk.engine import build_model
 from tryon_sdk.pretrained import INITS, imagenet_source, init_backbone
 from tryon_sdk.errors import ConfigError
 from tryon_sdk.labels import NUM_CLASSES
+from tryon_sdk.outputs import atomic_path
 
 from .augment import AugmentConfig, augment_batch, jitter_and_flip, normalize, to_float_batch
 from .data.mixing import MixedStream, build_source
@@ -213,10 +214,11 @@ def plot_curves(metrics_path: Path, out_png: Path) -> None:
         a.set_xlabel("step")
         a.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = out_png.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, out_png)
+    try:
+        with atomic_path(out_png) as tmp:
+            fig.savefig(tmp, dpi=100)
+    finally:
+        plt.close(fig)
 
 
 def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:

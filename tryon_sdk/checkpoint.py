@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
@@ -24,6 +23,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .errors import CheckpointError
+from .outputs import atomic_path
 
 __all__ = [
     "WEIGHTS_NAME",
@@ -33,8 +33,6 @@ __all__ = [
     "load_config",
     "weights_checksum",
     "load_weights_into",
-    "atomic_write",
-    "file_mode",
 ]
 
 WEIGHTS_NAME = "model.safetensors"
@@ -51,35 +49,6 @@ def weights_checksum(state_dict: Mapping[str, torch.Tensor]) -> str:
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
-
-
-def file_mode() -> int:
-    """The mode ``open()`` gives a new file in this process: ``0o666`` less the umask (``0o644`` under 022)."""
-    umask = None
-    try:  # Linux >= 4.7 reports it without changing it (os.umask would, racing other threads)
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                umask = int(line.split()[1], 8)
-                break
-    except (OSError, ValueError):
-        pass
-    if umask is None:
-        umask = os.umask(0o022)
-        os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename (mode as any new file, see :func:`file_mode`)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, file_mode())  # mkstemp makes 0600; outputs are shared like any other file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(
@@ -111,8 +80,10 @@ def save_checkpoint(
     config = config.replace(sha256=weights_checksum(tensors))
     text = config.to_json()
     try:
-        atomic_write(directory / WEIGHTS_NAME, lambda p: save_file(tensors, p, metadata={_META_KEY: text}))
-        atomic_write(directory / CONFIG_NAME, lambda p: Path(p).write_text(text + "\n"))
+        with atomic_path(directory / WEIGHTS_NAME) as tmp:
+            save_file(tensors, tmp, metadata={_META_KEY: text})
+        with atomic_path(directory / CONFIG_NAME) as tmp:
+            tmp.write_text(text + "\n")
     except OSError as exc:
         raise CheckpointError(f"cannot write checkpoint to {directory}: {exc}") from exc
     return config

@@ -34,11 +34,11 @@ import torch
 from torch import nn
 
 from ._version import __version__
-from .checkpoint import atomic_write
 from .config import ModelConfig
 from .engine import Engine
 from .errors import CheckpointError, ConfigError
 from .onnx_engine import CONFIG_METADATA_KEY, OnnxEngine
+from .outputs import atomic_path
 from .preprocess import to_model_input
 
 if TYPE_CHECKING:
@@ -127,6 +127,7 @@ def export_onnx(
     sample = (torch.zeros(1, 3, side, side),)
 
     def write(tmp: str) -> None:
+        """Export to ``tmp`` and add tryon_sdk's metadata."""
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice, tracer warnings
             if exporter == "torchscript":
@@ -151,7 +152,8 @@ def export_onnx(
         onnx.save(proto, tmp)
 
     try:
-        atomic_write(path, write)  # temporary name, then rename; the mode any new file gets (0644 under umask 022)
+        with atomic_path(path) as tmp:  # temporary name, then rename; the mode any new file gets (0644 under umask 022)
+            write(str(tmp))
     except ConfigError:
         raise
     except Exception as exc:

@@ -24,7 +24,7 @@ import torch
 
 from .errors import InputError, TryOnWarning
 
-__all__ = ["to_rgb_uint8", "check_labels", "pil_to_array", "scale_uint16"]
+__all__ = ["to_rgb_uint8", "pil_to_array", "scale_uint16"]
 
 #: PIL modes of 16-bit single-channel images (PIL keeps 16-bit RGB files as 8-bit "RGB").
 PIL_16BIT_MODES: frozenset[str] = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
@@ -143,18 +143,3 @@ def to_rgb_uint8(image: Any) -> np.ndarray:
     if not arr.flags.writeable:  # torch.from_numpy warns on every read-only buffer
         arr = arr.copy()
     return arr
-
-
-def check_labels(labels: Any, num_classes: int, name: str = "labels") -> np.ndarray:
-    """Validate an ``HxW`` integer label map with ids in ``0..num_classes-1``."""
-    if isinstance(labels, torch.Tensor):
-        labels = labels.detach().cpu().numpy()
-    if not isinstance(labels, np.ndarray):
-        raise InputError(f"{name} must be a numpy array or tensor, got {type(labels).__name__}")
-    if labels.ndim != 2 or labels.size == 0:
-        raise InputError(f"{name} must be a non-empty HxW map, got shape {tuple(labels.shape)}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise InputError(f"{name} must have an integer dtype, got {labels.dtype}")
-    if labels.min() < 0 or labels.max() >= num_classes:
-        raise InputError(f"{name} ids must be in 0..{num_classes - 1}, found {labels.min()}..{labels.max()}")
-    return labels

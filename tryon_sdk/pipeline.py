@@ -20,7 +20,7 @@ overlay is drawn on the full frame. Measured peak RSS with the default outputs
 (``benchmarks/bench_memory.py``): see the README.
 
 Outputs are written under hidden temporary names and renamed into place only
-once every one of them is complete (see :class:`~tryon_sdk.video_io.PendingOutput`);
+once every one of them is complete (see :mod:`tryon_sdk.outputs`);
 on an error or Ctrl-C the temporary files are removed and older outputs are
 left as they were. Outputs of ours that an earlier run left in the folder and
 this run did not write (an ``overlay.mp4`` beside a new ``overlay/``) are
@@ -61,7 +61,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -70,6 +70,7 @@ import numpy as np
 
 from ._version import __version__
 from .errors import ConfigError, InputError, VideoError
+from .outputs import FrameSink, OutputGroup, PendingOutput, atomic_path
 from .parser import ParseResult, Parser
 from .regions import region_classes
 from .stream import Compositor, RunningMode, StreamOptions, VideoSession
@@ -77,7 +78,6 @@ from .video_io import (
     DecodedFrame,
     GrayVideoWriter,
     H264Writer,
-    PendingOutput,
     PngSequenceWriter,
     VideoReader,
     is_image_path,
@@ -131,8 +131,10 @@ class PipelineOptions:
         compositor: renders overlay frames (default: label-colour overlay).
         progress: ``False``; ``True`` (a tqdm bar on stderr when it is a terminal, else a line
             every 10 s); or ``"bar"`` / ``"lines"``.
-        queue_size: most items in each inter-thread queue (default ``2 * batch_size``, and
-            fewer when the frames are large: see :data:`QUEUE_BYTES`).
+        queue_size: most frames in the decoded-frame queue and in the rendered-frame queue
+            (default twice the frames of one engine call, fewer when the frames are large: see
+            :data:`QUEUE_BYTES`); the probabilities between the engine and the temporal stage
+            are bounded by :data:`PROBABILITY_BYTES` instead (one engine batch waits).
         crf, preset: libx264 settings of ``overlay.mp4``.
         work_pixels: frames with more pixels are parsed at a working size with this many
             (same aspect ratio) and the results scaled back up; ``None`` parses every frame at
@@ -158,7 +160,6 @@ class PipelineOptions:
     preset: str = "veryfast"
     work_pixels: int | None = WORK_PIXELS
     overwrite: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def resolved_outputs(self) -> tuple[str, ...]:
         outs = self.outputs
@@ -294,12 +295,10 @@ def summary_json(summary: dict[str, Any]) -> str:
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    pending = PendingOutput(path)
     try:
-        pending.tmp.write_text(summary_json(data))
-        pending.commit()
+        with atomic_path(path) as tmp:
+            tmp.write_text(summary_json(data))
     except OSError as exc:
-        pending.discard()
         raise VideoError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
@@ -363,41 +362,12 @@ def _get(q: queue.Queue, stop: threading.Event) -> Any:
             continue
 
 
-class _Outputs:
-    """The writers of one run and their pending files; commit all or discard all."""
+class _Outputs(OutputGroup):
+    """The sinks of one run and their pending files (commit all or discard all), and their names for the summary."""
 
     def __init__(self) -> None:
-        self.pending: list[PendingOutput] = []
-        self.writers: list[Any] = []
+        super().__init__()
         self.names: dict[str, Any] = {}
-
-    def add(self, pending: PendingOutput, writer: Any = None) -> PendingOutput:
-        self.pending.append(pending)
-        if writer is not None:
-            self.writers.append(writer)
-        return pending
-
-    def close(self) -> None:
-        for w in self.writers:
-            w.close()
-
-    def retarget(self, folder: Path) -> None:
-        """Commit into ``folder`` (a subfolder of the output folder) instead."""
-        folder.mkdir(exist_ok=True)
-        for p in self.pending:
-            p.final = folder / p.final.name
-
-    def commit(self) -> None:
-        for p in self.pending:
-            p.commit()
-
-    def discard(self) -> None:
-        for w in self.writers:
-            abort = getattr(w, "abort", None)
-            if abort is not None:
-                abort()
-        for p in self.pending:
-            p.discard()
 
 
 class _LineProgress:
@@ -528,7 +498,6 @@ def _base_summary(parser: Parser, options: PipelineOptions, outputs: tuple[str, 
             "max_frames": options.max_frames,
             "compositor": (getattr(comp, "name", None) or getattr(comp, "__name__", None) or type(comp).__name__) if comp else None,
             "work_pixels": options.work_pixels,
-            **options.extra,
         },
         "class_names": list(cfg.class_names),
     }
@@ -690,7 +659,7 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
     files = _Outputs()
     gray_ext = ".mkv" if options.mask_format == "video" else ""
 
-    def gray_output(name: str) -> tuple[PendingOutput, Any]:
+    def gray_output(name: str) -> tuple[PendingOutput, FrameSink]:
         if options.mask_format == "video":
             p = PendingOutput(out / f"{name}{gray_ext}")
             return p, GrayVideoWriter(p.tmp, time_base=info.time_base, fps=info.fps)
@@ -712,8 +681,9 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
     most = options.queue_size or 2 * engine_batch
     maps = _ByteBudget(PROBABILITY_BYTES)
 
-    overlay_w = labels_w = None
-    alpha_w: dict[str, Any] = {}
+    overlay_w: H264Writer | None = None
+    labels_w: FrameSink | None = None
+    alpha_w: dict[str, FrameSink] = {}
     frames_meta: list[dict[str, Any]] = []
     timings = {"decode_s": 0.0, "inference_s": 0.0, "render_s": 0.0, "encode_s": 0.0}
     stop = threading.Event()

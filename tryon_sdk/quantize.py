@@ -24,6 +24,7 @@ import torch
 from .errors import CheckpointError, ConfigError, InputError
 from .inputs import to_rgb_uint8
 from .onnx_engine import CONFIG_METADATA_KEY, import_onnxruntime, read_onnx_config
+from .outputs import atomic_path
 from .preprocess import to_model_input
 
 __all__ = ["quantize_onnx", "calibration_batches"]
@@ -112,7 +113,6 @@ def quantize_onnx(
         for key, value in {**meta, CONFIG_METADATA_KEY: json.dumps(record)}.items():
             entry = model.metadata_props.add()
             entry.key, entry.value = key, value
-        onnx.save(model, str(staged))
-        os.chmod(staged, 0o644)
-        os.replace(staged, out)
+        with atomic_path(out) as final_tmp:
+            onnx.save(model, str(final_tmp))
     return out

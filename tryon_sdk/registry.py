@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CheckpointError, ConfigError
+from .outputs import atomic_path
 
 __all__ = ["ModelSource", "register_model", "available_models", "resolve_checkpoint", "DEFAULT_MODEL", "cache_dir"]
 
@@ -77,22 +77,17 @@ def _download(source: ModelSource) -> Path:
     if target.is_file() and _sha256_file(target) == source.sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    os.close(fd)
-    try:
+    with atomic_path(target) as tmp:  # a failed or wrong download is removed, never used
         try:
             with urllib.request.urlopen(source.url, timeout=60) as r, open(tmp, "wb") as f:
                 shutil.copyfileobj(r, f)
         except OSError as exc:
             raise CheckpointError(f"cannot download model {source.name!r} from {source.url}: {exc}") from exc
-        found = _sha256_file(Path(tmp))
+        found = _sha256_file(tmp)
         if found != source.sha256:
             raise CheckpointError(
                 f"download of {source.name!r} has sha256 {found[:12]}…, expected {source.sha256[:12]}…; not used"
             )
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return target
 
 

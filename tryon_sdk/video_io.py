@@ -8,10 +8,11 @@ frame that cannot be decoded is skipped and counted instead of ending the run.
 Writing: :class:`H264Writer` (``overlay.mp4``: libx264, yuv420p, frames at
 the input's timestamps, audio copied), :class:`GrayVideoWriter` (FFV1 gray8
 in Matroska: label ids and alphas survive exactly) and
-:class:`PngSequenceWriter`. Every writer writes to a hidden temporary name
-next to its destination (:class:`PendingOutput`); the caller renames it into
-place with ``commit()`` only once the output is complete, so an interrupted
-run never leaves a file that looks finished and never clobbers an older one.
+:class:`PngSequenceWriter`, each a :class:`~tryon_sdk.outputs.FrameSink`. Every
+writer writes to a hidden temporary name next to its destination
+(:class:`~tryon_sdk.outputs.PendingOutput`); the caller renames it into place
+with ``commit()`` only once the output is complete, so an interrupted run never
+leaves a file that looks finished and never clobbers an older one.
 
 yuv420p needs even dimensions: an odd-sized frame is **padded** by repeating
 its last row / column in ``overlay.mp4`` (no pixel of the input is lost);
@@ -21,8 +22,6 @@ label and alpha outputs keep the exact frame size.
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -33,6 +32,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError, VideoError
+from .outputs import FrameSink, PendingOutput
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -45,6 +45,7 @@ __all__ = [
     "probe_video",
     "VideoReader",
     "PendingOutput",
+    "FrameSink",
     "H264Writer",
     "GrayVideoWriter",
     "PngSequenceWriter",
@@ -307,7 +308,6 @@ class VideoReader:
         self.truncated = False
         self.truncation: str | None = None
         self._tail_error = False
-        self._container: av.container.InputContainer | None = None
 
     @property
     def skipped_count(self) -> int:
@@ -334,7 +334,6 @@ class VideoReader:
     def __iter__(self) -> Iterator[DecodedFrame]:
         info = self.info
         container = _open_input(self.path)
-        self._container = container
         try:
             stream = _video_stream(container, self.path)
             stream.thread_type = "AUTO"
@@ -383,7 +382,6 @@ class VideoReader:
             self._check_complete(seen + decode_errors, last_t, stream_duration, tail_error=self._tail_error)
         finally:
             container.close()
-            self._container = None
 
     def _check_complete(self, seen: int, last_t: float | None, stream_duration: float | None, *, tail_error: bool) -> None:
         """Set :attr:`truncated` / :attr:`truncation` once the demuxer reached the end of the file."""
@@ -444,38 +442,6 @@ class VideoReader:
 
 
 # --------------------------------------------------------------------------- writing
-class PendingOutput:
-    """A file or folder written under a hidden temporary name next to ``final``.
-
-    ``commit()`` renames it into place (replacing an older output only now);
-    ``discard()`` removes it. Temporary names look like ``.overlay.partial-<pid>-<hex>.mp4``.
-    """
-
-    def __init__(self, final: str | os.PathLike, *, is_dir: bool = False) -> None:
-        self.final = Path(final)
-        self.is_dir = is_dir
-        token = f"{os.getpid()}-{secrets.token_hex(3)}"
-        self.tmp = self.final.with_name(f".{self.final.stem}.partial-{token}{self.final.suffix}")
-        if is_dir:
-            self.tmp.mkdir()
-
-    def commit(self) -> Path:
-        if self.is_dir and self.final.is_dir():
-            old = self.final.with_name(f".{self.final.name}.old-{secrets.token_hex(3)}")
-            os.replace(self.final, old)
-            os.replace(self.tmp, self.final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(self.tmp, self.final)
-        return self.final
-
-    def discard(self) -> None:
-        if self.is_dir:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
 def _open_output(path: Path, fmt: str, options: dict[str, str] | None = None) -> av.container.OutputContainer:
     try:
         return av.open(str(path), "w", format=fmt, container_options=options or {})
@@ -555,7 +521,42 @@ _X264_LARGE_PIXELS = 1_000_000
 _X264_LARGE_PARAMS = "rc-lookahead=3:bframes=1"
 
 
-class H264Writer:
+class _EncodedWriter:
+    """One video stream encoded into a container: the shared flush / close / abort of the video writers."""
+
+    def __init__(self, path: str | os.PathLike, fmt: str, options: dict[str, str] | None = None) -> None:
+        self.path = Path(path)
+        self._out = _open_output(self.path, fmt, options)
+        self._stream: Any = None
+        self.frames = 0
+
+    def _finish(self) -> None:
+        """Anything written after the video is flushed (the audio tail)."""
+
+    def _release(self) -> None:
+        """Anything to let go of besides the output container when aborting."""
+
+    def close(self) -> None:
+        """Flush the encoder and finish the file (it is only complete after this)."""
+        try:
+            if self._stream is not None:
+                self._out.mux(self._stream.encode(None))
+            self._finish()
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"cannot write {self.path}: {exc}") from None
+        finally:
+            self._out.close()
+
+    def abort(self) -> None:
+        """Close without caring whether the file is valid (it is discarded)."""
+        try:
+            self._release()
+            self._out.close()
+        except Exception:  # noqa: BLE001 - best effort on the way out
+            pass
+
+
+class H264Writer(_EncodedWriter):
     """``overlay.mp4``: H.264 (libx264) yuv420p, browser-playable (``+faststart``).
 
     Each frame is written at its input ``pts`` (in ``time_base``), so the
@@ -582,17 +583,14 @@ class H264Writer:
         crf: int = 20,
         preset: str = "veryfast",
     ) -> None:
-        self.path = Path(path)
+        super().__init__(path, "mp4", {"movflags": "+faststart"})
         self._fps = fps or Fraction(25)
         self._tb = time_base
         self._opts = {"crf": str(crf), "preset": preset}
         self._audio_from = audio_from
         self._audio_start = audio_start_s
-        self._out = _open_output(self.path, "mp4", {"movflags": "+faststart"})
-        self._stream: Any = None
         self._audio: _AudioSource | None = None
         self._last_end_s = 0.0
-        self.frames = 0
 
     def _open_stream(self, width: int, height: int) -> None:
         opts = dict(self._opts)
@@ -623,38 +621,22 @@ class H264Writer:
         self._last_end_s = t + float(1 / self._fps)
         self.frames += 1
 
-    def close(self) -> None:
-        """Flush the encoder and finish the file (it is only complete after this)."""
-        try:
-            if self._stream is not None:
-                self._out.mux(self._stream.encode(None))
-            if self._audio is not None:
-                self._audio.finish(self._out, self._last_end_s)
-        except av.error.FFmpegError as exc:
-            raise VideoError(f"cannot write {self.path}: {exc}") from None
-        finally:
-            self._out.close()
+    def _finish(self) -> None:
+        if self._audio is not None:
+            self._audio.finish(self._out, self._last_end_s)
 
-    def abort(self) -> None:
-        """Close without caring whether the file is valid (it is discarded)."""
-        try:
-            if self._audio is not None:
-                self._audio.close()
-            self._out.close()
-        except Exception:  # noqa: BLE001 - best effort on the way out
-            pass
+    def _release(self) -> None:
+        if self._audio is not None:
+            self._audio.close()
 
 
-class GrayVideoWriter:
+class GrayVideoWriter(_EncodedWriter):
     """Lossless ``HxW`` uint8 planes (label ids or alphas): FFV1, gray8, Matroska, exact frame size."""
 
     def __init__(self, path: str | os.PathLike, *, time_base: Fraction, fps: Fraction | None = None) -> None:
-        self.path = Path(path)
+        super().__init__(path, "matroska")
         self._tb = time_base
         self._fps = fps or Fraction(25)
-        self._out = _open_output(self.path, "matroska")
-        self._stream: Any = None
-        self.frames = 0
 
     def write(self, plane: np.ndarray, pts: int) -> None:
         if plane.dtype != np.uint8 or plane.ndim != 2:
@@ -672,21 +654,6 @@ class GrayVideoWriter:
             raise VideoError(f"cannot write {self.path}: {exc}") from None
         self.frames += 1
 
-    def close(self) -> None:
-        try:
-            if self._stream is not None:
-                self._out.mux(self._stream.encode(None))
-        except av.error.FFmpegError as exc:
-            raise VideoError(f"cannot write {self.path}: {exc}") from None
-        finally:
-            self._out.close()
-
-    def abort(self) -> None:
-        try:
-            self._out.close()
-        except Exception:  # noqa: BLE001
-            pass
-
 
 class PngSequenceWriter:
     """``000000.png``, ``000001.png``, ... in a folder (gray or RGB uint8 frames)."""
@@ -696,6 +663,7 @@ class PngSequenceWriter:
         self.frames = 0
 
     def write(self, image: np.ndarray, pts: int | None = None) -> None:
+        """Write ``image`` (``HxW`` or ``HxWx3`` uint8) as the next numbered PNG (``pts`` is not used)."""
         try:
             write_png(self.folder / f"{self.frames:06d}.png", image)
         except OSError as exc:
@@ -703,7 +671,7 @@ class PngSequenceWriter:
         self.frames += 1
 
     def close(self) -> None:
-        pass
+        """Nothing to flush: each PNG is complete when written."""
 
     def abort(self) -> None:
-        pass
+        """Nothing to release (the caller discards the folder)."""

@@ -369,25 +369,23 @@ class _Recorder:
     """H.264 file of the shown frames at their capture times, renamed into place when complete."""
 
     def __init__(self, path: Path, fps: float | None) -> None:
-        from .video_io import H264Writer, PendingOutput
+        from .outputs import PendingSink
+        from .video_io import H264Writer
 
         if not path.parent.is_dir():
             raise VideoError(f"cannot write {path}: folder {path.parent} does not exist")
-        self.pending = PendingOutput(path)
-        self.writer = H264Writer(self.pending.tmp, fps=Fraction(fps or 30).limit_denominator(1001),
-                                 time_base=Fraction(1, 1000), preset="ultrafast")
-        self.frames = 0
+        rate = Fraction(fps or 30).limit_denominator(1001)
+        self.sink = PendingSink(path, lambda tmp: H264Writer(tmp, fps=rate, time_base=Fraction(1, 1000), preset="ultrafast"))
 
     def write(self, rgb: np.ndarray, timestamp_ms: int) -> None:
-        self.writer.write(rgb, timestamp_ms)
-        self.frames += 1
+        self.sink.write(rgb, timestamp_ms)
 
     def finish(self, keep: bool) -> Path | None:
-        if keep and self.frames:
-            self.writer.close()
-            return self.pending.commit()
-        self.writer.abort()
-        self.pending.discard()
+        """Rename the recording into place when ``keep`` and it holds frames; else discard it."""
+        if keep and self.sink.frames:
+            self.sink.close()
+            return self.sink.final
+        self.sink.abort()
         return None
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -18,6 +17,7 @@ import cv2
 import numpy as np
 
 from tryon_sdk.errors import DataError
+from tryon_sdk.outputs import atomic_path
 
 __all__ = ["resize_pair", "make_split", "build_cache", "load_cache", "ccp_cache"]
 
@@ -65,14 +65,8 @@ def build_cache(
         it = tqdm(ids, desc=f"cache {path.name}", unit="img")
     for i, image_id in enumerate(it):
         images[i], masks[i] = resize_pair(*load(image_id), size)
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         np.savez(tmp, images=images, masks=masks, ids=np.array(list(ids)), meta=np.array(json.dumps(meta or {})))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import PipelineOptions, prepare_output_dir, run_pipeline
     from ..regions import region_classes
     from ..sample import SAMPLE_FPS, sample_frames
-    from ..video_io import H264Writer, PendingOutput, write_png
+    from ..outputs import PendingSink
+    from ..video_io import H264Writer, write_png
 
     if args.frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")
@@ -58,17 +59,9 @@ def run(args: argparse.Namespace) -> int:
     parser = load_parser(args)
 
     frames = list(sample_frames(args.frames))
-    clip = PendingOutput(out / "sample.mp4")
-    writer = H264Writer(clip.tmp, fps=Fraction(SAMPLE_FPS), time_base=Fraction(1, SAMPLE_FPS))
-    try:
+    with PendingSink(out / "sample.mp4", lambda tmp: H264Writer(tmp, fps=Fraction(SAMPLE_FPS), time_base=Fraction(1, SAMPLE_FPS))) as clip:
         for i, (image, _) in enumerate(frames):
-            writer.write(image, i)
-        writer.close()
-        clip.commit()
-    except BaseException:
-        writer.abort()
-        clip.discard()
-        raise
+            clip.write(image, i)
 
     summary = run_pipeline(
         parser, out / "sample.mp4", out, PipelineOptions(regions=(args.region,), progress=sys.stderr.isatty())
