@@ -8,7 +8,7 @@ no more per frame.
 
 Accuracy (a script; any checkpoint with ``--model``):
 
-    .venv/bin/python benchmarks/bench_people.py clip [--model CKPT] [--mode video|image] [--roi on|off] [--frames 150]
+    .venv/bin/python benchmarks/bench_people.py clip [--model CKPT] [--mode video|image] [--roi on|off] [--frames 150] [--flip-tta]
     .venv/bin/python benchmarks/bench_people.py ccp [--model CKPT] [--roi on|off] [--images 120]
 
 ``clip``: everyone in ``one-by-one-person-detection.mp4`` is seen from behind, so the person's own left
@@ -122,8 +122,10 @@ def measure_clip(parser, frames: np.ndarray, sil: np.ndarray, runs: list[range],
     found = swaps = regions = mixed = 0
     flip_equal = flip_total = 0.0
     facings: dict[str, int] = {}
+    per_run = []
     t0 = time.perf_counter()
     for run in runs:
+        run_good = run_total = 0
         sessions = [open_stream(parser, mode=mode, roi=roi) for _ in range(2)]  # frames, mirrored frames
         metrics = VideoMetrics()  # one per run: a new person is not a swap
         seq = range(run.start - WARMUP, run.stop)
@@ -137,6 +139,7 @@ def measure_clip(parser, frames: np.ndarray, sil: np.ndarray, runs: list[range],
             cx, box = centre_line(sil[t])
             g, n = own_side_counts(out.labels, cx, -1, region=box)
             good, total = good + g, total + n
+            run_good, run_total = run_good + g, run_total + n
             metrics.update(out.labels, mirrored=mir.labels)
             found += bool(out.people)
             for p in out.people[:1]:
@@ -144,6 +147,7 @@ def measure_clip(parser, frames: np.ndarray, sil: np.ndarray, runs: list[range],
         for s in sessions:
             s.close()
         res = metrics.result()
+        per_run.append(round(run_good / run_total, 3) if run_total else None)
         swaps += res.total_transient_swaps
         regions, mixed = regions + res.limb_regions, mixed + res.mixed_regions
         flip_equal += metrics._flip_equal
@@ -155,6 +159,7 @@ def measure_clip(parser, frames: np.ndarray, sil: np.ndarray, runs: list[range],
         "frames": n_frames,
         "runs": [[r.start, r.stop] for r in runs],
         "own_side_share": round(good / total, 4) if total else None,
+        "own_side_share_per_run": per_run,
         "limb_pixels": total,
         "flip_equivariance": round(flip_equal / flip_total, 4) if flip_total else None,
         "transient_swaps": swaps,
@@ -204,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--model", default=None)
         p.add_argument("--roi", choices=["on", "off", "auto"], default="on")
         p.add_argument("--threads", type=int, default=2)
+        p.add_argument("--flip-tta", action="store_true", help="average each parse with the mirrored one")
     a = ap.parse_args(argv)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
@@ -212,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(REPO))
     from tryon_sdk import Parser
 
-    parser = Parser.from_pretrained(a.model, device="cpu")
+    parser = Parser.from_pretrained(a.model, device="cpu", flip_tta=a.flip_tta)
     if a.what == "clip":
         frames = load_clip()
         sil = silhouettes(frames)
@@ -221,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         res = measure_ccp(parser, _roi(a.roi), a.images)
     res["model"] = a.model or "default"
+    res["flip_tta"] = a.flip_tta
     print(json.dumps(res))
     return 0
 

@@ -129,3 +129,15 @@ def test_options_are_validated():
     with pytest.raises(ConfigError):
         FacingFilter({"flip_frames": 2})  # type: ignore[arg-type]
     assert FacingOptions().replace(flip_frames=5).flip_frames == 5
+
+
+def test_headless_person_in_a_top_is_seen_from_behind():
+    """Dark hair seen from behind painted as a garment: no face where the face would be."""
+    lab = person(-1)
+    lab[lab == HAIR] = 4  # the hair painted as Upper-clothes
+    ev = head_evidence(lab)
+    assert ev.headless and classify_head(ev, OPTS) == -1
+    assert head_evidence(lab, top_cut=True) is None  # the head may be above the frame
+    legs = person(1)
+    legs[: int(np.nonzero(legs == 12)[0].min())] = 0  # only the legs and shoes
+    assert head_evidence(legs) is None

@@ -19,6 +19,12 @@ from somewhere else. The head tells it:
   *back* (hair only), anything between is *side* (a profile or a doubtful
   frame). A head smaller than ``min_head_pixels`` gives no evidence at all.
   Sunglasses do not count as face: parsers paint them on dark hair.
+* **No head at all.** Parsers trained on front views often paint dark hair
+  seen from behind as a garment. A person with no head pixels whose top
+  (the first 12% of its height, about a head) is mostly upper-body garments
+  (Upper-clothes, Dress, Scarf) and who is not cut off by the top of the
+  frame (``top_cut``) shows no face where a face would be: *back*. Anything
+  else without a head (legs only, a cut-off person) gives no evidence.
 * **Hysteresis** (:func:`update_facing`): the first evidence sets the facing;
   later, it changes only after ``flip_frames`` consecutive frames of
   contrary evidence. *Side* and missing frames neither confirm nor
@@ -65,6 +71,10 @@ FACINGS: tuple[str, ...] = (FRONT, BACK, SIDE, UNKNOWN)
 HAT, HAIR, SUNGLASSES, FACE = 1, 2, 3, 11
 _HEAD_LUT = np.zeros(256, bool)
 _HEAD_LUT[[HAT, HAIR, SUNGLASSES, FACE]] = True
+_UPPER_LUT = np.zeros(256, bool)
+_UPPER_LUT[[4, 7, 17]] = True  # Upper-clothes, Dress, Scarf
+_HEADLESS_TOP = 0.12  # share of a headless person's height looked at for a face
+_HEADLESS_UPPER = 0.5  # ... and the share of it that must be upper-body garments
 _HEAD_BAND = 0.35  # the head is looked for in this top share of the person's height
 _CROWN_WIDTH = 0.3  # the crown is the first row at least this share of the head's width
 _ZONE_HEIGHT = 0.9  # zone height in head widths, from the crown
@@ -116,14 +126,16 @@ class HeadEvidence:
 
     share: float
     head_pixels: int
+    headless: bool = False  # no head pixels: the person's top was looked at instead
 
 
-def head_evidence(labels: np.ndarray, mask: np.ndarray | None = None) -> HeadEvidence | None:
+def head_evidence(labels: np.ndarray, mask: np.ndarray | None = None, *, top_cut: bool = False) -> HeadEvidence | None:
     """Face share of the upper head of the person in ``labels`` (see the module docstring).
 
     labels: ``HxW`` uint8 ATR ids (a crop around the person is enough).
     mask: ``HxW`` bool pixels of the person; ``None`` takes every non-background pixel.
-    Returns ``None`` when no head is visible.
+    top_cut: the person touches the top of the frame (the head may be outside it).
+    Returns ``None`` when there is nothing to judge by.
     """
     if not isinstance(labels, np.ndarray) or labels.ndim != 2 or labels.dtype != np.uint8:
         raise InputError(f"labels must be an H x W uint8 array, got {getattr(labels, 'shape', type(labels).__name__)}")
@@ -140,7 +152,14 @@ def head_evidence(labels: np.ndarray, mask: np.ndarray | None = None) -> HeadEvi
     head = _HEAD_LUT[lab] & per
     n_head = int(np.count_nonzero(head))
     if n_head == 0:
-        return None
+        if top_cut:
+            return None
+        end = top + max(1, int(math.ceil(_HEADLESS_TOP * (bottom - top + 1))))
+        zone = person[top:end]
+        n_zone = int(np.count_nonzero(zone))
+        if np.count_nonzero(_UPPER_LUT[labels[top:end]] & zone) < _HEADLESS_UPPER * n_zone:
+            return None
+        return HeadEvidence(0.0, n_zone, headless=True)
     widths = np.count_nonzero(head, axis=1)
     width = float(np.percentile(widths[widths > 0], 90))
     crown = int(np.flatnonzero(widths >= _CROWN_WIDTH * width)[0])

@@ -481,7 +481,7 @@ class LimbConsistency:
             if p == 0:
                 continue
             x, y, w, h = (int(v) for v in pstats[p, :4])
-            ev = head_evidence(lab[y * s : min((y + h) * s, H), x * s : min((x + w) * s, W)])
+            ev = head_evidence(lab[y * s : min((y + h) * s, H), x * s : min((x + w) * s, W)], top_cut=y == 0)
             c = classify_head(ev, head)
             if c is not None:
                 obs[p], share[p] = c, ev.share  # type: ignore[union-attr]

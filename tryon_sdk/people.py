@@ -410,9 +410,9 @@ def _span(profile: np.ndarray) -> tuple[int, int]:
     return int(np.searchsorted(c, _TRIM * total, side="right")), int(np.searchsorted(c, (1 - _TRIM) * total)) + 1
 
 
-def _head_facing(labels: np.ndarray, options: FacingOptions) -> str:
+def _head_facing(labels: np.ndarray, options: FacingOptions, top_cut: bool) -> str:
     """Facing of the one person in ``labels`` (a crop around them) from this frame alone."""
-    c = classify_head(head_evidence(np.ascontiguousarray(labels)), options)
+    c = classify_head(head_evidence(np.ascontiguousarray(labels), top_cut=top_cut), options)
     return SIDE if c == 0 else facing_name(c or 0)
 
 
@@ -433,7 +433,7 @@ def people_from_labels(labels: np.ndarray, options: PeopleOptions | None = None)
         box = Box(b[0] * s, b[1] * s, min(b[2] * s, W), min(b[3] * s, H))
         area = int(np.count_nonzero(labels[box.y0 : box.y1, box.x0 : box.x1]))
         sub = labels[box.y0 : box.y1, box.x0 : box.x1]
-        people.append(Person(box, area, _head_facing(sub, options.facing), None, 1.0))
+        people.append(Person(box, area, _head_facing(sub, options.facing, box.y0 == 0), None, 1.0))
     return people
 
 
@@ -474,7 +474,7 @@ def parse_people_first(
                 continue
             box, area, score = found_p
             sub = lab[box.y0 - win.y0 : box.y1 - win.y0, box.x0 - win.x0 : box.x1 - win.x0]
-            people.append(Person(box, area, _head_facing(sub, options.facing), None, score))
+            people.append(Person(box, area, _head_facing(sub, options.facing, box.y0 == 0), None, score))
         out.append((full, people))
     return out
 

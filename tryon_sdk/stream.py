@@ -396,7 +396,9 @@ class VideoSession:
             return tuple(dataclasses.replace(p, facing=limb_state.facing_in(p.box, flip)) for p in people)
         keys = [p.track_id if p.track_id is not None else -k - 1 for k, p in enumerate(people)]
         evidence = {
-            key: head_evidence(np.ascontiguousarray(labels[p.box.y0 : p.box.y1, p.box.x0 : p.box.x1]))
+            key: head_evidence(
+                np.ascontiguousarray(labels[p.box.y0 : p.box.y1, p.box.x0 : p.box.x1]), top_cut=p.box.y0 == 0
+            )
             for key, p in zip(keys, people)
         }
         facing, state = self._facing_filter.step(evidence, self._facing_state if stateful else None)
