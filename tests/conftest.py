@@ -62,3 +62,46 @@ def person_image() -> np.ndarray:
     img[70:115, 28:59] = (30, 40, 150)
     noise = rng.integers(-6, 7, img.shape)
     return np.clip(img.astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for the module: tiny models gain nothing from threads, and on a busy
+    2-core machine OpenMP spinning makes them up to 100x slower. Opt in with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory) -> Path:
+    """A saved tiny parser whose labels vary over the image (``videos.calibrated_parser``)."""
+    from videos import calibrated_parser
+
+    return calibrated_parser().save_pretrained(tmp_path_factory.mktemp("ckpt"))
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_parser, tmp_path_factory) -> Path:
+    """:func:`tiny_parser` saved (random weights, uncalibrated: nearly constant labels)."""
+    return tiny_parser.save_pretrained(tmp_path_factory.mktemp("tiny-ckpt"))
+
+
+@pytest.fixture
+def registered_model(monkeypatch):
+    """``registered_model(ModelSource(...))`` registers a model for this test only.
+
+    The registry is a copy for the test's duration, so nothing registered here
+    is seen by later tests.
+    """
+    from tryon_sdk import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    def register(source: "registry.ModelSource") -> str:
+        registry.register_model(source, overwrite=True)
+        return source.name
+
+    return register

@@ -2,15 +2,16 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tryon_sdk import __version__
 from tryon_sdk.cli import main
 
 
 def test_version_and_help(capsys):
-    try:
+    with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
-    except SystemExit as exc:
-        assert exc.code == 0
+    assert exit_info.value.code == 0
     assert __version__ in capsys.readouterr().out
     out = subprocess.run([sys.executable, "-m", "tryon_sdk", "--help"], capture_output=True, text=True, check=True).stdout
     assert "usage: tryon-sdk" in out and "info" in out

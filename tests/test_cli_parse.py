@@ -21,7 +21,6 @@ from tryon_sdk.video_io import VideoReader
 
 from videos import (
     audio_packets,
-    calibrated_parser,
     make_audio_only,
     make_video,
     read_gray_video,
@@ -30,11 +29,6 @@ from videos import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    return calibrated_parser().save_pretrained(tmp_path_factory.mktemp("ckpt"))
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,9 @@ import av
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from tryon_sdk.compositor import Compositor
-from tryon_sdk.parser import Parser, ParseResult
+from tryon_sdk.parser import ParseResult
 from tryon_sdk.video_io import write_png
 from videos import make_video
 
@@ -28,20 +27,7 @@ def load(name: str):
     return module
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("examples-model")
-    Parser.from_config(device="cpu", input_size=(64, 48)).save_pretrained(folder)
-    return folder
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
@@ -96,22 +82,22 @@ def test_texture_paste_absent_region_returns_a_copy():
     assert out is not result.image
 
 
-def test_texture_paste_example_on_a_photo_and_a_video(photo, checkpoint, tmp_path):
+def test_texture_paste_example_on_a_photo_and_a_video(photo, tiny_checkpoint, tmp_path):
     tp = load("texture_paste")
     out = tmp_path / "pasted.png"
-    assert tp.main([str(photo), "-o", str(out), "--model", str(checkpoint)]) == 0
+    assert tp.main([str(photo), "-o", str(out), "--model", str(tiny_checkpoint)]) == 0
     assert cv2.imread(str(out)).shape == (120, 90, 3)
     clip = make_video(tmp_path / "clip.mp4", width=64, height=48, frames=4, fps=10)
-    assert tp.main([str(clip), "-o", str(tmp_path / "video-out"), "--model", str(checkpoint)]) == 0
+    assert tp.main([str(clip), "-o", str(tmp_path / "video-out"), "--model", str(tiny_checkpoint)]) == 0
     with av.open(str(tmp_path / "video-out" / "overlay.mp4")) as c:
         assert sum(1 for _ in c.decode(video=0)) == 4
 
 
 # ------------------------------------------------------------------ quickstart
-def test_quickstart_writes_overlay_alpha_and_agnostic_mask(photo, checkpoint, tmp_path, capsys):
+def test_quickstart_writes_overlay_alpha_and_agnostic_mask(photo, tiny_checkpoint, tmp_path, capsys):
     qs = load("quickstart")
     out = tmp_path / "qs"
-    assert qs.main([str(photo), "-o", str(out), "--model", str(checkpoint), "--region", "lower_body"]) == 0
+    assert qs.main([str(photo), "-o", str(out), "--model", str(tiny_checkpoint), "--region", "lower_body"]) == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == ["agnostic_image.png", "agnostic_upper_body.png", "alpha_lower_body.png", "overlay.png"]
     for name in names:
@@ -121,18 +107,18 @@ def test_quickstart_writes_overlay_alpha_and_agnostic_mask(photo, checkpoint, tm
     assert "wrote 4 files" in capsys.readouterr().out
 
 
-def test_quickstart_on_the_bundled_sample(checkpoint, tmp_path):
+def test_quickstart_on_the_bundled_sample(tiny_checkpoint, tmp_path):
     qs = load("quickstart")
-    assert qs.main(["-o", str(tmp_path / "qs"), "--model", str(checkpoint)]) == 0
+    assert qs.main(["-o", str(tmp_path / "qs"), "--model", str(tiny_checkpoint)]) == 0
     assert cv2.imread(str(tmp_path / "qs" / "overlay.png")).shape == (432, 768, 3)
 
 
 # ----------------------------------------------------------------- webcam demo
-def test_webcam_demo_example_headless(checkpoint, tmp_path, capsys):
+def test_webcam_demo_example_headless(tiny_checkpoint, tmp_path, capsys):
     demo = load("webcam_demo")
     clip = make_video(tmp_path / "clip.mp4", width=64, height=48, frames=6, fps=20)
     out = tmp_path / "demo.mp4"
-    argv = ["--source", str(clip), "--model", str(checkpoint), "--headless", "--output", str(out), "--max-frames", "2"]
+    argv = ["--source", str(clip), "--model", str(tiny_checkpoint), "--headless", "--output", str(out), "--max-frames", "2"]
     assert demo.main(argv) == 0
     assert out.is_file() and "writing the demo to" in capsys.readouterr().out
     assert demo.main(["--source", str(tmp_path / "missing.mp4"), "--headless"]) == 1

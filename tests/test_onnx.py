@@ -33,13 +33,7 @@ from tryon_sdk.preprocess import to_model_input  # noqa: E402
 INPUT = (64, 48)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny models gain nothing from threads, and on a busy 2-core machine OpenMP spinning makes them 100x slower.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def blobs(h: int, w: int, seed: int) -> np.ndarray:
@@ -66,13 +60,6 @@ def calibrated_parser(architecture: str = "deeplabv3") -> Parser:
         net(batch)
     net.eval()
     return parser
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("ckpt")
-    calibrated_parser().save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 from tryon_sdk.cli import EXIT_INCOMPLETE, main
 from tryon_sdk.video_io import VideoReader
 
-from videos import calibrated_parser, make_video
+from videos import make_video
 
 FRAMES = 30
 
@@ -40,11 +40,6 @@ def head(path: Path, share: float, name: str | None = None) -> Path:
     cut = path.with_name(name or f"{path.stem}-cut{path.suffix}")
     cut.write_bytes(data[: int(len(data) * share)])
     return cut
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    return calibrated_parser().save_pretrained(tmp_path_factory.mktemp("ckpt"))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import time
 import av
 import numpy as np
 import pytest
-import torch
 
 from tryon_sdk import webcam
 from tryon_sdk.cli import main
@@ -18,20 +17,7 @@ from tryon_sdk.webcam import DemoOptions, DemoState, LatestFrameGrabber, run_dem
 from videos import make_video
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models; OpenMP spinning on a busy 2-core machine is far slower
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("webcam-model")
-    Parser.from_config(device="cpu", input_size=(64, 48)).save_pretrained(folder)
-    return folder
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +124,9 @@ def test_keys_switch_mode_region_colour_and_smoothing():
 
 
 # ---------------------------------------------------------------- demo runs
-def test_cli_webcam_runs_headless_on_a_file_and_writes_frames(video, checkpoint, tmp_path, capsys):
+def test_cli_webcam_runs_headless_on_a_file_and_writes_frames(video, tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "demo.mp4"
-    code = main(["webcam", "--source", str(video), "--model", str(checkpoint), "--headless", "--output", str(out)])
+    code = main(["webcam", "--source", str(video), "--model", str(tiny_checkpoint), "--headless", "--output", str(out)])
     assert code == 0
     text = capsys.readouterr().out
     assert f"writing the demo to {out}" in text and f"wrote {out}" in text
@@ -149,20 +135,20 @@ def test_cli_webcam_runs_headless_on_a_file_and_writes_frames(video, checkpoint,
     assert frames[0].shape == (60, 80, 3)
 
 
-def test_demo_without_display_records_to_the_default_file(video, checkpoint, tmp_path, monkeypatch):
+def test_demo_without_display_records_to_the_default_file(video, tiny_checkpoint, tmp_path, monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setattr(webcam.sys, "platform", "linux")
     monkeypatch.chdir(tmp_path)
     lines: list[str] = []
-    stats = run_demo(DemoOptions(source=str(video), model=str(checkpoint), max_frames=3), log=lines.append)
+    stats = run_demo(DemoOptions(source=str(video), model=str(tiny_checkpoint), max_frames=3), log=lines.append)
     assert stats.headless and stats.output is not None and stats.output.name == webcam.DEFAULT_OUTPUT
     assert any("no display" in line for line in lines)
     assert stats.frames_shown == 3 == len(decode(tmp_path / webcam.DEFAULT_OUTPUT))
     assert stats.frames_parsed >= 3 and stats.frames_captured >= 3
 
 
-def test_window_keys_switch_settings_mid_run(checkpoint, tmp_path, monkeypatch):
+def test_window_keys_switch_settings_mid_run(tiny_checkpoint, tmp_path, monkeypatch):
     keys = iter([ord("s"), ord("m"), ord("r"), ord("c"), ord("s")])
     shown: list[np.ndarray] = []
 
@@ -180,7 +166,7 @@ def test_window_keys_switch_settings_mid_run(checkpoint, tmp_path, monkeypatch):
     monkeypatch.setattr(webcam, "_Window", FakeWindow)
     stats = run_demo(
         DemoOptions(headless=False, output=str(tmp_path / "rec.mp4"), hud=True),
-        parser=Parser.from_pretrained(checkpoint, device="cpu"),
+        parser=Parser.from_pretrained(tiny_checkpoint, device="cpu"),
         capture=FakeCamera(8, size=(48, 64), lockstep=lambda i: len(shown) >= i),
         log=lambda line: None,
     )
@@ -190,7 +176,7 @@ def test_window_keys_switch_settings_mid_run(checkpoint, tmp_path, monkeypatch):
     assert not stats.headless
 
 
-def test_quit_key_stops_the_demo(checkpoint, monkeypatch):
+def test_quit_key_stops_the_demo(tiny_checkpoint, monkeypatch):
     class QuitWindow:
         def show(self, rgb):
             return ord("q")
@@ -199,12 +185,12 @@ def test_quit_key_stops_the_demo(checkpoint, monkeypatch):
             pass
 
     monkeypatch.setattr(webcam, "_Window", QuitWindow)
-    stats = run_demo(DemoOptions(headless=False), parser=Parser.from_pretrained(checkpoint, device="cpu"),
+    stats = run_demo(DemoOptions(headless=False), parser=Parser.from_pretrained(tiny_checkpoint, device="cpu"),
                      capture=FakeCamera(500), log=lambda line: None)
     assert stats.frames_shown == 1 and stats.output is None
 
 
-def test_missing_source_is_a_video_error(checkpoint, tmp_path):
+def test_missing_source_is_a_video_error(tiny_checkpoint, tmp_path):
     with pytest.raises(VideoError, match="no video file at"):
-        run_demo(DemoOptions(source=str(tmp_path / "nope.mp4"), model=str(checkpoint), headless=True))
+        run_demo(DemoOptions(source=str(tmp_path / "nope.mp4"), model=str(tiny_checkpoint), headless=True))
     assert main(["webcam", "--source", str(tmp_path / "nope.mp4"), "--headless"]) == 1

@@ -12,6 +12,7 @@ ONNX Runtime engine.
 from __future__ import annotations
 
 import contextlib
+import copy
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -96,6 +97,19 @@ class Engine(Protocol):
         ...
 
 
+def _runs_as_is(model: nn.Module, device: torch.device, channels_last: bool) -> bool:
+    """Would eval mode, ``device`` and the memory format leave ``model`` exactly as it is?"""
+    if any(m.training for m in model.modules()):
+        return False
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    for t in (*model.parameters(), *model.buffers()):
+        if t.device.type != device.type or (device.index is not None and t.device.index != device.index):
+            return False
+        if t.dim() == 4 and not t.is_contiguous(memory_format=fmt):
+            return False
+    return True
+
+
 class TorchEngine:
     """Runs a torch segmentation network in eval mode.
 
@@ -106,6 +120,9 @@ class TorchEngine:
         precision: ``"fp32"``; ``"fp16"`` (CUDA only) or ``"bf16"`` run under autocast.
         channels_last: NHWC memory format; ``None`` means on for CUDA, off on CPU.
         compile: wrap the network in ``torch.compile``.
+        owned: ``model`` is the engine's to change (a module built just for it). Otherwise
+            the caller's module is left as it was: when eval mode, the device or the memory
+            format differ, the engine runs a copy (:attr:`model`), never the caller's module.
     """
 
     name = "torch"
@@ -119,6 +136,7 @@ class TorchEngine:
         precision: str = "fp32",
         channels_last: bool | None = None,
         compile: bool = False,
+        owned: bool = False,
     ) -> None:
         if precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
@@ -128,6 +146,8 @@ class TorchEngine:
             raise ConfigError("precision 'fp16' needs a CUDA device; on CPU use 'bf16' or 'fp32'")
         self.precision = precision
         self.channels_last = self.device.type == "cuda" if channels_last is None else bool(channels_last)
+        if not owned and not _runs_as_is(model, self.device, self.channels_last):
+            model = copy.deepcopy(model)
         model = model.eval().to(self.device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)

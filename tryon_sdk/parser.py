@@ -142,7 +142,8 @@ class Parser:
         """A parser with a freshly initialised (untrained) network; ``overrides`` are ModelConfig fields."""
         config = (config or ModelConfig()).replace(**overrides) if overrides else (config or ModelConfig())
         engine = TorchEngine(
-            build_model(config), config, device=device, precision=precision, channels_last=channels_last, compile=compile
+            build_model(config), config, device=device, precision=precision, channels_last=channels_last, compile=compile,
+            owned=True,
         )
         return cls(engine, flip_tta=flip_tta)
 
@@ -179,7 +180,9 @@ class Parser:
                 raise CheckpointError(f"{path}: checkpoint has {config.num_classes} classes, expected {num_classes}")
             model = build_model(config)
             load_weights_into(model, state, config, source=str(path))
-            engine = TorchEngine(model, config, device=device, precision=precision, channels_last=channels_last, compile=compile)
+            engine = TorchEngine(
+                model, config, device=device, precision=precision, channels_last=channels_last, compile=compile, owned=True
+            )
         if engine.config.flip_pairs == () and flip_tta:
             raise ConfigError("flip_tta needs a model with left/right flip pairs")
         return cls(engine, flip_tta=flip_tta)
