@@ -195,7 +195,10 @@ def test_cropped_region_alpha_equals_the_full_frame_alpha(feather, refine):
 @pytest.mark.parametrize(
     "text, rgb",
     [("#1e90ff", (30, 144, 255)), ("1E90FF", (30, 144, 255)), ("#19f", (17, 153, 255)),
-     ("30, 144, 255", (30, 144, 255)), ("Navy", (0, 0, 128)), ((1, 2, 3), (1, 2, 3))],
+     ("30, 144, 255", (30, 144, 255)), ("Navy", (0, 0, 128)), ((1, 2, 3), (1, 2, 3)),
+     # names are the CSS colours: "red" is not crimson, "green" is not forestgreen
+     ("red", (255, 0, 0)), ("crimson", (220, 20, 60)), ("green", (0, 128, 0)), ("orange", (255, 165, 0)),
+     ("rebeccapurple", (102, 51, 153))],
 )
 def test_parse_color(text, rgb):
     assert parse_color(text) == rgb

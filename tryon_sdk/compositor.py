@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
+from PIL import ImageColor
 
 from .errors import ConfigError, InputError
 from .labels import PALETTE
@@ -63,34 +64,14 @@ class Compositor(Protocol):
 
 
 # ---------------------------------------------------------------------- colours
-#: A few names accepted by :func:`parse_color` (CSS colours, RGB).
-NAMED_COLORS: dict[str, tuple[int, int, int]] = {
-    "black": (0, 0, 0),
-    "white": (255, 255, 255),
-    "gray": (128, 128, 128),
-    "red": (220, 20, 60),
-    "crimson": (220, 20, 60),
-    "orange": (255, 140, 0),
-    "gold": (255, 215, 0),
-    "yellow": (255, 255, 0),
-    "green": (34, 139, 34),
-    "teal": (0, 128, 128),
-    "cyan": (0, 255, 255),
-    "dodgerblue": (30, 144, 255),
-    "blue": (0, 0, 255),
-    "navy": (0, 0, 128),
-    "purple": (128, 0, 128),
-    "magenta": (255, 0, 255),
-    "pink": (255, 105, 180),
-    "brown": (139, 69, 19),
-    "beige": (245, 245, 220),
-}
+#: The CSS colour names :func:`parse_color` accepts (all 148 of CSS Color Module Level 4, from Pillow), RGB.
+NAMED_COLORS: dict[str, tuple[int, int, int]] = {name: ImageColor.getrgb(name)[:3] for name in ImageColor.colormap}
 _HEX = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 
 
 def parse_color(color: str | tuple[int, int, int] | list[int]) -> tuple[int, int, int]:
     """An RGB triple from ``"#1e90ff"``, ``"1e90ff"``, ``"#19f"``, ``"30,144,255"``, a name, or a tuple."""
-    formats = "'#rrggbb', '#rgb', 'r,g,b' (0-255), an (r, g, b) tuple, or a name: " + ", ".join(NAMED_COLORS)
+    formats = "'#rrggbb', '#rgb', 'r,g,b' (0-255), an (r, g, b) tuple, or a CSS colour name (e.g. navy, crimson, dodgerblue)"
     if isinstance(color, str):
         text = color.strip().lower()
         if text in NAMED_COLORS:

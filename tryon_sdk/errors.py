@@ -1,8 +1,10 @@
 """The ``TryOnError`` family: every error the SDK raises on purpose.
 
-Each class also derives from the built-in exception a caller would catch
-without knowing this library (``ValueError`` for bad values, ``OSError`` for
-files), so ``except ValueError`` keeps working.
+:class:`InputError` and :class:`ConfigError` also derive from ``ValueError``,
+so a caller's ``except ValueError`` keeps catching bad values. File errors
+(:class:`CheckpointError`, :class:`VideoError`, :class:`DataError`) derive
+from :class:`TryOnError` only, not from ``OSError``: catch them as
+``TryOnError``; their message carries what the system reported.
 """
 
 from __future__ import annotations

@@ -1043,7 +1043,7 @@ EVAL_CONFIGS: dict[str, tuple[bool, bool]] = {
     "smoothing+limbs": (True, True),
 }
 
-#: goals of issue 3 for the full pipeline (smoothing + limbs) with the default model
+#: what the full pipeline (smoothing + limbs) must reach with the default model on a real clip
 EVAL_GOALS: dict[str, str] = {
     "flicker_ratio": "<= 0.4",
     "agreement": ">= 0.95",

@@ -105,10 +105,11 @@ def region_alpha(
     """Soft ``HxW`` float32 alpha in [0, 1] of a named region.
 
     Uses ``probabilities`` (``CxHxW``) when given, else ``labels`` (``HxW`` ids).
-    ``refine`` snaps edges to ``image`` (``HxWx3`` uint8) with a guided filter;
-    it is skipped when no image is given. ``radius`` defaults to 1.5 network
-    strides (``stride_px``, in image pixels) so the filter spans the blur of the
-    upsampled logits.
+    ``refine`` snaps edges to ``image`` (``HxWx3`` uint8) with
+    :func:`~tryon_sdk.refine.refine_alpha`'s default, the local two-colour model
+    (the guided filter is the other method there); it is skipped when no image
+    is given. ``radius`` defaults to 1.5 network strides (``stride_px``, in image
+    pixels) so the window spans the blur of the upsampled logits.
     """
     classes = sorted(region_classes(name))
     if probabilities is not None:

@@ -579,7 +579,8 @@ def add_demo_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"region to recolour: {', '.join(REGIONS)} (default: upper_body; key r switches)")
     p.add_argument("--color", default="#1e90ff", help="recolour target, e.g. '#1e90ff' or 'crimson' (key c switches)")
     p.add_argument("--smoothing", action=argparse.BooleanOptionalAction, default=True,
-                   help="temporal smoothing and limb consistency (default: on; key s switches)")
+                   help="temporal smoothing of the class probabilities (default: on; key s switches); "
+                        "left/right limb consistency stays on either way")
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
                    help="selfie view, flipped left-right (default: on for cameras, off for files)")
     p.add_argument("--width", type=int, default=None, help="camera frame width to ask for")
