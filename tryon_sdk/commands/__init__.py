@@ -31,6 +31,17 @@ def add_checksum_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_progress_argument(p: argparse.ArgumentParser, *, default: bool | None) -> None:
+    """``--progress / --no-progress``; ``default=None`` means on when stderr is a terminal."""
+    when = "on when stderr is a terminal" if default is None else ("on" if default else "off")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=default,
+        help=f"progress on stderr: a bar on a terminal, else a line every 10 s (default: {when})",
+    )
+
+
 def load_parser(args: argparse.Namespace) -> "Parser":
     """The parser the :func:`add_model_arguments` options ask for."""
     from ..parser import Parser

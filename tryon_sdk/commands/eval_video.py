@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from . import add_model_arguments, load_parser
+from . import add_model_arguments, add_progress_argument, load_parser
 from .parse import add_work_size_argument, incomplete_note, smoothing_option
 
 NAME = "eval-video"
@@ -33,12 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     add_work_size_argument(p)
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="progress on stderr: a bar on a terminal, else a line every 10 s (default: on)",
-    )
+    add_progress_argument(p, default=True)
 
 
 def _fmt(value: Any, pct: bool = False) -> str:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import add_model_arguments, load_parser
+from . import add_model_arguments, add_progress_argument, load_parser
 
 NAME = "parse"
 HELP = "parse a video, an image or a folder of images into overlay / label / alpha files and summary.json"
@@ -70,12 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(default: the partial result goes to OUTDIR/incomplete/)",
     )
     add_work_size_argument(p)
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress on stderr: a bar on a terminal, else a line every 10 s (default: on when stderr is a terminal)",
-    )
+    add_progress_argument(p, default=None)
     from ..compositor import add_compositor_arguments
 
     add_compositor_arguments(p)
