@@ -11,7 +11,6 @@ the parser uses it for every upload. CPU-only machines get a
 
 from __future__ import annotations
 
-import copy
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -149,8 +148,8 @@ def optimize_for_gpu(
     if not isinstance(model, nn.Module):
         raise ConfigError(f"optimize_for_gpu needs a torch engine, got {type(parser.engine).__name__}")
     device = parser.device if parser.device.type == "cuda" else torch.device("cuda")
-    # A copy: TorchEngine moves and re-lays-out its module in place, and ``parser`` must keep working.
-    engine: Engine = TorchEngine(copy.deepcopy(model), parser.config, device=device, precision=precision,
+    # TorchEngine runs a copy whenever it must move or re-lay-out the module, so ``parser`` keeps working.
+    engine: Engine = TorchEngine(model, parser.config, device=device, precision=precision,
                                  channels_last=channels_last, compile=compile)
     if cuda_graphs:
         engine = CudaGraphEngine(engine)  # type: ignore[arg-type]
