@@ -31,7 +31,7 @@ def decode(path) -> list[np.ndarray]:
 
 
 class FakeCamera:
-    """``cv2.VideoCapture`` stand-in: ``n`` BGR frames whose first pixel holds the frame index."""
+    """``cv2.VideoCapture`` stand-in: ``n`` BGR frames whose first pixel holds the frame index (mod 256)."""
 
     def __init__(self, n: int, size=(48, 64), gate: threading.Event | None = None, lockstep=None) -> None:
         self.n, self.size, self.i, self.gate, self.lockstep = n, size, 0, gate, lockstep
@@ -47,7 +47,7 @@ class FakeCamera:
         if self.i >= self.n:
             return False, None
         frame = np.full((*self.size, 3), 100, np.uint8)
-        frame[0, 0] = (self.i, 0, 255)  # BGR: red channel 255 checks the BGR -> RGB conversion
+        frame[0, 0] = (self.i % 256, 0, 255)  # BGR: red channel 255 checks the BGR -> RGB conversion
         self.i += 1
         return True, frame
 
