@@ -294,3 +294,18 @@ def test_parser_stream_delegation_signature(parser):
     s = open_stream(parser, StreamOptions(running_mode="video", limb_consistency=False), smoothing=False)
     assert s.mode is RunningMode.VIDEO and s.options.smoothing is False
     s.close()
+
+
+def test_roi_option_is_validated_and_false_keeps_the_whole_frame(tiny_parser, person_image):
+    from tryon_sdk.people import PeopleOptions
+
+    with pytest.raises(ConfigError, match="roi must be"):
+        StreamOptions(roi="people")
+    assert StreamOptions(roi=PeopleOptions(max_people=1)).roi.max_people == 1
+    big = np.tile(person_image, (2, 2, 1))  # 242x174: twice the tiny model's input, so auto would crop
+    with open_stream(tiny_parser, mode="video", roi=False) as session:
+        whole = session.parse(big, 0)
+        assert session.stats.people_searches == 0
+    with open_stream(tiny_parser, mode="video", roi=False) as session:
+        same = session.parse_probabilities([big], tiny_parser.predict([big]), [0])[0]
+    np.testing.assert_array_equal(whole.labels, same.labels)
