@@ -16,7 +16,7 @@ import numpy as np
 from tryon_sdk.errors import DataError
 from tryon_sdk.labels import NUM_CLASSES
 
-from .hub import check_columns, open_dataset, to_label, to_rgb
+from .hub import check_columns, image_and_label, open_dataset
 
 __all__ = ["ATR_HUB_ID", "ATR_ROWS", "load_atr", "atr_sample", "iter_atr", "atr_split"]
 
@@ -33,10 +33,7 @@ def load_atr(*, streaming: bool = False, data_files: str | os.PathLike | Sequenc
 
 def atr_sample(row: dict) -> tuple[np.ndarray, np.ndarray]:
     """``(image uint8 HxWx3, mask uint8 HxW in ATR ids)`` from one row; :class:`DataError` for other values or sizes."""
-    image = to_rgb(row["image"])
-    mask = to_label(row["mask"])
-    if mask.shape != image.shape[:2]:
-        raise DataError(f"ATR row: mask {mask.shape} and image {image.shape[:2]} differ in size")
+    image, mask = image_and_label(row, "mask", "ATR")
     if mask.max(initial=0) >= NUM_CLASSES:
         raise DataError(f"ATR mask value {int(mask.max())} is outside 0..{NUM_CLASSES - 1}")
     return image, mask

@@ -11,7 +11,7 @@ import numpy as np
 
 from tryon_sdk.errors import DataError
 
-__all__ = ["open_dataset", "to_rgb", "to_label", "check_columns"]
+__all__ = ["open_dataset", "to_rgb", "to_label", "check_columns", "image_and_label"]
 
 
 def open_dataset(
@@ -89,3 +89,12 @@ def to_label(value: Any) -> np.ndarray:
     if arr.max(initial=0) > 255 or arr.min(initial=0) < 0:
         raise DataError(f"label values {arr.min()}..{arr.max()} do not fit uint8")
     return arr.astype(np.uint8)
+
+
+def image_and_label(row: dict, label_column: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(image uint8 HxWx3, label uint8 HxW)`` of a Hub row; :class:`DataError` when their sizes differ."""
+    image = to_rgb(row["image"])
+    label = to_label(row[label_column])
+    if label.shape != image.shape[:2]:
+        raise DataError(f"{name} row: {label_column} {label.shape} and image {image.shape[:2]} differ in size")
+    return image, label

@@ -39,7 +39,7 @@ from tryon_sdk.errors import DataError
 from tryon_sdk.labels import CLASS_INDEX, IGNORE_INDEX
 
 from ..mapping import FASHIONPEDIA_CATEGORIES, FASHIONPEDIA_TO_ATR, IMAT_DENSE_TO_ATR, PART, SHOE
-from .hub import check_columns, open_dataset, to_label, to_rgb
+from .hub import check_columns, image_and_label, open_dataset
 
 __all__ = [
     "IMAT_HUB_ID",
@@ -166,10 +166,7 @@ def load_imat_dense(*, streaming: bool = False, data_files: str | os.PathLike | 
 
 def imat_dense_sample(row: dict) -> tuple[np.ndarray, np.ndarray]:
     """``(image uint8 HxWx3, mask uint8 HxW ATR ids / 255)`` from one dense row."""
-    image = to_rgb(row["image"])
-    label = to_label(row["label"])
-    if label.shape != image.shape[:2]:
-        raise DataError(f"iMaterialist row: label {label.shape} and image {image.shape[:2]} differ in size")
+    image, label = image_and_label(row, "label", "iMaterialist")
     return image, dense_to_atr(label)
 
 
