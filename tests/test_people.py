@@ -378,3 +378,14 @@ def test_limbs_off_facing_still_has_hysteresis(parser):
     with open_stream(parser, mode="video", roi=True, limb_consistency=False) as session:
         results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
     assert [r.people[0].facing for r in results] == ["back"] * 6
+
+
+def test_live_stream_tracks_people_too(parser):
+    frames, truths = walk(6)
+    got = []
+    with open_stream(parser, mode="live_stream", roi=True, result_callback=lambda r, img, ts: got.append(r)) as live:
+        for t, f in enumerate(frames):
+            live.parse_async(f, 100 * t)
+            live.flush()
+    assert len(got) == 6 and all(r.people and r.people[0].track_id == 1 for r in got)
+    assert all(side_accuracy(r.labels, t) > 0.97 for r, t in zip(got, truths))
