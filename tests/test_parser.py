@@ -79,6 +79,15 @@ class TestResNet50(ParserContract):
     backbone = "resnet50"
 
 
+class TestEfficientNetLite0LRASPP(ParserContract):
+    backbone = "efficientnet_lite0"
+    architecture = "lraspp"
+
+
+class TestEfficientNetLite0DeepLab(ParserContract):
+    backbone = "efficientnet_lite0"
+
+
 class TestResNet101(ParserContract):
     backbone = "resnet101"
 
