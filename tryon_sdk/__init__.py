@@ -5,23 +5,11 @@ from .threads import configure_cpu_threads
 configure_cpu_threads()  # before torch loads OpenMP (see tryon_sdk.threads)
 
 from ._version import __version__  # noqa: E402
-from .errors import CheckpointError, ConfigError, DataError, InputError, TryOnError, TryOnWarning, VideoError  # noqa: E402
+from . import errors as _errors  # noqa: E402
+from .errors import CheckpointError, ConfigError, DataError, InputError, TryOnError, TryOnWarning, VideoError  # noqa: E402,F401
 from .labels import ATR_CLASSES, FLIP_PAIRS, NUM_CLASSES, PALETTE  # noqa: E402
 
-__all__ = [
-    "__version__",
-    "ATR_CLASSES",
-    "FLIP_PAIRS",
-    "NUM_CLASSES",
-    "PALETTE",
-    "TryOnError",
-    "InputError",
-    "ConfigError",
-    "CheckpointError",
-    "VideoError",
-    "DataError",
-    "TryOnWarning",
-]
+__all__ = ["__version__", "ATR_CLASSES", "FLIP_PAIRS", "NUM_CLASSES", "PALETTE", *_errors.__all__]
 
 from .config import ModelConfig  # noqa: E402
 from .parser import ParseResult, Parser  # noqa: E402
