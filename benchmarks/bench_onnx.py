@@ -53,7 +53,8 @@ def _name(variant: str, model: str, size: tuple[int, int]) -> str:
 def pytest_generate_tests(metafunc):
     if "model_name" in metafunc.fixturenames:
         # the untimed smoke run (--benchmark-disable) checks the code path on the first model only
-        smoke = metafunc.config.getoption("benchmark_disable", False)
+        opt = metafunc.config.getoption
+        smoke = opt("benchmark_disable", False) and not opt("benchmark_enable", False)
         metafunc.parametrize("model_name", MODELS[:1] if smoke else MODELS, scope="module")
 
 

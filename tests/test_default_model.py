@@ -16,7 +16,7 @@ from tryon_sdk.registry import resolve_checkpoint
 
 # Measured on the first 24 validation images when the model was bundled (see MODEL_CARD.md);
 # the floor leaves room for numerical differences between machines, not for a worse model.
-PIXEL_ACCURACY_FLOOR = 0.89  # measured 0.914
+PIXEL_ACCURACY_FLOOR = 0.92  # measured 0.943
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def test_bundled_files_and_metadata():
     folder = resolve_checkpoint(None)
     assert (folder / WEIGHTS_NAME).stat().st_size < 30 * 2**20
     cfg = load_config(folder)
-    assert cfg.class_names == ATR_CLASSES and cfg.backbone == "mobilenet_v3_large"
+    assert cfg.class_names == ATR_CLASSES and cfg.backbone == "efficientnet_lite0" and cfg.architecture == "lraspp"
     assert cfg.sha256 and len(cfg.sha256) == 64
     val_ids = cfg.data_split["sources"][0]["val_ids"]
     train_ids = cfg.data_split["sources"][0]["train_ids"]
@@ -63,7 +63,7 @@ def test_real_ccp_validation_accuracy(default_parser, ccp_dir):
         person_total += int(person.sum())
     accuracy = correct / total
     assert accuracy >= PIXEL_ACCURACY_FLOOR, accuracy
-    assert person_hits / person_total >= 0.93  # measured 0.958
+    assert person_hits / person_total >= 0.94  # measured 0.959
 
 
 def test_demo_runs_and_writes_outputs(tmp_path, capsys):
@@ -77,3 +77,27 @@ def test_demo_runs_and_writes_outputs(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames_processed"] == 6
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary leftovers
+
+
+def test_real_clip_person_masks_stay_off_walls_and_floor(default_parser, real_video):
+    """On real footage the model never saw (a room: white wall, concrete pillar, wooden floor), every
+    predicted person pixel lies near the moving person, and an empty room stays empty."""
+    import cv2
+    import numpy as np
+
+    frames = []
+    with av.open(str(real_video)) as c:
+        for i, frame in enumerate(c.decode(video=0)):
+            if i in (0, 537, 958):  # an empty room, and two people standing at the table
+                frames.append(frame.to_ndarray(format="rgb24"))
+            if i > 958:
+                break
+    empty, *people = frames
+    assert (default_parser.parse(empty).labels != 0).mean() < 0.005
+    background = empty.astype(np.int16)
+    for frame in people:
+        moving = (np.abs(frame.astype(np.int16) - background).max(-1) > 40).astype(np.uint8)
+        near = cv2.dilate(moving, np.ones((31, 31), np.uint8)) > 0
+        person = default_parser.parse(frame).labels != 0
+        assert person.sum() > 0.03 * person.size
+        assert (person & ~near).sum() / person.sum() < 0.03  # measured 0.005 over the clip
