@@ -1,4 +1,4 @@
-"""Temporal smoothing of per-frame class probabilities (issue 3).
+"""Temporal smoothing of per-frame class probabilities.
 
 Algorithm
 ---------
