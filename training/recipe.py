@@ -132,8 +132,18 @@ def validate_recipe(recipe: dict[str, Any]) -> None:
         one_of("loss.class_weights", cw, ("none", "balanced", None))
     m = recipe["model"]
     one_of("model.init", m.get("init", "imagenet"), ("imagenet", "none"))
-    if recipe.get("scenes") is not None and not isinstance(recipe["scenes"], dict):
-        raise ConfigError("scenes must be null or an object of SceneConfig fields (training/scenes.py)")
+    if recipe.get("scenes") is not None:
+        import dataclasses
+
+        from .scenes import SceneConfig
+
+        if not isinstance(recipe["scenes"], dict):
+            raise ConfigError("scenes must be null or an object of SceneConfig fields (training/scenes.py)")
+        fields = [f.name for f in dataclasses.fields(SceneConfig)]
+        unknown = sorted(set(recipe["scenes"]) - set(fields))
+        if unknown:
+            raise ConfigError(f"unknown scenes keys: {', '.join(unknown)}; valid: {', '.join(fields)}")
+        SceneConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in recipe["scenes"].items()})
     ModelConfig(architecture=m.get("architecture", "lraspp"), backbone=m.get("backbone", "mobilenet_v3_large"),
                 input_size=tuple(m.get("input_size", (288, 192))), aux_loss=bool(m.get("aux_loss", False)))
     if not recipe["data"].get("train"):

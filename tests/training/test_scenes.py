@@ -87,6 +87,17 @@ def test_generated_rooms_are_deterministic_and_varied():
     assert float((a[0] - a[1]).abs().mean()) > 0.02
 
 
+def test_recipe_scenes_are_checked_before_training(tiny_npz):
+    from training.recipe import load_recipe, validate_recipe
+
+    from .conftest import tiny_recipe
+
+    with pytest.raises(ConfigError, match="unknown scenes keys: p_pillar; valid: p_scene"):
+        validate_recipe(load_recipe(tiny_recipe(tiny_npz, scenes={"p_pillar": 0.5})))
+    with pytest.raises(ConfigError, match="p_landscape"):
+        validate_recipe(load_recipe(tiny_recipe(tiny_npz, scenes={"p_landscape": 2.0})))
+
+
 def test_bad_scene_settings_name_the_field():
     with pytest.raises(ConfigError, match="p_paste"):
         SceneConfig(p_paste=0.95, p_empty=0.1)
