@@ -2,11 +2,11 @@
 
 :func:`build_model` makes the DeepLabV3 / LR-ASPP network for a
 :class:`~tryon_sdk.config.ModelConfig`: torchvision's builders for ResNet and
-MobileNetV3 backbones, :mod:`tryon_sdk.efficientnet` (timm) for EfficientNet-Lite. :class:`TorchEngine` runs it on a
-device with the chosen precision; it takes a normalised batch and returns
-logits, and knows nothing about images, letterboxing or classes. Any object
-with the same ``__call__`` (see :class:`Engine`) can stand in for it, e.g. an
-ONNX Runtime engine.
+MobileNetV3 backbones, :mod:`tryon_sdk.efficientnet` (timm) for
+EfficientNet-Lite. :class:`TorchEngine` runs it on a device with the chosen
+precision; it takes a normalised batch and returns logits, and knows nothing
+about images, letterboxing or classes. Any object with the same ``__call__``
+(see :class:`Engine`) can stand in for it, e.g. an ONNX Runtime engine.
 """
 
 from __future__ import annotations
