@@ -7,7 +7,9 @@ and the same followed by the ``recolor`` compositor (what the webcam demo
 and ``tryon-sdk parse --composite recolor`` do per frame, minus I/O).
 
 Goal: >= 30 frames per second on 2 CPU cores (reported as the ratio
-``one second / time per frame``).
+``one second / time per frame``). ``test_e2e_real_clip`` measures the same on
+24 real 768x432 frames of the shared clip: ``Parser.parse`` (IMAGE) and a VIDEO
+session, people first and whole frame, torch and ONNX Runtime.
 
 Model: the bundled default model (``tryon_sdk/weights/default``) when it is
 there, else a random-weight DeepLabV3 MobileNetV3-Large at the default input
@@ -115,6 +117,59 @@ def test_e2e(benchmark, models, frames, engine, stages, record, ratio, capsys):
     ratio(f"e2e fps, {stages}, {engine} ({label})", ONE_SECOND, name, ">= 30")
     with capsys.disabled():
         print(f"\n[bench_e2e] model: {label}")
+
+
+# ------------------------------------------------------ real clip frames
+@pytest.fixture(scope="module")
+def clip_frames():
+    """24 real 768x432 frames of the shared clip (a person standing at the table), or a skip with the reason."""
+    from pathlib import Path
+
+    import av
+
+    path = Path(os.environ.get("TRYON_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    path = path / "video" / "one-by-one-person-detection.mp4"
+    if not path.is_file():
+        pytest.skip(f"real clip not found at {path} (set TRYON_SHARED_DATA)")
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for i, f in zip(range(524), c.decode(video=0)) if i >= 500]
+
+
+@pytest.mark.parametrize("roi", [True, False], ids=["people first", "whole frame"])
+@pytest.mark.parametrize("mode", ["image", "video"])
+@pytest.mark.parametrize("engine", ["torch", "onnxruntime"])
+def test_e2e_real_clip(benchmark, models, clip_frames, engine, mode, roi, record, ratio):
+    """Frames per second on real 768x432 footage: ``Parser.parse`` (IMAGE) or a VIDEO session with smoothing + limbs."""
+    engines, label = models
+    if engine not in engines:
+        pytest.skip("onnxruntime is not installed")
+    parser = engines[engine]
+    smoke = benchmark.disabled
+    threads = torch.get_num_threads()
+    if THREADS is not None and not smoke:
+        torch.set_num_threads(THREADS)
+    frames = clip_frames[:2] if smoke else clip_frames
+    try:
+        if mode == "image":
+            def run():
+                for f in frames:
+                    parser.parse(f, roi=roi)
+        else:
+            def run():
+                with open_stream(parser, mode="video", roi=roi) as session:
+                    for i, f in enumerate(frames):
+                        session.parse(f, 100 * i)
+        benchmark.extra_info.update(model=label, engine=engine, mode=mode, roi=roi, frames=len(frames))
+        benchmark.pedantic(run, rounds=1 if smoke else 3, warmup_rounds=0 if smoke else 1)
+    finally:
+        torch.set_num_threads(threads)
+    if smoke:
+        return
+    where = "people first" if roi else "whole frame"
+    name = f"real clip 768x432 {len(frames)} frames, {mode}, {where}, {engine}"
+    record(name, benchmark)
+    record(f"{len(frames)} seconds", SimpleNamespace(stats=SimpleNamespace(mean=float(len(frames)))))
+    ratio(f"real clip fps, {mode}, {where}, {engine} ({label})", f"{len(frames)} seconds", name, ">= 30")
 
 
 # ----------------------------------------------------- regions and compositors
