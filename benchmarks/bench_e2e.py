@@ -23,7 +23,6 @@ Frames: the bundled drawn sample (a person walking), cycled. Threads:
 from __future__ import annotations
 
 import os
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -34,6 +33,8 @@ from tryon_sdk.engine import TorchEngine
 from tryon_sdk.errors import CheckpointError
 from tryon_sdk.sample import sample_frames
 from tryon_sdk.stream import open_stream
+
+from shared_clip import REAL_CLIP, timed
 
 FRAME_SIZE = (480, 640)
 N_FRAMES = 8
@@ -113,7 +114,7 @@ def test_e2e(benchmark, models, frames, engine, stages, record, ratio, capsys):
     name = f"e2e {stages} {engine} {size[1]}x{size[0]}"
     record(name, benchmark)
     # The goal is in frames per second: report it as the ratio (one second) / (time per frame).
-    record(ONE_SECOND, SimpleNamespace(stats=SimpleNamespace(mean=1.0)))
+    record(ONE_SECOND, timed(1.0))
     ratio(f"e2e fps, {stages}, {engine} ({label})", ONE_SECOND, name, ">= 30")
     with capsys.disabled():
         print(f"\n[bench_e2e] model: {label}")
@@ -123,12 +124,9 @@ def test_e2e(benchmark, models, frames, engine, stages, record, ratio, capsys):
 @pytest.fixture(scope="module")
 def clip_frames():
     """24 real 768x432 frames of the shared clip (a person standing at the table), or a skip with the reason."""
-    from pathlib import Path
-
     import av
 
-    path = Path(os.environ.get("TRYON_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    path = path / "video" / "one-by-one-person-detection.mp4"
+    path = REAL_CLIP
     if not path.is_file():
         pytest.skip(f"real clip not found at {path} (set TRYON_SHARED_DATA)")
     with av.open(str(path)) as c:
@@ -168,7 +166,7 @@ def test_e2e_real_clip(benchmark, models, clip_frames, engine, mode, roi, record
     where = "people first" if roi else "whole frame"
     name = f"real clip 768x432 {len(frames)} frames, {mode}, {where}, {engine}"
     record(name, benchmark)
-    record(f"{len(frames)} seconds", SimpleNamespace(stats=SimpleNamespace(mean=float(len(frames)))))
+    record(f"{len(frames)} seconds", timed(float(len(frames))))
     ratio(f"real clip fps, {mode}, {where}, {engine} ({label})", f"{len(frames)} seconds", name, ">= 30")
 
 

@@ -16,27 +16,16 @@ import os
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 from tryon_sdk import Parser
 from tryon_sdk.pipeline import PipelineOptions, evaluate_video, run_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from videos import make_video  # noqa: E402
+from shared_clip import REAL_CLIP as REAL, timed as _timed  # noqa: E402
 
 FRAMES = int(os.environ.get("TRYON_BENCH_FRAMES", "40"))
 ROUNDS = int(os.environ.get("TRYON_BENCH_ROUNDS", "2"))
-REAL = (
-    Path(os.environ.get("TRYON_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    / "video"
-    / "one-by-one-person-detection.mp4"
-)
-
-
-def _timed(seconds: float) -> SimpleNamespace:
-    return SimpleNamespace(stats=SimpleNamespace(mean=seconds))
-
-
 def test_eval_video_vs_parse(tmp_path, benchmark, record, ratio):
     frames = FRAMES if not benchmark.disabled else 2
     rounds = ROUNDS if not benchmark.disabled else 1

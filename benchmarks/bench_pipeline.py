@@ -24,7 +24,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 
@@ -35,22 +34,11 @@ from tryon_sdk.video_io import VideoReader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from videos import make_video  # noqa: E402
+from shared_clip import REAL_CLIP as REAL, timed as _timed  # noqa: E402
 
 FRAMES = int(os.environ.get("TRYON_BENCH_FRAMES", "16"))
 ROUNDS = int(os.environ.get("TRYON_BENCH_ROUNDS", "3"))
 BATCH = 4
-REAL = (
-    Path(os.environ.get("TRYON_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    / "video"
-    / "one-by-one-person-detection.mp4"
-)
-
-
-def _timed(seconds: float) -> SimpleNamespace:
-    """What ``record`` reads from a pytest-benchmark fixture: ``.stats.mean``."""
-    return SimpleNamespace(stats=SimpleNamespace(mean=seconds))
-
-
 def test_pipeline_vs_forward(tmp_path, record, ratio):
     src = REAL if REAL.is_file() else make_video(tmp_path / "clip.mp4", width=768, height=432, frames=FRAMES, steady=True)
     torch.manual_seed(0)
