@@ -63,7 +63,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import cv2
 import numpy as np
@@ -638,6 +638,57 @@ def _engine_batch(batch_size: int, map_bytes: int, streams: int = 1) -> int:
     return max(1, min(batch_size, PROBABILITY_BYTES // (2 * streams * max(1, map_bytes))))
 
 
+def _feed_frames(
+    reader: VideoReader, q_in: queue.Queue, stop: threading.Event, work_pixels: int | None, timings: dict[str, float], key: str
+) -> None:
+    """Reader thread: ``(frame, image at the working size)`` into ``q_in``, then ``_END``.
+
+    Decoding and resizing time adds to ``timings[key]``; a failure goes through the queue (one error channel).
+    """
+    it = iter(reader)
+    try:
+        while True:
+            t0 = time.perf_counter()
+            frame = next(it, None)
+            image = None if frame is None else _to_work(frame.image, work_size(frame.image.shape[:2], work_pixels))
+            timings[key] += time.perf_counter() - t0
+            if frame is None:
+                break
+            _put(q_in, (frame, image), stop)
+        _put(q_in, _END, stop)
+    except _Stop:
+        pass
+    except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+        try:
+            _put(q_in, _Failure(exc), stop)
+        except _Stop:
+            pass
+    finally:
+        it.close()  # type: ignore[attr-defined]  # a generator: closes the container
+
+
+def _next_batch(
+    q_in: queue.Queue, stop: threading.Event, fits: Callable[[np.ndarray], int]
+) -> tuple[list[tuple[DecodedFrame, np.ndarray]], bool]:
+    """The next engine batch from the reader's queue, and whether the reader has ended.
+
+    ``fits(image)`` is how many frames of the first frame's size go in one call (the size may change
+    mid-stream: so may the batch that fits). A reader failure is raised here.
+    """
+    batch: list[tuple[DecodedFrame, np.ndarray]] = []
+    limit = 1
+    while len(batch) < limit:
+        item = _get(q_in, stop)
+        if item is _END:
+            return batch, True
+        if isinstance(item, _Failure):
+            raise item.exc
+        batch.append(item)
+        if len(batch) == 1:
+            limit = fits(item[1])
+    return batch, False
+
+
 def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -> dict[str, Any]:
     t_start = time.perf_counter()
     outputs = options.resolved_outputs()
@@ -693,28 +744,7 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
     threads: list[threading.Thread] = []
 
     def read_loop() -> None:
-        it = iter(reader)
-        try:
-            while True:
-                t0 = time.perf_counter()
-                frame = next(it, None)
-                if frame is None:
-                    timings["decode_s"] += time.perf_counter() - t0
-                    break
-                size = work_size(frame.image.shape[:2], options.work_pixels)
-                item = (frame, _to_work(frame.image, size))
-                timings["decode_s"] += time.perf_counter() - t0
-                _put(q_in, item, stop)
-            _put(q_in, _END, stop)
-        except _Stop:
-            pass
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
-            try:
-                _put(q_in, _Failure(exc), stop)
-            except _Stop:
-                pass
-        finally:
-            it.close()  # type: ignore[attr-defined]  # a generator: closes the container
+        _feed_frames(reader, q_in, stop, options.work_pixels, timings, "decode_s")
 
     def render(frame: DecodedFrame, image: np.ndarray, result: ParseResult) -> _Rendered:
         """Labels, alphas and the overlay at the frame's own size, as uint8 (the float maps stay here)."""
@@ -824,18 +854,7 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
 
         done = False
         while not done:
-            batch: list[tuple[DecodedFrame, np.ndarray]] = []
-            limit = engine_batch
-            while len(batch) < limit:
-                item = _get(q_in, stop)
-                if item is _END:
-                    done = True
-                    break
-                if isinstance(item, _Failure):
-                    raise item.exc
-                batch.append(item)
-                if len(batch) == 1:  # the size may change mid-stream: so may the batch that fits
-                    limit = _engine_batch(options.batch_size, map_bytes(item[1]))
+            batch, done = _next_batch(q_in, stop, lambda image: _engine_batch(options.batch_size, map_bytes(image)))
             if batch:
                 maps.acquire(sum(map_bytes(image) for _, image in batch), stop)
                 t0 = time.perf_counter()
@@ -1188,27 +1207,7 @@ def evaluate_video(
     lock = threading.Lock()
 
     def read_loop() -> None:
-        it = iter(reader)
-        try:
-            while True:
-                t0 = time.perf_counter()
-                frame = next(it, None)
-                if frame is not None:
-                    image = _to_work(frame.image, work_size(frame.image.shape[:2], work_pixels))
-                times["decode"] += time.perf_counter() - t0
-                if frame is None:
-                    break
-                _put(q_in, (frame, image), stop)
-            _put(q_in, _END, stop)
-        except _Stop:
-            pass
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
-            try:
-                _put(q_in, _Failure(exc), stop)
-            except _Stop:
-                pass
-        finally:
-            it.close()  # type: ignore[attr-defined]
+        _feed_frames(reader, q_in, stop, work_pixels, times, "decode")
 
     def post(stream: _EvalStream, images: list[np.ndarray], probs: list[Any], stamps: list[int]) -> list[dict[str, np.ndarray]]:
         t0 = time.perf_counter()
@@ -1238,19 +1237,10 @@ def evaluate_video(
         reader_thread.start()
         finished = False
         while not finished:
-            batch: list[tuple[DecodedFrame, np.ndarray]] = []
-            limit = batch_size
-            while len(batch) < limit:
-                item = _get(q_in, stop)
-                if item is _END:
-                    finished = True
-                    break
-                if isinstance(item, _Failure):
-                    raise item.exc
-                batch.append(item)
-                if len(batch) == 1:  # the engine returns full-size probabilities for the video and its mirror
-                    h, w = item[1].shape[:2]
-                    limit = _engine_batch(batch_size, num_classes * h * w * 4, len(streams))
+            # the engine returns full-size probabilities for the video and its mirror
+            batch, finished = _next_batch(
+                q_in, stop, lambda image: _engine_batch(batch_size, num_classes * image.shape[0] * image.shape[1] * 4, len(streams))
+            )
             if not batch:
                 break
             t0 = time.perf_counter()
