@@ -22,6 +22,7 @@ Frames: the bundled drawn sample (a person walking), cycled. Threads:
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -75,6 +76,26 @@ def frames():
     return {size: [f for f, _ in sample_frames(N_FRAMES, size=size)] for size in (FRAME_SIZE, SMOKE_FRAME_SIZE)}
 
 
+def _engine(models, name: str) -> tuple[Parser, str]:
+    """The parser for an engine name and the model's label, or a skip when its runtime is missing."""
+    engines, label = models
+    if name not in engines:
+        pytest.skip("onnxruntime is not installed")
+    return engines[name], label
+
+
+@contextlib.contextmanager
+def _threads(n: int | None):
+    """torch's intra-op threads set to ``n`` (``None``: unchanged) inside the block, restored after it."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class _Step:
     """One frame per call through a VIDEO session, cycling the frames with increasing timestamps."""
 
@@ -91,24 +112,15 @@ class _Step:
 @pytest.mark.parametrize("stages", ["session", "session+recolor"])
 @pytest.mark.parametrize("engine", ["torch", "torch bf16+channels_last", "onnxruntime"])
 def test_e2e(benchmark, models, frames, engine, stages, record, ratio, capsys):
-    engines, label = models
-    if engine not in engines:
-        pytest.skip("onnxruntime is not installed")
-    parser = engines[engine]
+    parser, label = _engine(models, engine)
     smoke = benchmark.disabled
-    threads = torch.get_num_threads()
-    n = 1 if smoke else THREADS  # smoke (--benchmark-disable): one quick pass over the code path
-    if n is not None:
-        torch.set_num_threads(n)
     size = SMOKE_FRAME_SIZE if smoke else FRAME_SIZE
     compositor = make_compositor("recolor", region="upper_body", color="#1e90ff") if "recolor" in stages else None
-    try:
+    with _threads(1 if smoke else THREADS):  # smoke (--benchmark-disable): one quick pass over the code path
         with open_stream(parser, mode="video") as session:
             step = _Step(session, frames[size], compositor)
             benchmark.extra_info.update(model=label, engine=engine, frame=list(size), threads=torch.get_num_threads())
             benchmark.pedantic(step, rounds=12, warmup_rounds=3)
-    finally:
-        torch.set_num_threads(threads)
     if smoke:
         return
     name = f"e2e {stages} {engine} {size[1]}x{size[0]}"
@@ -138,16 +150,10 @@ def clip_frames():
 @pytest.mark.parametrize("engine", ["torch", "onnxruntime"])
 def test_e2e_real_clip(benchmark, models, clip_frames, engine, mode, roi, record, ratio):
     """Frames per second on real 768x432 footage: ``Parser.parse`` (IMAGE) or a VIDEO session with smoothing + limbs."""
-    engines, label = models
-    if engine not in engines:
-        pytest.skip("onnxruntime is not installed")
-    parser = engines[engine]
+    parser, label = _engine(models, engine)
     smoke = benchmark.disabled
-    threads = torch.get_num_threads()
-    if THREADS is not None and not smoke:
-        torch.set_num_threads(THREADS)
     frames = clip_frames[:2] if smoke else clip_frames
-    try:
+    with _threads(None if smoke else THREADS):
         if mode == "image":
             def run():
                 for f in frames:
@@ -159,8 +165,6 @@ def test_e2e_real_clip(benchmark, models, clip_frames, engine, mode, roi, record
                         session.parse(f, 100 * i)
         benchmark.extra_info.update(model=label, engine=engine, mode=mode, roi=roi, frames=len(frames))
         benchmark.pedantic(run, rounds=1 if smoke else 3, warmup_rounds=0 if smoke else 1)
-    finally:
-        torch.set_num_threads(threads)
     if smoke:
         return
     where = "people first" if roi else "whole frame"
