@@ -30,10 +30,10 @@ import torch
 
 from tryon_sdk import Parser
 from tryon_sdk.compositor import make_compositor
-from tryon_sdk.engine import TorchEngine
+from tryon_sdk.engines.torch_engine import TorchEngine
 from tryon_sdk.errors import CheckpointError
-from tryon_sdk.sample import sample_frames
-from tryon_sdk.stream import open_stream
+from tryon_sdk.video.sample import sample_frames
+from tryon_sdk.video.stream import open_stream
 
 from shared_clip import REAL_CLIP, timed
 
@@ -60,10 +60,10 @@ def models(tmp_path_factory):
     fast = Parser(TorchEngine(parser.engine.model, parser.config, device="cpu", precision="bf16", channels_last=True))
     engines = {"torch": parser, "torch bf16+channels_last": fast}
     try:
-        from tryon_sdk.export import export_onnx
+        from tryon_sdk.engines.export import export_onnx
 
         path = export_onnx(parser, tmp_path_factory.mktemp("bench_e2e") / "default.onnx")
-        from tryon_sdk.onnx_engine import OnnxEngine
+        from tryon_sdk.engines.onnx_engine import OnnxEngine
 
         engines["onnxruntime"] = Parser(OnnxEngine(path, device="cpu", threads=THREADS))
     except ImportError:

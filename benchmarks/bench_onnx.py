@@ -23,12 +23,13 @@ import pytest
 import torch
 
 from tryon_sdk.config import ModelConfig
-from tryon_sdk.engine import TorchEngine, build_model
+from tryon_sdk.engines.torch_engine import TorchEngine
+from tryon_sdk.models.builders import build_model
 
 ort = pytest.importorskip("onnxruntime")
 
-from tryon_sdk.export import export_onnx  # noqa: E402
-from tryon_sdk.onnx_engine import OnnxEngine  # noqa: E402
+from tryon_sdk.engines.export import export_onnx  # noqa: E402
+from tryon_sdk.engines.onnx_engine import OnnxEngine  # noqa: E402
 
 DEFAULT_MODELS = "lraspp/efficientnet_lite0,lraspp/mobilenet_v3_large,deeplabv3/mobilenet_v3_large"
 MODELS = [m.strip() for m in os.environ.get("TRYON_BENCH_BACKBONES", DEFAULT_MODELS).split(",") if m.strip()]
@@ -66,8 +67,8 @@ def model(model_name, tmp_path_factory):
     net = build_model(config).eval()
     folder = tmp_path_factory.mktemp("bench_onnx")
     path = export_onnx(net, folder / f"{architecture}_{backbone}.onnx", config=config)
-    from tryon_sdk.quantize import quantize_onnx
-    from tryon_sdk.sample import sample_frames
+    from tryon_sdk.engines.quantize import quantize_onnx
+    from tryon_sdk.video.sample import sample_frames
 
     calibration = [frame for frame, _ in sample_frames(num_frames=2, size=(96, 64))]
     int8 = quantize_onnx(path, folder / f"{architecture}_{backbone}-int8.onnx", calibration)

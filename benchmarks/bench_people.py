@@ -18,7 +18,7 @@ stands still at the table (silhouette at least 3/4 of the frame high, its centre
 frames) are taken in runs of 25 consecutive frames, one run per person, each run parsed by a fresh session
 from 5 frames before it. Reported: share of limb pixels (within the silhouette's box, 20 px margin) on the
 person's own side; flip equivariance (session on the mirrored frames vs mirrored output with sides
-swapped), transient left/right swaps and mixed limbs (``tryon_sdk.video_metrics``); the share of frames
+swapped), transient left/right swaps and mixed limbs (``tryon_sdk.video.metrics``); the share of frames
 with a person found and their facing.
 
 ``ccp``: per-class IoU of the sided classes (shoes, legs, arms) on the CCP validation photos (front views)
@@ -115,8 +115,8 @@ def _roi(value: str):
 
 
 def measure_clip(parser, frames: np.ndarray, sil: np.ndarray, runs: list[range], mode: str, roi) -> dict:
-    from tryon_sdk.stream import open_stream
-    from tryon_sdk.video_metrics import VideoMetrics, own_side_counts
+    from tryon_sdk.video.stream import open_stream
+    from tryon_sdk.video.metrics import VideoMetrics, own_side_counts
 
     good = total = 0
     found = swaps = regions = mixed = 0
@@ -173,7 +173,7 @@ def measure_clip(parser, frames: np.ndarray, sil: np.ndarray, runs: list[range],
 def measure_ccp(parser, roi, n_images: int) -> dict:
     from training.data.ccp import load_ccp_sample, read_label_names
 
-    from tryon_sdk.stream import open_stream
+    from tryon_sdk.video.stream import open_stream
 
     names = read_label_names(CCP)
     val_ids = parser.config.data_split["sources"][0]["val_ids"][:n_images] if parser.config.data_split else []
@@ -257,7 +257,7 @@ class _Video:
     """One VIDEO session fed the frames over and over with increasing timestamps."""
 
     def __init__(self, parser, frames: np.ndarray, roi) -> None:
-        from tryon_sdk.stream import open_stream
+        from tryon_sdk.video.stream import open_stream
 
         self.session = open_stream(parser, mode="video", roi=roi)
         self.frames, self.t = frames, 0

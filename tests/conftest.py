@@ -96,7 +96,7 @@ def registered_model(monkeypatch):
     The registry is a copy for the test's duration, so nothing registered here
     is seen by later tests.
     """
-    from tryon_sdk import registry
+    from tryon_sdk.models import registry
 
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
 

@@ -13,10 +13,10 @@ import torch
 
 from tryon_sdk import Parser
 from tryon_sdk.config import LITE_MEAN, LITE_STD, ModelConfig, default_normalization
-from tryon_sdk.engine import build_model, output_stride
+from tryon_sdk.models.builders import build_model, output_stride
 from tryon_sdk.errors import CheckpointError, ConfigError
-from tryon_sdk import pretrained
-from tryon_sdk.pretrained import efficientnet_lite_imagenet, imagenet_source, init_backbone
+from tryon_sdk.models import pretrained
+from tryon_sdk.models.pretrained import efficientnet_lite_imagenet, imagenet_source, init_backbone
 
 
 def _require(module: str) -> None:
@@ -27,7 +27,7 @@ def _require(module: str) -> None:
 def _photos(n: int = 2, size: int = 224) -> torch.Tensor:
     """Real photos (CCP when ../shared is there, else the SDK's rendered sample) as a [-1, 1] batch at ``size`` x ``size``."""
     import cv2
-    from tryon_sdk.sample import render_person
+    from tryon_sdk.video.sample import render_person
 
     shared = Path(os.environ.get("TRYON_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
     photos = sorted((shared / "clothing-co-parsing" / "photos").glob("*.jpg"))[:n]

@@ -19,7 +19,7 @@ from PIL import Image
 from tryon_sdk import Parser, TryOnWarning
 from tryon_sdk.cli import main
 from tryon_sdk.inputs import to_rgb_uint8
-from tryon_sdk.video_io import read_image
+from tryon_sdk.video.io import read_image
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def photo8() -> np.ndarray:
     if path.is_file():
         img = np.array(Image.open(path).convert("RGB"))
         return np.ascontiguousarray(cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA))
-    from tryon_sdk.sample import sample_frames
+    from tryon_sdk.video.sample import sample_frames
 
     return next(sample_frames(1, size=(384, 256)))[0]
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from tryon_sdk import CheckpointError, ModelConfig, Parser
-from tryon_sdk.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_checkpoint, load_config, save_checkpoint
-from tryon_sdk.engine import build_model
+from tryon_sdk.models.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_checkpoint, load_config, save_checkpoint
+from tryon_sdk.models.builders import build_model
 from videos import calibrated_parser
 
 
@@ -166,8 +166,8 @@ def test_random_bytes_are_not_a_safetensors_file(tmp_path):
 
 def test_missing_checksum_names_the_cli_option_and_the_option_works(saved, tmp_path, capsys):
     from tryon_sdk.cli import main
-    from tryon_sdk.sample import sample_frames
-    from tryon_sdk.video_io import write_png
+    from tryon_sdk.video.sample import sample_frames
+    from tryon_sdk.video.io import write_png
 
     meta = json.loads((saved / CONFIG_NAME).read_text())
     meta["sha256"] = None

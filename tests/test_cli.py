@@ -32,8 +32,8 @@ def test_error_is_one_line_and_nonzero(tmp_path, capsys):
 
 
 def test_info_without_model_shows_the_bundled_model(capsys):
-    from tryon_sdk.checkpoint import load_config
-    from tryon_sdk.registry import resolve_checkpoint
+    from tryon_sdk.models.checkpoint import load_config
+    from tryon_sdk.models.registry import resolve_checkpoint
 
     bundled = load_config(resolve_checkpoint(None))
     assert main(["info"]) == 0

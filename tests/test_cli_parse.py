@@ -16,8 +16,8 @@ import pytest
 
 from tryon_sdk import Parser
 from tryon_sdk.cli import main
-from tryon_sdk.stream import RunningMode, StreamOptions, VideoSession
-from tryon_sdk.video_io import VideoReader
+from tryon_sdk.video.stream import RunningMode, StreamOptions, VideoSession
+from tryon_sdk.video.io import VideoReader
 
 from videos import (
     audio_packets,
@@ -260,7 +260,7 @@ def test_failed_run_keeps_previous_outputs(tmp_path, capsys, checkpoint):
 
 
 def test_ctrl_c_leaves_no_complete_looking_file(tmp_path, checkpoint):
-    src = make_video(tmp_path / "long.mp4", width=96, height=72, frames=400, fps=25)
+    src = make_video(tmp_path / "long.mp4", width=96, height=72, frames=1500, fps=25)  # long enough to be stopped mid-run
     out = tmp_path / "out"
     out.mkdir()
     (out / "overlay.mp4").write_bytes(b"an older result")
@@ -291,7 +291,7 @@ def test_ctrl_c_leaves_no_complete_looking_file(tmp_path, checkpoint):
 
 def test_pipeline_queues_are_bounded(tmp_path, monkeypatch, reference):
     """With the writer stuck, the reader runs ahead only as far as the bounded queues allow."""
-    import tryon_sdk.pipeline as pipeline
+    import tryon_sdk.video.pipeline as pipeline
 
     decoded = [0]
 
@@ -324,7 +324,7 @@ def test_pipeline_queues_are_bounded(tmp_path, monkeypatch, reference):
 
 
 def test_iter_video_results_matches_the_pipeline_session(tmp_path, reference):
-    from tryon_sdk.pipeline import PipelineOptions, iter_video_results
+    from tryon_sdk.video.pipeline import PipelineOptions, iter_video_results
 
     src = make_video(tmp_path / "v.mp4", frames=7)
     pairs = list(iter_video_results(reference, src, PipelineOptions(batch_size=3)))
@@ -405,7 +405,7 @@ def test_outputs_get_the_mode_of_any_new_file(tmp_path, capsys, checkpoint):
 # ----------------------------------------------------------------------------------- large frames
 def test_large_frames_are_parsed_at_the_working_size(tmp_path, reference):
     """Above work_pixels a frame is parsed downscaled; labels and alphas come back at the frame's size."""
-    import tryon_sdk.pipeline as pipeline
+    import tryon_sdk.video.pipeline as pipeline
 
     src = make_video(tmp_path / "big.mp4", width=160, height=120, frames=5)
     options = pipeline.PipelineOptions(work_pixels=80 * 60, regions=("person",), mask_format="png")
@@ -437,7 +437,7 @@ def test_large_frames_are_parsed_at_the_working_size(tmp_path, reference):
 
 def test_probability_budget_holds_large_frames_one_at_a_time(tmp_path, monkeypatch, reference):
     """With room for one frame's probabilities, the engine takes one frame per call and waits for the smoother."""
-    import tryon_sdk.pipeline as pipeline
+    import tryon_sdk.video.pipeline as pipeline
 
     src = make_video(tmp_path / "v.mp4", width=64, height=48, frames=9)
     one_map = reference.config.num_classes * 48 * 64 * 4
@@ -475,7 +475,7 @@ def test_working_size_results_are_restated_at_the_frame_size():
     import dataclasses
 
     from tryon_sdk.parser import ParseResult
-    from tryon_sdk.pipeline import _at_frame_size
+    from tryon_sdk.video.pipeline import _at_frame_size
     from tryon_sdk.regions import Box
 
     small = np.zeros((30, 40), np.uint8)

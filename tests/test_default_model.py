@@ -10,9 +10,9 @@ import torch
 from safetensors.torch import load_file
 
 from tryon_sdk import ATR_CLASSES, Parser
-from tryon_sdk.checkpoint import WEIGHTS_NAME, load_config, weights_checksum
+from tryon_sdk.models.checkpoint import WEIGHTS_NAME, load_config, weights_checksum
 from tryon_sdk.cli import main
-from tryon_sdk.registry import resolve_checkpoint
+from tryon_sdk.models.registry import resolve_checkpoint
 
 # Measured on the first 24 validation images when the model was bundled (see MODEL_CARD.md);
 # the floor leaves room for numerical differences between machines, not for a worse model.

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from tryon_sdk import Parser
-from tryon_sdk.engine import TorchEngine, build_model
+from tryon_sdk.engines.torch_engine import TorchEngine
+from tryon_sdk.models.builders import build_model
 
 
 def _formats(model: torch.nn.Module) -> list[bool]:

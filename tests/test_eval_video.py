@@ -1,4 +1,4 @@
-"""``tryon-sdk eval-video`` and :func:`tryon_sdk.pipeline.evaluate_video`."""
+"""``tryon-sdk eval-video`` and :func:`tryon_sdk.video.pipeline.evaluate_video`."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 
 from tryon_sdk import Parser
 from tryon_sdk.cli import main
-from tryon_sdk.pipeline import EVAL_CONFIGS, EVAL_GOALS, evaluate_video
-from tryon_sdk.stream import RunningMode, StreamOptions, VideoSession
-from tryon_sdk.video_io import VideoReader
-from tryon_sdk.video_metrics import compute_video_metrics
+from tryon_sdk.video.pipeline import EVAL_CONFIGS, EVAL_GOALS, evaluate_video
+from tryon_sdk.video.stream import RunningMode, StreamOptions, VideoSession
+from tryon_sdk.video.io import VideoReader
+from tryon_sdk.video.metrics import compute_video_metrics
 
 from videos import calibrated_parser, make_video
 
@@ -99,7 +99,7 @@ def test_cli_flip_tta_option_makes_parses_equivariant(tmp_path, capsys, parser, 
 
 
 def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys, monkeypatch, parser, steady_video):
-    import tryon_sdk.pipeline as pipeline
+    import tryon_sdk.video.pipeline as pipeline
 
     ckpt = parser.save_pretrained(tmp_path / "ckpt")
     ticks = iter(range(0, 10_000, 20))  # every frame batch looks 20 s after the last: a line each time
@@ -118,7 +118,7 @@ def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys, monkeypa
 
 def test_shared_stages_give_what_separate_sessions_give(parser, steady_video):
     """Every configuration's labels equal those of its own VideoSession, mirrored input too."""
-    from tryon_sdk.pipeline import _EvalStream
+    from tryon_sdk.video.pipeline import _EvalStream
 
     frames = list(VideoReader(steady_video))
     images = [f.image for f in frames]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tryon_sdk.errors import ConfigError, InputError
-from tryon_sdk.facing import (
+from tryon_sdk.people.facing import (
     FacingFilter,
     FacingOptions,
     FacingState,

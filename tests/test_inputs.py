@@ -87,7 +87,7 @@ def test_read_only_arrays_raise_no_warning(tiny_parser):
     """``np.asarray(PIL image)`` is read-only; torch would warn on every call if it reached torch.from_numpy."""
     import warnings
 
-    from tryon_sdk.stream import RunningMode, StreamOptions, VideoSession
+    from tryon_sdk.video.stream import RunningMode, StreamOptions, VideoSession
 
     image = np.asarray(Image.fromarray((np.random.default_rng(1).random((40, 30, 3)) * 255).astype(np.uint8)))
     assert not image.flags.writeable

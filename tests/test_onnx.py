@@ -21,12 +21,12 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from tryon_sdk.cli import main  # noqa: E402
-from tryon_sdk.engine import Engine  # noqa: E402
+from tryon_sdk.engines.torch_engine import Engine  # noqa: E402
 from tryon_sdk.errors import CheckpointError, ConfigError  # noqa: E402
-from tryon_sdk.export import export_onnx, verify_onnx  # noqa: E402
-from tryon_sdk.gpu import CudaGraphEngine, PinnedUploader, optimize_for_gpu  # noqa: E402
+from tryon_sdk.engines.export import export_onnx, verify_onnx  # noqa: E402
+from tryon_sdk.engines.gpu import CudaGraphEngine, PinnedUploader, optimize_for_gpu  # noqa: E402
 from tryon_sdk.labels import hflip_labels  # noqa: E402
-from tryon_sdk.onnx_engine import CONFIG_METADATA_KEY, OnnxEngine  # noqa: E402
+from tryon_sdk.engines.onnx_engine import CONFIG_METADATA_KEY, OnnxEngine  # noqa: E402
 from tryon_sdk.parser import Parser  # noqa: E402
 from tryon_sdk.preprocess import to_model_input  # noqa: E402
 
@@ -165,7 +165,7 @@ def test_onnx_parser_labels_match_torch_parser(checkpoint, onnx_path):
 
 
 def test_video_session_runs_the_same_on_either_engine(checkpoint, onnx_path):
-    from tryon_sdk.stream import open_stream
+    from tryon_sdk.video.stream import open_stream
 
     frames = [blobs(72, 96, seed=20 + i) for i in range(3)]
     labels = {}

@@ -15,7 +15,7 @@ import torch
 from tryon_sdk import Parser
 from tryon_sdk.errors import ConfigError, InputError
 from tryon_sdk.labels import hflip_labels
-from tryon_sdk.people import (
+from tryon_sdk.people.tracking import (
     PeopleOptions,
     PeopleTracker,
     Person,
@@ -25,7 +25,7 @@ from tryon_sdk.people import (
     use_people_first,
 )
 from tryon_sdk.regions import Box
-from tryon_sdk.stream import open_stream
+from tryon_sdk.video.stream import open_stream
 
 from synthetic import PaletteEngine, palette_frame, scene
 
@@ -312,7 +312,7 @@ def test_video_person_leaving_gives_background(parser):
 
 
 def test_video_turning_round_swaps_sides_within_flip_frames(parser):
-    from tryon_sdk.limbs import LimbOptions
+    from tryon_sdk.video.limbs import LimbOptions
 
     turn, flip = 8, 3
     frames, truths = walk(18, vx=2.0, facing=1, turn_at=turn)

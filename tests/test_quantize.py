@@ -16,20 +16,20 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None,
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from tryon_sdk.export import export_onnx
+    from tryon_sdk.engines.export import export_onnx
 
     folder = tmp_path_factory.mktemp("onnx")
     return Parser.from_pretrained(device="cpu"), export_onnx(Parser.from_pretrained(device="cpu"), folder / "model.onnx")
 
 
 def _photos(n: int, seed: int = 0) -> list[np.ndarray]:
-    from tryon_sdk.sample import sample_frames
+    from tryon_sdk.video.sample import sample_frames
 
     return [frame for frame, _ in sample_frames(num_frames=n, size=(240, 160), seed=seed)]
 
 
 def test_int8_model_runs_in_the_parser_and_agrees_with_fp32(exported, tmp_path):
-    from tryon_sdk.quantize import quantize_onnx
+    from tryon_sdk.engines.quantize import quantize_onnx
 
     torch_parser, fp32 = exported
     out = quantize_onnx(fp32, tmp_path / "model-int8.onnx", _photos(6))
@@ -45,7 +45,7 @@ def test_int8_model_runs_in_the_parser_and_agrees_with_fp32(exported, tmp_path):
 
 
 def test_calibration_needs_images_and_a_known_method(exported, tmp_path):
-    from tryon_sdk.quantize import quantize_onnx
+    from tryon_sdk.engines.quantize import quantize_onnx
 
     _, fp32 = exported
     with pytest.raises(InputError, match="calibration image"):

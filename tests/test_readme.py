@@ -1,6 +1,6 @@
 """Every ```python block of README.md runs as written (each on its own, in a scratch folder).
 
-A block that needs data makes it (e.g. with :mod:`tryon_sdk.sample`); none is skipped.
+A block that needs data makes it (e.g. with :mod:`tryon_sdk.video.sample`); none is skipped.
 Whoever adds a python block to the README keeps it runnable.
 """
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from tryon_sdk import CheckpointError, ConfigError, Parser
-from tryon_sdk.checkpoint import WEIGHTS_NAME
-from tryon_sdk.registry import ModelSource, available_models, register_model, resolve_checkpoint
+from tryon_sdk.models.checkpoint import WEIGHTS_NAME
+from tryon_sdk.models.registry import ModelSource, available_models, register_model, resolve_checkpoint
 
 
 def test_url_model_is_downloaded_once_and_checked(checkpoint, registered_model, tmp_path, monkeypatch, person_image):

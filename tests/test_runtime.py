@@ -10,7 +10,7 @@ import pytest
 
 from tryon_sdk import Parser
 from tryon_sdk.errors import CheckpointError, ConfigError
-from tryon_sdk.registry import resolve_checkpoint
+from tryon_sdk.models.registry import resolve_checkpoint
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime is not installed")
 
@@ -22,7 +22,7 @@ def cache(tmp_path, monkeypatch):
 
 
 def _frames(n=2):
-    from tryon_sdk.sample import sample_frames
+    from tryon_sdk.video.sample import sample_frames
 
     return [f for f, _ in sample_frames(num_frames=n, size=(216, 384), seed=2)]
 
@@ -38,9 +38,9 @@ def test_onnxruntime_matches_torch_and_is_exported_once(cache, monkeypatch):
         assert np.abs(a.probabilities - b.probabilities).max() < 1e-4
     exported = list((cache / "onnx").glob("*.onnx"))
     assert [p.stem for p in exported] == [torch_parser.config.sha256]
-    import tryon_sdk.export
+    import tryon_sdk.engines.export
 
-    monkeypatch.setattr(tryon_sdk.export, "export_onnx", lambda *a, **k: pytest.fail("the cached export must be reused"))
+    monkeypatch.setattr(tryon_sdk.engines.export, "export_onnx", lambda *a, **k: pytest.fail("the cached export must be reused"))
     Parser.from_pretrained(device="cpu", runtime="onnxruntime")
 
 
@@ -53,7 +53,7 @@ def test_an_onnxruntime_parser_still_saves_its_weights(cache, tmp_path):
 
 
 def test_int8_runs_the_checkpoints_quantised_model(cache, tmp_path):
-    from tryon_sdk.quantize import quantize_onnx
+    from tryon_sdk.engines.quantize import quantize_onnx
 
     folder = tmp_path / "model"
     shutil.copytree(resolve_checkpoint(None), folder)

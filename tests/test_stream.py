@@ -9,9 +9,9 @@ import pytest
 import torch
 from tryon_sdk.errors import ConfigError, InputError
 from tryon_sdk.labels import FLIP_PAIRS, swap_lr
-from tryon_sdk.limbs import LimbConsistency, LimbOptions
-from tryon_sdk.stream import RunningMode, StreamOptions, VideoSession, open_stream
-from tryon_sdk.temporal import SmoothingOptions, TemporalSmoother
+from tryon_sdk.video.limbs import LimbConsistency, LimbOptions
+from tryon_sdk.video.stream import RunningMode, StreamOptions, VideoSession, open_stream
+from tryon_sdk.video.temporal import SmoothingOptions, TemporalSmoother
 
 from videos import calibrated_parser, synthetic_frame
 
@@ -297,7 +297,7 @@ def test_parser_stream_delegation_signature(parser):
 
 
 def test_roi_option_is_validated_and_false_keeps_the_whole_frame(tiny_parser, person_image):
-    from tryon_sdk.people import PeopleOptions
+    from tryon_sdk.people.tracking import PeopleOptions
 
     with pytest.raises(ConfigError, match="roi must be"):
         StreamOptions(roi="people")

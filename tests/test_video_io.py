@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tryon_sdk.errors import InputError, VideoError
-from tryon_sdk.video_io import (
+from tryon_sdk.video.io import (
     GrayVideoWriter,
     H264Writer,
     PendingOutput,

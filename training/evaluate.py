@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tryon_sdk.checkpoint import load_checkpoint, load_weights_into
+from tryon_sdk.models.checkpoint import load_checkpoint, load_weights_into
 from tryon_sdk.config import ModelConfig
-from tryon_sdk.engine import build_model
+from tryon_sdk.models.builders import build_model
 from tryon_sdk.errors import ConfigError, DataError
 from tryon_sdk.labels import IGNORE_INDEX, swap_lr_channels
 from tryon_sdk.preprocess import restore, to_model_input

@@ -17,7 +17,7 @@
 * Rank 0 writes ``last/`` (resumable state, safetensors + JSON) every
   ``checkpoint_every`` steps or ``checkpoint_minutes``, ``best/`` (model format,
   best val mIoU), ``metrics.jsonl``, ``curves.png`` and finally ``export/``:
-  the best model via :func:`tryon_sdk.checkpoint.save_checkpoint`.
+  the best model via :func:`tryon_sdk.models.checkpoint.save_checkpoint`.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from tryon_sdk.checkpoint import save_checkpoint
+from tryon_sdk.models.checkpoint import save_checkpoint
 from tryon_sdk.config import ModelConfig, default_normalization
-from tryon_sdk.engine import build_model
-from tryon_sdk.pretrained import INITS, imagenet_source, init_backbone
+from tryon_sdk.models.builders import build_model
+from tryon_sdk.models.pretrained import INITS, imagenet_source, init_backbone
 from tryon_sdk.errors import ConfigError
 from tryon_sdk.labels import NUM_CLASSES
 from tryon_sdk.outputs import atomic_path
@@ -461,7 +461,7 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
         if val is None:  # nothing to select on: the last weights are the result
             save_checkpoint(model, export_config({"step": step}), out / "best")
         dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": None}[recipe.get("export_dtype", "float16")]
-        from tryon_sdk.checkpoint import load_checkpoint
+        from tryon_sdk.models.checkpoint import load_checkpoint
 
         state, best_cfg = load_checkpoint(out / "best")
         metrics = dict(best_cfg.metrics)

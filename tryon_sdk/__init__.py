@@ -14,6 +14,6 @@ __all__ = ["__version__", "ATR_CLASSES", "FLIP_PAIRS", "NUM_CLASSES", "PALETTE",
 from .config import ModelConfig  # noqa: E402
 from .parser import ParseResult, Parser  # noqa: E402
 from .regions import REGIONS  # noqa: E402
-from .stream import RunningMode, StreamOptions, VideoSession  # noqa: E402
+from .video.stream import RunningMode, StreamOptions, VideoSession  # noqa: E402
 
 __all__ += ["ModelConfig", "Parser", "ParseResult", "REGIONS", "RunningMode", "StreamOptions", "VideoSession"]

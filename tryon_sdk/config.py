@@ -44,7 +44,7 @@ class ModelConfig:
     image; landscape images use it transposed (see :mod:`tryon_sdk.preprocess`).
     ``recipe``, ``data_split`` and ``metrics`` are free-form JSON records
     written by ``training/``; ``sha256`` is the weights checksum, filled in by
-    :func:`tryon_sdk.checkpoint.save_checkpoint`.
+    :func:`tryon_sdk.models.checkpoint.save_checkpoint`.
     """
 
     backbone: str = "mobilenet_v3_large"

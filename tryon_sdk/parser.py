@@ -4,7 +4,7 @@ Data flows frame -> :mod:`~tryon_sdk.preprocess` (letterbox on the engine's
 device) -> engine (logits) -> optional flip TTA -> softmax -> crop and resize
 back to the image's own size -> :class:`ParseResult`.
 
-People first (:mod:`tryon_sdk.people`, ``roi``): a cheap low-resolution pass
+People first (:mod:`tryon_sdk.people.tracking`, ``roi``): a cheap low-resolution pass
 finds the people (or the caller passes ``boxes``), a crop around each is
 parsed at the model's resolution, and the crops are pasted back into a
 full-frame map that is background elsewhere. ``roi=None`` (the default)
@@ -23,17 +23,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import load_checkpoint, load_weights_into, save_checkpoint
+from .models.checkpoint import load_checkpoint, load_weights_into, save_checkpoint
 from .config import ModelConfig
-from .engine import Engine, TorchEngine, build_model, output_stride
+from .engines.torch_engine import Engine, TorchEngine
+from .models.builders import build_model, output_stride
 from .errors import CheckpointError, ConfigError, InputError
-from .gpu import PinnedUploader
+from .engines.gpu import PinnedUploader
 from .inputs import to_rgb_uint8
 from .labels import argmax_labels, swap_lr_channels
-from .people import Person, check_boxes, coerce_options, parse_people_first, people_from_labels, use_people_first
+from .people.tracking import Person, check_boxes, coerce_options, parse_people_first, people_from_labels, use_people_first
 from .preprocess import plan_letterbox, restore, to_model_input
 from .regions import Box, agnostic_mask, region_alpha, region_box
-from .registry import resolve_checkpoint
+from .models.registry import resolve_checkpoint
 from .visualize import colorize, overlay
 
 __all__ = ["Parser", "ParseResult", "RUNTIMES"]
@@ -49,7 +50,7 @@ def _onnx_file(folder: Path, model: torch.nn.Module, config: ModelConfig, precis
         path = folder / "model-int8.onnx"
         if not path.is_file():
             raise CheckpointError(
-                f"{folder} has no model-int8.onnx; make one with tryon_sdk.quantize.quantize_onnx "
+                f"{folder} has no model-int8.onnx; make one with tryon_sdk.engines.quantize.quantize_onnx "
                 "(calibrated on photos like the ones you parse) or use precision 'fp32'"
             )
         return path
@@ -58,8 +59,8 @@ def _onnx_file(folder: Path, model: torch.nn.Module, config: ModelConfig, precis
     bundled = folder / "model.onnx"
     if bundled.is_file():
         return bundled
-    from .export import export_onnx
-    from .registry import cache_dir
+    from .engines.export import export_onnx
+    from .models.registry import cache_dir
 
     cached = cache_dir() / "onnx" / f"{config.sha256 or 'unverified'}.onnx"
     if config.sha256 is None or not cached.is_file():
@@ -79,7 +80,7 @@ class ParseResult:
         class_names: names of the label ids.
         timestamp_ms: the frame's timestamp in video and stream modes.
         stride_px: the network's output stride in this image's pixels (sets the edge-refinement radius).
-        people: the people found (:class:`~tryon_sdk.people.Person`: box, mask area, facing, track id),
+        people: the people found (:class:`~tryon_sdk.people.tracking.Person`: box, mask area, facing, track id),
             largest first.
     """
 
@@ -138,7 +139,7 @@ class Parser:
     model) or :meth:`from_config` (random weights, for training and tests).
 
     Args:
-        engine: the inference backend (a :class:`~tryon_sdk.engine.TorchEngine` or compatible).
+        engine: the inference backend (a :class:`~tryon_sdk.engines.torch_engine.TorchEngine` or compatible).
         flip_tta: average each prediction with that of the mirrored image, left/right swapped back.
     """
 
@@ -202,7 +203,7 @@ class Parser:
         (much faster than torch on a few CPU cores): the folder's ``model.onnx``
         when it has one, else an export cached under ``~/.cache/tryon_sdk/onnx``
         by the weights' checksum. With ``precision="int8"`` it runs the folder's
-        ``model-int8.onnx`` (see :mod:`tryon_sdk.quantize`).
+        ``model-int8.onnx`` (see :mod:`tryon_sdk.engines.quantize`).
         """
         if runtime not in RUNTIMES:
             raise ConfigError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
@@ -210,7 +211,7 @@ class Parser:
             raise ConfigError("precision 'int8' runs on ONNX Runtime: pass runtime='onnxruntime'")
         path = resolve_checkpoint(name_or_path)
         if path.suffix == ".onnx":
-            from .onnx_engine import OnnxEngine  # optional dependency
+            from .engines.onnx_engine import OnnxEngine  # optional dependency
 
             engine: Engine = OnnxEngine(path, device=device)
         else:
@@ -222,7 +223,7 @@ class Parser:
             model = build_model(config)
             load_weights_into(model, state, config, source=str(path))
             if runtime == "onnxruntime":
-                from .onnx_engine import OnnxEngine  # optional dependency
+                from .engines.onnx_engine import OnnxEngine  # optional dependency
 
                 if channels_last or compile or precision in ("fp16", "bf16"):
                     raise ConfigError("channels_last, compile and fp16/bf16 are torch options; ONNX Runtime takes precision 'fp32' or 'int8'")
@@ -385,7 +386,7 @@ class Parser:
         boxes: the people's pixel boxes ``[(x0, y0, x1, y1), ...]`` when the app knows them (skips the
             detection pass); boxes outside the image, empty or degenerate boxes and NaNs raise ``InputError``.
         roi: ``None`` (auto: people first for images at least twice the model input), ``True``, ``False``
-            (the whole image at the model's input size) or a :class:`~tryon_sdk.people.PeopleOptions`.
+            (the whole image at the model's input size) or a :class:`~tryon_sdk.people.tracking.PeopleOptions`.
         """
         im = to_rgb_uint8(image)
         checked = None
@@ -440,9 +441,9 @@ class Parser:
         """Open a VIDEO (default) or LIVE_STREAM session with its own temporal state.
 
         ``parser.stream(mode="video")`` or ``parser.stream(StreamOptions(...))``; see
-        :func:`tryon_sdk.stream.open_stream`. Use it as a context manager.
+        :func:`tryon_sdk.video.stream.open_stream`. Use it as a context manager.
         """
-        from .stream import open_stream
+        from .video.stream import open_stream
 
         return open_stream(self, options, mode=mode, **fields)
 

@@ -8,7 +8,7 @@ operations up to 100x slower (training steps 3-7x). OpenMP reads
 ``OMP_WAIT_POLICY=PASSIVE`` before it imports torch, unless the variable is
 already set or torch was imported first (then the user's runtime stays as it is).
 ONNX Runtime sessions made by the SDK turn spinning off the same way
-(:class:`~tryon_sdk.onnx_engine.OnnxEngine`).
+(:class:`~tryon_sdk.engines.onnx_engine.OnnxEngine`).
 """
 
 from __future__ import annotations

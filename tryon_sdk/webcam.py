@@ -370,7 +370,7 @@ class _Recorder:
 
     def __init__(self, path: Path, fps: float | None) -> None:
         from .outputs import PendingSink
-        from .video_io import H264Writer
+        from .video.io import H264Writer
 
         if not path.parent.is_dir():
             raise VideoError(f"cannot write {path}: folder {path.parent} does not exist")
@@ -417,7 +417,7 @@ def run_demo(
     ``None``) overrides ``options.source``, e.g. a fake camera in tests.
     """
     from .parser import Parser
-    from .stream import open_stream
+    from .video.stream import open_stream
 
     options.validate()
     if capture is not None:

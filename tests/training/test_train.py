@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from tryon_sdk.checkpoint import load_checkpoint
+from tryon_sdk.models.checkpoint import load_checkpoint
 from tryon_sdk.errors import ConfigError
 from training.recipe import apply_overrides, available_recipes, load_recipe
 from training.train import lr_factor, train
@@ -90,8 +90,8 @@ def test_resume_gives_the_same_next_steps(tiny_cache, tmp_path):
 
 def test_evaluate_cli_matches_torchmetrics(trained, tiny_cache, tmp_path, capsys):
     tm = pytest.importorskip("torchmetrics")
-    from tryon_sdk.engine import build_model
-    from tryon_sdk.checkpoint import load_weights_into
+    from tryon_sdk.models.builders import build_model
+    from tryon_sdk.models.checkpoint import load_weights_into
     from training.data.cache import load_cache
     from training.evaluate import main, predict_logits
 

@@ -1,6 +1,6 @@
 """``tryon-sdk demo``: the main job on the bundled sample with the bundled model.
 
-Renders a short clip of a drawn person (:mod:`tryon_sdk.sample`, no
+Renders a short clip of a drawn person (:mod:`tryon_sdk.video.sample`, no
 third-party data), runs the offline video pipeline on it (smoothing and limb
 consistency on), and writes an overlay video, the label video, an
 ``upper_body`` alpha video, one region-mask PNG and ``summary.json`` into
@@ -46,11 +46,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..pipeline import PipelineOptions, prepare_output_dir, run_pipeline
+    from ..video.pipeline import PipelineOptions, prepare_output_dir, run_pipeline
     from ..regions import region_classes
-    from ..sample import SAMPLE_FPS, sample_frames
+    from ..video.sample import SAMPLE_FPS, sample_frames
     from ..outputs import PendingSink
-    from ..video_io import H264Writer, write_png
+    from ..video.io import H264Writer, write_png
 
     if args.frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")

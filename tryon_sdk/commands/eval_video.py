@@ -63,7 +63,7 @@ def format_table(report: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..cli import EXIT_INCOMPLETE
     from ..errors import ConfigError
-    from ..pipeline import WORK_PIXELS, evaluate_video
+    from ..video.pipeline import WORK_PIXELS, evaluate_video
 
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError(f"max frames must be >= 1, got {args.max_frames}")

@@ -20,7 +20,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..export import EXPORTERS, FORMATS
+    from ..engines.export import EXPORTERS, FORMATS
 
     p.add_argument("--format", default="onnx", choices=FORMATS, help="output format (default: onnx)")
     p.add_argument("-o", "--output", required=True, help="file to write, e.g. model.onnx (written atomically)")
@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export import export_onnx, verify_onnx
+    from ..engines.export import export_onnx, verify_onnx
     from ..parser import Parser
 
     parser = Parser.from_pretrained(args.model, device="cpu")

@@ -17,11 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import load_config
+    from ..models.checkpoint import load_config
     from ..labels import ATR_CLASSES
-    from ..onnx_engine import load_onnx_config
+    from ..engines.onnx_engine import load_onnx_config
     from ..regions import REGIONS
-    from ..registry import resolve_checkpoint
+    from ..models.registry import resolve_checkpoint
 
     path = resolve_checkpoint(args.model)
     config = load_onnx_config(path) if path.suffix == ".onnx" else load_config(path)

@@ -91,7 +91,7 @@ def smoothing_option(enabled: bool, strength: float | None) -> Any:
         return False
     if strength is None:
         return True
-    from ..temporal import SmoothingOptions
+    from ..video.temporal import SmoothingOptions
 
     return SmoothingOptions(ratio=strength)
 
@@ -105,7 +105,7 @@ def compositor_from(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from ..cli import EXIT_INCOMPLETE
-    from ..pipeline import WORK_PIXELS, PipelineOptions, run_pipeline
+    from ..video.pipeline import WORK_PIXELS, PipelineOptions, run_pipeline
 
     options = PipelineOptions(
         outputs=args.outputs,

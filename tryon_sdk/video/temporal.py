@@ -68,8 +68,8 @@ import cv2
 import numpy as np
 import torch
 
-from .errors import ConfigError, InputError
-from .labels import NUM_CLASSES
+from ..errors import ConfigError, InputError
+from ..labels import NUM_CLASSES
 
 __all__ = [
     "SmoothingOptions",

@@ -15,13 +15,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CheckpointError, ConfigError
-from .outputs import atomic_path
+from ..errors import CheckpointError, ConfigError
+from ..outputs import atomic_path
 
 __all__ = ["ModelSource", "register_model", "available_models", "resolve_checkpoint", "DEFAULT_MODEL", "cache_dir"]
 
 DEFAULT_MODEL = "default"
-_BUNDLED = Path(__file__).parent / "weights"
+_BUNDLED = Path(__file__).parents[1] / "weights"  # tryon_sdk/weights
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,15 @@ person's facing) -> the people's facing -> :class:`ParseResult` with
 ``people``. The temporal state belongs to the session (one per stream, never
 shared) and :meth:`VideoSession.reset` clears it, e.g. at a cut.
 
-People first (``roi``, :mod:`tryon_sdk.people`): in VIDEO and LIVE_STREAM
+People first (``roi``, :mod:`tryon_sdk.people.tracking`): in VIDEO and LIVE_STREAM
 mode the region of interest of each person follows their mask from frame to
-frame (:class:`~tryon_sdk.people.PeopleTracker`), with a whole-frame search
+frame (:class:`~tryon_sdk.people.tracking.PeopleTracker`), with a whole-frame search
 every ``redetect_every`` frames, when a mask touches a crop edge, and while
 nobody is tracked; IMAGE mode searches every frame. Smoothing and limb
 consistency run on the pasted full-frame map, so moving crops change nothing
 for them. Each person's facing comes from the limb stage's head-based,
 hysteresis-filtered facing (or, with limb consistency off, from a
-:class:`~tryon_sdk.facing.FacingFilter` per track).
+:class:`~tryon_sdk.people.facing.FacingFilter` per track).
 
 Example::
 
@@ -44,12 +44,12 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 import torch
 
-from .errors import ConfigError, InputError
-from .facing import FacingFilter, head_evidence
-from .inputs import to_rgb_uint8
-from .labels import argmax_labels, swap_lr
-from .parser import ParseResult
-from .people import (
+from ..errors import ConfigError, InputError
+from ..people.facing import FacingFilter, head_evidence
+from ..inputs import to_rgb_uint8
+from ..labels import argmax_labels, swap_lr
+from ..parser import ParseResult
+from ..people.tracking import (
     PeopleTracker,
     Person,
     coerce_options,
@@ -57,10 +57,10 @@ from .people import (
     people_from_labels,
     use_people_first,
 )
-from .visualize import overlay
+from ..visualize import overlay
 
 if TYPE_CHECKING:
-    from .parser import Parser
+    from ..parser import Parser
 
 _HAS_STRIDE = "stride_px" in {f.name for f in dataclasses.fields(ParseResult)}
 
@@ -111,14 +111,14 @@ class StreamOptions:
 
     Attributes:
         running_mode: ``IMAGE``, ``VIDEO`` or ``LIVE_STREAM`` (a string works too).
-        smoothing: ``True`` (defaults), ``False``, or a ``SmoothingOptions`` from :mod:`tryon_sdk.temporal`.
-        limb_consistency: ``True`` (defaults), ``False``, or a ``LimbOptions`` from :mod:`tryon_sdk.limbs`.
+        smoothing: ``True`` (defaults), ``False``, or a ``SmoothingOptions`` from :mod:`tryon_sdk.video.temporal`.
+        limb_consistency: ``True`` (defaults), ``False``, or a ``LimbOptions`` from :mod:`tryon_sdk.video.limbs`.
         mirrored: the frames are mirrored (selfie preview); left/right come out as the person's own sides.
         return_probabilities: keep the (smoothed) ``CxHxW`` float32 probabilities in each result.
         result_callback: LIVE_STREAM only, and required there (see :data:`ResultCallback`).
         compositor: renders the output image (:meth:`VideoSession.render`, LIVE_STREAM callback, overlay video).
         roi: people first: ``None`` (auto: for frames at least twice the model input), ``True``, ``False``
-            (the whole frame, as before) or a :class:`~tryon_sdk.people.PeopleOptions`.
+            (the whole frame, as before) or a :class:`~tryon_sdk.people.tracking.PeopleOptions`.
     """
 
     running_mode: RunningMode | str = RunningMode.VIDEO

@@ -11,7 +11,7 @@ arms 14/15) of each frame so that:
 1. every connected limb region gets one side;
 2. the two limbs of a pair get opposite sides when both are visible;
 3. each person's sides follow the way the person faces, decided from the
-   head (face visible or hair only, :mod:`tryon_sdk.facing`), so that back
+   head (face visible or hair only, :mod:`tryon_sdk.people.facing`), so that back
    views get the person's own sides whatever the parser's habit;
 4. over time a limb keeps its side, which changes only on sustained
    evidence (the person turning round), never for a frame or two.
@@ -35,7 +35,7 @@ Algorithm, per frame, on a grid of every ``work_stride``-th pixel:
   frame to frame:
 
   - *head* (``LimbOptions.head``, on by default): the Face share of the upper
-    head (:func:`~tryon_sdk.facing.head_evidence`) says front, back, or
+    head (:func:`~tryon_sdk.people.facing.head_evidence`) says front, back, or
     side/doubtful. The first front/back frame sets ``f``; afterwards ``f``
     flips only after ``flip_frames`` consecutive contrary frames; side frames
     count for nothing.
@@ -91,9 +91,9 @@ import cv2
 import numpy as np
 import torch
 
-from .errors import ConfigError, InputError
-from .facing import FacingOptions, classify_head, facing_name, head_evidence
-from .labels import FLIP_PAIRS
+from ..errors import ConfigError, InputError
+from ..people.facing import FacingOptions, classify_head, facing_name, head_evidence
+from ..labels import FLIP_PAIRS
 
 __all__ = ["LimbOptions", "LimbState", "LimbConsistency"]
 
@@ -122,7 +122,7 @@ class LimbOptions:
     person_gap: gap in work-grid cells bridged when grouping body parts into
         persons, 0..16.
     pairs: (left, right) class ids, 0..255, each class in one pair at most.
-    head: thresholds of the head-based facing (:class:`~tryon_sdk.facing.FacingOptions`;
+    head: thresholds of the head-based facing (:class:`~tryon_sdk.people.facing.FacingOptions`;
         its ``flip_frames`` is not used: ``flip_frames`` above rules), or None
         to take the facing from the parser's votes only.
     """
@@ -162,7 +162,7 @@ class LimbOptions:
             raise bad("pairs", "a non-empty tuple of (left, right) class ids 0..255, each class once")
         object.__setattr__(self, "pairs", tuple((int(a), int(b)) for a, b in self.pairs))
         if self.head is not None and not isinstance(self.head, FacingOptions):
-            raise bad("head", "a tryon_sdk.facing.FacingOptions or None")
+            raise bad("head", "a tryon_sdk.people.facing.FacingOptions or None")
 
     def replace(self, **changes) -> LimbOptions:
         """A copy with some fields changed (validated again)."""

@@ -1,7 +1,7 @@
 """int8 models for CPUs: ONNX Runtime static quantisation, calibrated on real photos.
 
 :func:`quantize_onnx` takes an ONNX file written by
-:func:`tryon_sdk.export.export_onnx` and writes a QDQ int8 copy (weights per
+:func:`tryon_sdk.engines.export.export_onnx` and writes a QDQ int8 copy (weights per
 channel, activations per tensor) whose ranges come from calibration images
 fed through the model's own letterbox (:mod:`tryon_sdk.preprocess`), in both
 orientations. The model's config travels in the file's metadata, marked
@@ -21,11 +21,11 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from .errors import CheckpointError, ConfigError, InputError
-from .inputs import to_rgb_uint8
+from ..errors import CheckpointError, ConfigError, InputError
+from ..inputs import to_rgb_uint8
 from .onnx_engine import CONFIG_METADATA_KEY, import_onnxruntime, read_onnx_config
-from .outputs import atomic_path
-from .preprocess import to_model_input
+from ..outputs import atomic_path
+from ..preprocess import to_model_input
 
 __all__ = ["quantize_onnx", "calibration_batches"]
 

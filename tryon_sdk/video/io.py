@@ -31,8 +31,8 @@ import av
 import cv2
 import numpy as np
 
-from .errors import InputError, VideoError
-from .outputs import FrameSink, PendingOutput
+from ..errors import InputError, VideoError
+from ..outputs import FrameSink, PendingOutput
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -81,8 +81,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    from .errors import TryOnWarning
-    from .inputs import pil_to_array, to_rgb_uint8
+    from ..errors import TryOnWarning
+    from ..inputs import pil_to_array, to_rgb_uint8
 
     try:
         with Image.open(path) as im:

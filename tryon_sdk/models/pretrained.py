@@ -28,9 +28,9 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from ..config import ModelConfig
 from .efficientnet import EFFICIENTNET_LITE, TIMM_NAMES
-from .errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError
 
 __all__ = [
     "INITS",
@@ -152,7 +152,7 @@ def torchvision_imagenet(backbone: str) -> dict[str, torch.Tensor]:
 
 
 def init_backbone(model: nn.Module, config: ModelConfig, init: str = "imagenet") -> str:
-    """Load ImageNet weights into ``model``'s backbone (from :func:`~tryon_sdk.engine.build_model`).
+    """Load ImageNet weights into ``model``'s backbone (from :func:`~tryon_sdk.models.builders.build_model`).
 
     Returns a one-line description of what was loaded. ``init="none"`` keeps
     the random initialisation. Every backbone tensor must be covered.

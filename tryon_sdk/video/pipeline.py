@@ -27,7 +27,7 @@ this run did not write (an ``overlay.mp4`` beside a new ``overlay/``) are
 removed once this run is committed and listed in the summary's ``stale_removed``.
 
 **Incomplete input.** A video that ends before what its container promised
-(cut off, damaged at the tail; see :class:`~tryon_sdk.video_io.VideoReader`)
+(cut off, damaged at the tail; see :class:`~tryon_sdk.video.io.VideoReader`)
 is parsed as far as it goes and its summary says ``"truncated": true`` with
 ``frames_expected`` and ``frames_processed``. Such a partial result never
 replaces a complete earlier one: when the folder holds a result whose summary
@@ -68,13 +68,13 @@ from typing import Any, Callable, Iterator
 import cv2
 import numpy as np
 
-from ._version import __version__
-from .errors import ConfigError, InputError, VideoError
-from .outputs import FrameSink, OutputGroup, PendingOutput, atomic_path
-from .parser import ParseResult, Parser
-from .regions import region_classes
+from .._version import __version__
+from ..errors import ConfigError, InputError, VideoError
+from ..outputs import FrameSink, OutputGroup, PendingOutput, atomic_path
+from ..parser import ParseResult, Parser
+from ..regions import region_classes
 from .stream import Compositor, RunningMode, StreamOptions, VideoSession
-from .video_io import (
+from .io import (
     DecodedFrame,
     GrayVideoWriter,
     H264Writer,
@@ -126,7 +126,7 @@ class PipelineOptions:
         regions: region names (see :data:`tryon_sdk.regions.REGIONS`) to write alphas for.
         mask_format: ``"video"`` (FFV1 gray8 ``.mkv``) or ``"png"`` (PNG sequence) for labels and alphas.
         batch_size: most frames per engine call (large frames go fewer at a time, see the module docstring).
-        smoothing, limb_consistency, mirrored: as in :class:`~tryon_sdk.stream.StreamOptions`.
+        smoothing, limb_consistency, mirrored: as in :class:`~tryon_sdk.video.stream.StreamOptions`.
         start, end: seconds from the start of the video; max_frames: stop after this many frames.
         compositor: renders overlay frames (default: label-colour overlay).
         progress: ``False``; ``True`` (a tqdm bar on stderr when it is a terminal, else a line
@@ -1094,7 +1094,7 @@ def _json_safe(value: Any) -> Any:
 class _EvalStream:
     """Every configuration of :data:`EVAL_CONFIGS` for one orientation of a video, sharing the work.
 
-    The same stages as :class:`~tryon_sdk.stream.VideoSession` (smoothing -> argmax -> limb
+    The same stages as :class:`~tryon_sdk.video.stream.VideoSession` (smoothing -> argmax -> limb
     consistency, or a left/right swap for mirrored input without it), but one smoother serves
     both smoothed configurations and one argmax both unsmoothed ones: 1 smoothing, 2 argmaxes and
     2 limb passes per frame instead of 2, 4 and 2.
@@ -1128,14 +1128,14 @@ class _EvalStream:
             fixed, self._limb_states[smoothed] = self.fixer.step(labels, self._limb_states[smoothed], probabilities=probs)
             return np.asarray(fixed, dtype=np.uint8)
         if self.mirrored:  # the limb stage does this itself when it runs
-            from .labels import swap_lr
+            from ..labels import swap_lr
 
             return swap_lr(labels)
         return labels
 
     def run(self, images: list[np.ndarray], probs: list[Any], stamps: list[int]) -> list[dict[str, np.ndarray]]:
         """Labels of every configuration, per frame (frames in stream order)."""
-        from .labels import argmax_labels
+        from ..labels import argmax_labels
 
         out = []
         for i, (image, ts) in enumerate(zip(images, stamps)):
@@ -1173,14 +1173,14 @@ def evaluate_video(
 
     One engine call per batch serves every configuration of :data:`EVAL_CONFIGS`
     (and, with ``flip``, the mirrored video, for flip equivariance). Metrics are
-    :class:`tryon_sdk.video_metrics.VideoMetrics`; agreement is with the ``raw``
+    :class:`tryon_sdk.video.metrics.VideoMetrics`; agreement is with the ``raw``
     configuration (per-frame argmax). Decoding runs in a thread, the video and its
     mirror go through the temporal stages in two more, and the metrics of batch
     ``k`` are taken while batch ``k + 1`` is in the engine. ``progress`` as in
     :class:`PipelineOptions`; frames above ``work_pixels`` are evaluated at that size.
     Returns a JSON-safe dict (NaN -> ``None``).
     """
-    from .video_metrics import VideoMetrics
+    from .metrics import VideoMetrics
 
     if batch_size < 1:
         raise ConfigError(f"batch size must be >= 1, got {batch_size}")

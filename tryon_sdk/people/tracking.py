@@ -61,13 +61,13 @@ import cv2
 import numpy as np
 import torch
 
-from .errors import ConfigError, InputError
+from ..errors import ConfigError, InputError
 from .facing import SIDE, UNKNOWN, FacingOptions, classify_head, facing_name, head_evidence
-from .labels import argmax_labels
-from .regions import Box
+from ..labels import argmax_labels
+from ..regions import Box
 
 if TYPE_CHECKING:
-    from .parser import Parser
+    from ..parser import Parser
 
 __all__ = [
     "Person",
@@ -102,7 +102,7 @@ class Person:
     Attributes:
         box: pixel box ``(x0, y0, x1, y1)`` of the person's mask (``x1``/``y1`` exclusive).
         area: person pixels (any class but background) inside ``box``.
-        facing: ``"front"``, ``"back"``, ``"side"`` or ``"unknown"`` (see :mod:`tryon_sdk.facing`).
+        facing: ``"front"``, ``"back"``, ``"side"`` or ``"unknown"`` (see :mod:`tryon_sdk.people.facing`).
         track_id: the same number for the same person across frames of a stream; ``None`` for images.
         score: mean person probability over the mask, in [0, 1].
     """
@@ -136,7 +136,7 @@ class PeopleOptions:
     redetect_every: VIDEO/LIVE_STREAM: search the whole frame every this many frames, 1..10000.
     box_smoothing: weight of the previous box in a tracked region of interest, [0, 1).
     min_crop_share: a tracked person whose mask covers less of its crop is lost, [0, 1).
-    facing: thresholds of the head-based facing (:class:`~tryon_sdk.facing.FacingOptions`).
+    facing: thresholds of the head-based facing (:class:`~tryon_sdk.people.facing.FacingOptions`).
     """
 
     max_people: int = 4
@@ -172,7 +172,7 @@ class PeopleOptions:
             if not ok:
                 raise bad(name, f"a number {valid}")
         if not isinstance(self.facing, FacingOptions):
-            raise bad("facing", "a tryon_sdk.facing.FacingOptions")
+            raise bad("facing", "a tryon_sdk.people.facing.FacingOptions")
 
     def replace(self, **changes) -> "PeopleOptions":
         """A copy with some fields changed (validated again)."""

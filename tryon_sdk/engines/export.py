@@ -7,7 +7,7 @@ with the weights. The file is written under a temporary name and renamed, so
 an interrupted export never leaves a file that looks complete; it gets the
 mode any new file gets (``0644`` under the usual umask), like every other output.
 ``Parser.from_pretrained("model.onnx")`` runs it on ONNX Runtime
-(:class:`~tryon_sdk.onnx_engine.OnnxEngine`); :func:`verify_onnx` compares it
+(:class:`~tryon_sdk.engines.onnx_engine.OnnxEngine`); :func:`verify_onnx` compares it
 with torch.
 
 Two exporters are available: ``"torchscript"`` (``torch.onnx.export(...,
@@ -15,7 +15,7 @@ dynamo=False)``, opset 17, well under a second for MobileNetV3; the default)
 and ``"dynamo"`` (``torch.export`` based, opset 18, slower to export). Both
 give the same outputs on ONNX Runtime to ~1e-7.
 
-The CUDA fast path lives in :mod:`tryon_sdk.gpu`.
+The CUDA fast path lives in :mod:`tryon_sdk.engines.gpu`.
 """
 
 from __future__ import annotations
@@ -33,16 +33,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._version import __version__
-from .config import ModelConfig
-from .engine import Engine
-from .errors import CheckpointError, ConfigError
+from .._version import __version__
+from ..config import ModelConfig
+from .torch_engine import Engine
+from ..errors import CheckpointError, ConfigError
 from .onnx_engine import CONFIG_METADATA_KEY, OnnxEngine
-from .outputs import atomic_path
-from .preprocess import to_model_input
+from ..outputs import atomic_path
+from ..preprocess import to_model_input
 
 if TYPE_CHECKING:
-    from .parser import Parser
+    from ..parser import Parser
 
 __all__ = [
     "EXPORTERS",
@@ -71,7 +71,7 @@ class _Logits(nn.Module):
 
 
 def _source(model: "Parser | nn.Module | str | os.PathLike | None", config: ModelConfig | None) -> tuple[nn.Module, ModelConfig]:
-    from .parser import Parser
+    from ..parser import Parser
 
     if model is None or isinstance(model, (str, os.PathLike)):
         model = Parser.from_pretrained(model, device="cpu")
@@ -100,7 +100,7 @@ def export_onnx(
     Args:
         model: a torch-backed :class:`~tryon_sdk.parser.Parser`, a checkpoint
             name or path (``None``: the default model), or a network from
-            :func:`~tryon_sdk.engine.build_model` together with ``config``.
+            :func:`~tryon_sdk.models.builders.build_model` together with ``config``.
         path: the ``.onnx`` file to write (its folder must exist).
         exporter: ``"torchscript"`` or ``"dynamo"`` (see the module docstring).
         opset: ONNX opset (default 17 for torchscript, 18 for dynamo).

@@ -1,12 +1,12 @@
 """``OnnxEngine``: run an exported ``.onnx`` parsing model on ONNX Runtime.
 
-It implements the :class:`~tryon_sdk.engine.Engine` protocol, so a
+It implements the :class:`~tryon_sdk.engines.torch_engine.Engine` protocol, so a
 :class:`~tryon_sdk.parser.Parser` (and the stream session, smoothing and limb
 code above it) runs the same pre- and post-processing whichever engine is
 underneath: ``Parser.from_pretrained("model.onnx")`` picks this engine.
 
 The model's :class:`~tryon_sdk.config.ModelConfig` is read from the ONNX
-file's ``metadata_props`` (written by :func:`tryon_sdk.export.export_onnx`).
+file's ``metadata_props`` (written by :func:`tryon_sdk.engines.export.export_onnx`).
 ``device`` maps to execution providers: ``"cpu"`` -> CPU, ``"cuda"`` /
 ``"cuda:N"`` -> CUDA (needs the ``onnxruntime-gpu`` package), ``"auto"`` ->
 CUDA when ONNX Runtime has it, else CPU.
@@ -21,8 +21,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .config import ModelConfig
-from .errors import CheckpointError, ConfigError, InputError
+from ..config import ModelConfig
+from ..errors import CheckpointError, ConfigError, InputError
 
 __all__ = ["OnnxEngine", "CONFIG_METADATA_KEY", "import_onnxruntime", "read_onnx_config", "load_onnx_config"]
 
@@ -72,7 +72,7 @@ def read_onnx_config(metadata: dict[str, str], source: str) -> ModelConfig:
     if text is None:
         raise CheckpointError(
             f"{source} has no {CONFIG_METADATA_KEY!r} metadata, so its preprocessing is unknown; "
-            "export models with `tryon-sdk export --format onnx` (tryon_sdk.export.export_onnx)"
+            "export models with `tryon-sdk export --format onnx` (tryon_sdk.engines.export.export_onnx)"
         )
     try:
         return ModelConfig.from_json(text)
@@ -110,10 +110,10 @@ def load_onnx_config(path: str | os.PathLike) -> ModelConfig:
 
 
 class OnnxEngine:
-    """An :class:`~tryon_sdk.engine.Engine` backed by an ONNX Runtime session.
+    """An :class:`~tryon_sdk.engines.torch_engine.Engine` backed by an ONNX Runtime session.
 
     Args:
-        path: an ``.onnx`` file written by :func:`tryon_sdk.export.export_onnx`.
+        path: an ``.onnx`` file written by :func:`tryon_sdk.engines.export.export_onnx`.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (see the module docstring).
         threads: intra-op threads (default: ONNX Runtime's choice, one per physical core).
         spinning: let idle worker threads spin-wait for work. Off by default: on a

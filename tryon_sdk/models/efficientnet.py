@@ -3,7 +3,7 @@
 EfficientNet-Lite drops squeeze-excite and uses ReLU6, so it quantises and
 runs well on CPUs. The backbone is ``timm``'s ``tf_efficientnet_liteN`` in
 ``features_only`` mode (TensorFlow "same" padding, matching the ImageNet
-weights of :mod:`tryon_sdk.pretrained`), dilated to ``output_stride``. Two
+weights of :mod:`tryon_sdk.models.pretrained`), dilated to ``output_stride``. Two
 heads, as in torchvision's segmentation models:
 
 * ``lraspp``: torchvision's LR-ASPP head on the stride-8 and the deepest
@@ -22,7 +22,7 @@ from torch import nn
 from torchvision.models.segmentation.deeplabv3 import DeepLabHead
 from torchvision.models.segmentation.lraspp import LRASPPHead
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["EFFICIENTNET_LITE", "TIMM_NAMES", "EfficientNetLiteSegmentation"]
 

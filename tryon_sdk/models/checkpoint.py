@@ -21,9 +21,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .config import ModelConfig
-from .errors import CheckpointError
-from .outputs import atomic_path
+from ..config import ModelConfig
+from ..errors import CheckpointError
+from ..outputs import atomic_path
 
 __all__ = [
     "WEIGHTS_NAME",
@@ -113,7 +113,7 @@ def _read_header(weights: Path) -> dict:
         if weights.suffix == ".onnx":
             raise CheckpointError(
                 f"{weights} is an ONNX model, not a safetensors checkpoint; Parser.from_pretrained() and the "
-                "command line's --model run it on ONNX Runtime, tryon_sdk.onnx_engine.load_onnx_config() reads its config"
+                "command line's --model run it on ONNX Runtime, tryon_sdk.engines.onnx_engine.load_onnx_config() reads its config"
             )
         if len(head) < 8:
             raise CheckpointError(f"{weights} is not a safetensors file (only {size} bytes)")

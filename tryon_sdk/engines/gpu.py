@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .engine import Engine, TorchEngine
-from .errors import ConfigError
+from .torch_engine import Engine, TorchEngine
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from .parser import Parser
+    from ..parser import Parser
 
 __all__ = ["CudaGraphEngine", "PinnedUploader", "optimize_for_gpu"]
 
@@ -38,7 +38,7 @@ def _need_cuda(what: str, device: torch.device | None = None) -> None:
 
 
 class CudaGraphEngine:
-    """Replays CUDA graphs of a :class:`~tryon_sdk.engine.TorchEngine` for fixed input shapes.
+    """Replays CUDA graphs of a :class:`~tryon_sdk.engines.torch_engine.TorchEngine` for fixed input shapes.
 
     The first batch of each ``B x 3 x H x W`` shape is run ``warmup`` times on
     a side stream, then captured; later batches of that shape are copied into
@@ -141,7 +141,7 @@ def optimize_for_gpu(
     Raises :class:`ConfigError` on a machine without CUDA or for a parser
     whose engine is not a torch one.
     """
-    from .parser import Parser
+    from ..parser import Parser
 
     _need_cuda("optimize_for_gpu")
     model = getattr(parser.engine, "model", None)
