@@ -244,3 +244,36 @@ def test_facing_in_box_reports_each_persons_facing():
     assert state.facing_in((0, 0, 96, 96)) == "front"
     assert state.facing_in((96, 0, 192, 96)) == "back"
     assert state.facing_in((0, 0, 5, 5)) == "unknown"
+
+
+def test_legs_labelled_as_one_limb_are_split_at_the_body_centre_line():
+    """Legs standing together that the parser calls one leg (one class over both) on a back view: the
+    region straddles the body's centre line, so it is two limbs, each on its own side of the line."""
+    seq = person_sequence(6, seed=21, legs_together=True, turn_at=0)
+    one_leg = [np.where(lab == 12, 13, lab).astype(np.uint8) for lab in seq.labels]
+    assert all(not (lab == 12).any() for lab in one_leg)
+    out, facing, _ = run(one_leg)
+    assert facing == [-1] * len(out)
+    for lab, truth in zip(out, seq.truth):
+        for cls in (12, 13):
+            m = truth == cls
+            assert np.mean(lab[m] == cls) > 0.9
+    arms_only = LimbOptions(centre_split=())  # without the split the two legs keep one side
+    kept, _, _ = run(one_leg, arms_only)
+    assert max(np.mean(lab[truth == 12] == 12) for lab, truth in zip(kept, seq.truth)) < 0.5
+
+
+@pytest.mark.parametrize("turn_at", [None, 0])
+def test_limb_stage_is_flip_equivariant(turn_at):
+    """Mirroring the frames mirrors the decided sides (left and right swapped), front and back views alike."""
+    seq = person_sequence(8, seed=22, flicker=0.6, vx=1.0, swing=0.5, legs_together=True, turn_at=turn_at)
+    out, _, _ = run(seq.labels)
+    mirrored, _, _ = run([np.ascontiguousarray(lab[:, ::-1]) for lab in seq.labels])
+    for a, b in zip(out, mirrored):
+        limb = np.isin(a, LIMBS) | np.isin(b[:, ::-1], LIMBS)
+        assert np.mean(swap_lr(b[:, ::-1])[limb] == a[limb]) > 0.98
+
+
+def test_centre_split_must_name_known_pairs():
+    with pytest.raises(ConfigError, match="centre_split"):
+        LimbOptions(centre_split=((1, 2),))

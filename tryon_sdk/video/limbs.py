@@ -18,19 +18,24 @@ arms 14/15) of each frame so that:
 
 Algorithm, per frame, on a grid of every ``work_stride``-th pixel:
 
+* **Persons.** Connected components of the foreground after bridging gaps of
+  ``person_gap`` cells. Per person: the spread (std) of the x of its non-limb
+  cells (torso, head, clothes) and, per region, the *centre line at the
+  region's height*: the mean x of the person's non-limb cells in the region's
+  rows (trousers around the legs, the torso beside the arms), or of the whole
+  body when there are fewer of them than half the region's cells (bare legs,
+  a shoe below the hem).
 * **Regions.** Connected components (8-connectivity) of the union of each
   pair's two classes. A region whose left and right parts sit side by side
   (a vertical line separates them, they overlap in height, neither is over
   twice as wide as tall, each holds a quarter or more: two legs or shoes
-  standing together) is split in two; any other region is one limb.
+  standing together) is split in two; so is a leg or shoe region
+  (``centre_split``) that straddles its centre line with a quarter or more on
+  each side (two legs the parser called one). Any other region is one limb.
 * **Votes.** Per region, ``v = (L - R) / (L + R)`` in [-1, 1] from its left
   and right pixel counts, or its probability mass when ``probabilities`` are
-  given.
-* **Persons.** Connected components of the foreground after bridging gaps of
-  ``person_gap`` cells. Per person: the centre line and the spread (std) of
-  the x of its non-limb pixels (torso, head, ...). A region's *offset*
-  ``o = clip((x_region - x_centre) / spread, -1, 1)``: -1 well on the image's
-  left, +1 well on its right, ~0 on the centre line.
+  given. Its *offset* ``o = clip((x_region - x_centre) / spread, -1, 1)``:
+  -1 well on the image's left, +1 well on its right, ~0 on the centre line.
 * **Facing** ``f`` (+1 front, -1 back), per person, tracked by overlap from
   frame to frame:
 
@@ -61,10 +66,14 @@ Algorithm, per frame, on a grid of every ``work_stride``-th pixel:
   history, the parser's vote; equal weights, so any two outvote the third: a
   one-frame swap loses to geometry + history, a turn is followed once the
   facing flips, because the geometry and the corrected vote flip together).
-  The two regions of a pair of one person (with more, the two largest) get
-  opposite sides, the higher score taking left, unless they look like two
-  pieces of one limb (offsets less than 0.5 apart and not on different
-  tracks); all other regions take ``sign(S)``.
+  For a person whose head shows front or back (not a sustained profile), a
+  region off the centre line (``|o| >= 0.1``) is placed by geometry alone:
+  ``3 * f * sign(o)`` is added, which track and vote cannot outweigh, so a
+  back view gets its own sides whatever the parser's habit and however its
+  votes scatter. The two regions of a pair of one person (with more, the two
+  largest) get opposite sides, the higher score taking left, unless they look
+  like two pieces of one limb (offsets less than 0.5 apart and not on
+  different tracks); all other regions take ``sign(S)``.
 * **Relabel** every full-resolution pixel of the pair with its region's side
   (looked up through the work grid, dilated by one cell to reach thin parts).
 
@@ -86,6 +95,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -104,6 +114,33 @@ _SPLIT_Y_OVERLAP = 0.5  # the two parts overlap over this share of the shorter o
 _SPLIT_MAX_ASPECT = 2.0  # each part at most this many times wider than tall
 _TRACK_VOTE = 0.2  # |vote| under which a frame neither confirms nor contradicts a track
 _PAIR_OFFSET_GAP = 0.5  # offsets this far apart: two limbs, not two pieces of one
+_GEOMETRY_MIN_OFFSET = 0.1  # |offset| from which a known facing places a limb on its side outright
+_GEOMETRY_WEIGHT = 3.0  # outweighs track + vote (each at most 1)
+_BAND_MIN_CELLS = 4  # body cells at a limb's height from which they, not the whole body, give the centre line
+_BAND_MIN_SHARE = 0.5  # ... and at least this share of the limb's own cells
+
+
+class _BodyRows(NamedTuple):
+    """Per person: cumulative per-row count and sum of x of its non-limb cells (P x h+1); whole-body centre and spread (P)."""
+
+    count: np.ndarray
+    sum_x: np.ndarray
+    centre: np.ndarray
+    spread: np.ndarray
+
+
+def _region_rows(rid: np.ndarray, ys: np.ndarray, person: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    """Per region: first and last work-grid row, and its person (all cells of a region share one)."""
+    y0 = np.zeros(n, np.int64)
+    y1 = np.zeros(n, np.int64)
+    owner = np.zeros(n, np.int64)
+    if rid.size:
+        y0[:] = ys.max()
+        np.minimum.at(y0, rid, ys)
+        np.maximum.at(y1, rid, ys)
+        owner[rid] = person
+    y0[0] = y1[0] = 0
+    return y0, y1, owner
 
 
 @dataclass(frozen=True)
@@ -119,6 +156,9 @@ class LimbOptions:
     min_evidence: |facing evidence| in (0, 1) under which a frame does not
         count towards a facing change.
     split_touching: split a region holding two side-by-side limbs.
+    centre_split: pairs (legs and shoes by default) whose regions straddling a
+        person's centre line are split there (two limbs standing together);
+        each must be one of ``pairs``. Only with ``split_touching``.
     person_gap: gap in work-grid cells bridged when grouping body parts into
         persons, 0..16.
     pairs: (left, right) class ids, 0..255, each class in one pair at most.
@@ -132,6 +172,7 @@ class LimbOptions:
     work_stride: int | None = None
     min_evidence: float = 0.2
     split_touching: bool = True
+    centre_split: tuple[tuple[int, int], ...] = ((9, 10), (12, 13))
     person_gap: int = 2
     pairs: tuple[tuple[int, int], ...] = FLIP_PAIRS
     head: FacingOptions | None = FacingOptions()
@@ -161,6 +202,13 @@ class LimbOptions:
         if not ok or len(set(flat)) != len(flat) or any(not 0 <= c <= 255 for c in flat):
             raise bad("pairs", "a non-empty tuple of (left, right) class ids 0..255, each class once")
         object.__setattr__(self, "pairs", tuple((int(a), int(b)) for a, b in self.pairs))
+        try:
+            centre = tuple((int(a), int(b)) for a, b in self.centre_split)
+        except (TypeError, ValueError):
+            centre = None
+        if centre is None or any(pair not in self.pairs for pair in centre):
+            raise bad("centre_split", f"a tuple of pairs from {self.pairs}")
+        object.__setattr__(self, "centre_split", centre)
         if self.head is not None and not isinstance(self.head, FacingOptions):
             raise bad("head", "a tryon_sdk.people.facing.FacingOptions or None")
 
@@ -248,6 +296,7 @@ class LimbConsistency:
         self._left = np.array([0] + [a for a, _ in opt.pairs], np.uint8)
         self._right = np.array([0] + [b for _, b in opt.pairs], np.uint8)
         self._n_pairs = n
+        self._centre_split = np.array([False] + [pair in opt.centre_split for pair in opt.pairs])
         g = opt.person_gap
         self._gap_kernel = np.ones((2 * g + 1, 2 * g + 1), np.uint8) if g else None
 
@@ -277,6 +326,13 @@ class LimbConsistency:
             state = None  # another size (or a state from a fixer with another grid): start afresh
         pair_small = cv2.LUT(small, self._pair_lut)
 
+        # -- persons and their centre lines ------------------------------------------------------------------
+        fg_bool = small != 0
+        fg = fg_bool.view(np.uint8)
+        bridged = cv2.dilate(fg, self._gap_kernel) if self._gap_kernel is not None else fg
+        n_persons, persons, pstats, _ = cv2.connectedComponentsWithStats(bridged, connectivity=8, ltype=cv2.CV_32S)
+        body = self._body_rows(small, pair_small, persons, n_persons)
+
         # -- regions, their votes and geometry ----------------------------------------------------------------
         regions, region_pair = self._regions(pair_small)
         idx = np.flatnonzero(regions != 0)  # flatnonzero is several times faster on bool
@@ -285,6 +341,7 @@ class LimbConsistency:
         ys, xs = np.divmod(idx, w)
         if opt.split_touching and idx.size:
             rid, region_pair = self._split_touching(rid, region_pair, side_raw, xs, ys)
+            rid, region_pair = self._split_at_centre(rid, region_pair, xs, ys, persons.ravel()[idx], body)
             regions.ravel()[idx] = rid
         n_reg = len(region_pair) - 1
         area = np.bincount(rid, minlength=n_reg + 1).astype(np.float64)
@@ -300,15 +357,12 @@ class LimbConsistency:
             vote = np.nan_to_num((m_left - m_right) / (m_left + m_right))
             cx = np.bincount(rid, weights=xs, minlength=n_reg + 1) / np.maximum(area, 1)
             cy = np.bincount(rid, weights=ys, minlength=n_reg + 1) / np.maximum(area, 1)
+        y0, y1, person_of = _region_rows(rid, ys, persons.ravel()[idx], n_reg + 1)
+        centre = self._centre_at(body, person_of, y0, y1, area)
+        offset = np.clip((cx - centre) / np.maximum(body.spread[person_of], 1.0), -1.0, 1.0)
+        offset[0] = 0.0
 
-        # -- persons: facing evidence and hysteresis ----------------------------------------------------------
-        fg_bool = small != 0
-        fg = fg_bool.view(np.uint8)
-        bridged = cv2.dilate(fg, self._gap_kernel) if self._gap_kernel is not None else fg
-        n_persons, persons, pstats, _ = cv2.connectedComponentsWithStats(bridged, connectivity=8, ltype=cv2.CV_32S)
-        person_of = np.zeros(n_reg + 1, np.int64)
-        person_of[rid] = persons.ravel()[idx]
-        offset = self._offsets(small, pair_small, persons, n_persons, cx, person_of)
+        # -- facing evidence and hysteresis -------------------------------------------------------------------
         fidx = np.flatnonzero(fg_bool)
         person_area = np.bincount(persons.ravel()[fidx], minlength=n_persons)
         head_obs, head_share = self._head_observations(lab, s, persons, pstats, person_area)
@@ -316,11 +370,15 @@ class LimbConsistency:
             state, persons, fidx, n_persons, area, vote, offset, person_of, head_obs, head_share
         )
         vote = polarity[person_of] * vote  # in the person's own sides, whatever the parser's habit
+        # a person whose head shows front or back (not a profile): a limb's side is where it lies
+        geometric = ((head_age > 0) & (side_run < opt.flip_frames))[person_of]
+        placed = geometric & (np.abs(offset) >= _GEOMETRY_MIN_OFFSET)
 
         # -- tracks and decision ------------------------------------------------------------------------------
         old_side, r_contrary = self._track(state, idx, rid, region_pair, area, cx, cy, vote)
         track = np.where(r_contrary >= opt.flip_frames, -old_side, old_side)
         score = facing[person_of] * offset + track + vote
+        score = np.where(placed, _GEOMETRY_WEIGHT * facing[person_of] * np.sign(offset), 0.0) + score
         side = self._decide(score, offset, track, area, region_pair, person_of)
         r_contrary = np.where(side == -old_side, 0, r_contrary).astype(np.int32)  # the side changed: start afresh
         r_contrary[0] = 0
@@ -430,38 +488,64 @@ class LimbConsistency:
         return rid, np.array(pairs, np.int32)
 
     @staticmethod
-    def _offsets(
-        small: np.ndarray,
-        pair_small: np.ndarray,
-        persons: np.ndarray,
-        n_persons: int,
-        cx: np.ndarray,
-        person_of: np.ndarray,
-    ) -> np.ndarray:
-        """Per region: x offset from its person's centre line in units of the person's spread, in [-1, 1]."""
-        w = small.shape[1]
-        pid_flat = persons.ravel()
-
-        def stats(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            pid = pid_flat[cells]
-            x = (cells % w).astype(np.float64)
-            cnt = np.bincount(pid, minlength=n_persons).astype(np.float64)
-            sx = np.bincount(pid, weights=x, minlength=n_persons)
-            sxx = np.bincount(pid, weights=x * x, minlength=n_persons)
-            return cnt, sx, sxx
-
+    def _body_rows(small: np.ndarray, pair_small: np.ndarray, persons: np.ndarray, n_persons: int) -> _BodyRows:
+        """Per person and work-grid row: count, sum of x and of x² of its non-limb cells (torso, head, clothes)."""
+        h, w = small.shape
         core = np.flatnonzero((small != 0) & (pair_small == 0))
-        cnt, sx, sxx = stats(core)
-        thin = cnt < 4  # no torso or head visible: use the limbs themselves
-        if thin[1:].any():
-            c2, sx2, sxx2 = stats(np.flatnonzero(small != 0))
-            cnt, sx, sxx = np.where(thin, c2, cnt), np.where(thin, sx2, sx), np.where(thin, sxx2, sxx)
-        safe = np.maximum(cnt, 1)
-        centre = sx / safe
-        spread = np.sqrt(np.maximum(sxx / safe - centre**2, 0.0))
-        offset = (cx - centre[person_of]) / np.maximum(spread[person_of], 1.0)
-        offset[0] = 0.0
-        return np.clip(offset, -1.0, 1.0)
+        key = persons.ravel()[core].astype(np.int64) * h + core // w
+        x = (core % w).astype(np.float64)
+        size = n_persons * h
+        rows = [np.bincount(key, weights=wt, minlength=size).reshape(n_persons, h) for wt in (None, x, x * x)]
+        cnt, sx, sxx = (np.concatenate([np.zeros((n_persons, 1)), np.cumsum(r, axis=1)], axis=1) for r in rows)
+        # no torso or head visible (a legs-only crop): the limbs themselves give the line
+        allc = np.flatnonzero(small != 0)
+        pid = persons.ravel()[allc]
+        xa = (allc % w).astype(np.float64)
+        tot = [np.bincount(pid, weights=wt, minlength=n_persons) for wt in (None, xa, xa * xa)]
+        thin = cnt[:, -1] < 4
+        c, s1, s2 = (np.where(thin, a, b[:, -1]) for a, b in zip(tot, (cnt, sx, sxx)))
+        safe = np.maximum(c, 1)
+        centre = s1 / safe
+        spread = np.sqrt(np.maximum(s2 / safe - centre**2, 0.0))
+        return _BodyRows(cnt, sx, centre, spread)
+
+    @staticmethod
+    def _centre_at(
+        body: _BodyRows, person: np.ndarray, y0: np.ndarray, y1: np.ndarray, area: np.ndarray
+    ) -> np.ndarray:
+        """x of each region's person's centre line over rows ``y0..y1`` (inclusive): the body at the limb's
+        height (trousers around legs), or the whole body's when too little of it is there (bare legs, a foot
+        below the trousers: a ragged hem would put the line anywhere)."""
+        n = body.count[person, y1 + 1] - body.count[person, y0]
+        sx = body.sum_x[person, y1 + 1] - body.sum_x[person, y0]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            band = sx / n
+        return np.where(n >= np.maximum(_BAND_MIN_CELLS, _BAND_MIN_SHARE * area), band, body.centre[person])
+
+    def _split_at_centre(
+        self, rid: np.ndarray, region_pair: np.ndarray, xs: np.ndarray, ys: np.ndarray, person: np.ndarray,
+        body: _BodyRows,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Split leg and shoe regions that straddle their person's centre line there (two limbs standing together)."""
+        n = len(region_pair)
+        candidates = np.flatnonzero(self._centre_split[region_pair])
+        if candidates.size == 0:
+            return rid, region_pair
+        area = np.bincount(rid, minlength=n)
+        y0, y1, region_person = _region_rows(rid, ys, person, n)
+        line = self._centre_at(body, region_person, y0, y1, area)
+        right = xs >= line[rid]
+        n_right = np.bincount(rid, weights=right, minlength=n)
+        both = np.minimum(n_right, area - n_right)
+        candidates = candidates[(both[candidates] >= _SPLIT_MIN_SHARE * area[candidates]) & (area[candidates] >= _SPLIT_MIN_CELLS)]
+        if candidates.size == 0:
+            return rid, region_pair
+        rid = rid.copy()
+        pairs = list(region_pair)
+        for j in candidates:
+            rid[(rid == j) & right] = len(pairs)
+            pairs.append(pairs[j])
+        return rid, np.array(pairs, np.int32)
 
     def _head_observations(
         self, lab: np.ndarray, s: int, persons: np.ndarray, pstats: np.ndarray, person_area: np.ndarray
