@@ -141,3 +141,31 @@ def test_headless_person_in_a_top_is_seen_from_behind():
     legs = person(1)
     legs[: int(np.nonzero(legs == 12)[0].min())] = 0  # only the legs and shoes
     assert head_evidence(legs) is None
+
+
+SUNGLASSES = 3
+
+
+def with_sunglasses(lab: np.ndarray, on: int) -> np.ndarray:
+    """Paint big Sunglasses over the upper face (a front view) or across the hair (what parsers do on a back
+    view): rows from the class's top to 70% of its height."""
+    lab = lab.copy()
+    ys, xs = np.nonzero(np.isin(lab, (on,)))
+    y0, y1, x0, x1 = ys.min(), ys.max(), xs.min(), xs.max()
+    band = slice(y0, y0 + int(0.7 * (y1 - y0)))
+    region = lab[band, x0 : x1 + 1]
+    region[region == on] = SUNGLASSES
+    return lab
+
+
+def test_sunglasses_on_a_face_are_a_front_view_and_on_hair_are_not():
+    front = person(1)
+    glasses_front = with_sunglasses(front, FACE)
+    plain_face = head_evidence(front).share
+    without_glasses = np.where(glasses_front == SUNGLASSES, HAIR, glasses_front).astype(np.uint8)
+    assert classify_head(head_evidence(without_glasses), OPTS) != 1  # the glasses hide most of the face ...
+    assert classify_head(head_evidence(glasses_front), OPTS) == 1  # ... and still say front
+    assert head_evidence(glasses_front).share == pytest.approx(plain_face, abs=0.02)
+    back_glasses = with_sunglasses(person(-1), HAIR)
+    assert classify_head(head_evidence(back_glasses), OPTS) == -1
+    assert head_evidence(back_glasses) == head_evidence(np.ascontiguousarray(back_glasses[:, ::-1]))

@@ -18,7 +18,9 @@ from somewhere else. The head tells it:
   the zone. ``share >= front_share`` is *front*, ``share <= back_share`` is
   *back* (hair only), anything between is *side* (a profile or a doubtful
   frame). A head smaller than ``min_head_pixels`` gives no evidence at all.
-  Sunglasses do not count as face: parsers paint them on dark hair.
+  Sunglasses count as face only where they touch Face pixels (within 0.1
+  ``w``): worn, they sit on a face; parsers also paint them on dark hair
+  seen from behind, away from any face.
 * **No head at all.** Parsers trained on front views often paint dark hair
   seen from behind as a garment. A person with no head pixels whose top
   (the first 12% of its height, about a head) is mostly upper-body garments
@@ -44,6 +46,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from ..errors import ConfigError, InputError
@@ -76,6 +79,7 @@ _UPPER_LUT[[4, 7, 17]] = True  # Upper-clothes, Dress, Scarf
 _HEADLESS_TOP = 0.12  # share of a headless person's height looked at for a face
 _HEADLESS_UPPER = 0.5  # ... and the share of it that must be upper-body garments
 _HEAD_BAND = 0.35  # the head is looked for in this top share of the person's height
+_GLASSES_REACH = 0.1  # sunglasses this close to Face pixels (share of the head's width) are on that face
 _CROWN_WIDTH = 0.3  # the crown is the first row at least this share of the head's width
 _ZONE_HEIGHT = 0.9  # zone height in head widths, from the crown
 
@@ -166,7 +170,16 @@ def head_evidence(labels: np.ndarray, mask: np.ndarray | None = None, *, top_cut
     zone_end = crown + max(1, int(math.ceil(_ZONE_HEIGHT * width)))
     zone_per = per[crown:zone_end]
     n_zone = int(np.count_nonzero(zone_per))
-    face = int(np.count_nonzero((lab[crown:zone_end] == FACE) & zone_per))
+    zone = lab[crown:zone_end]
+    face_mask = lab == FACE
+    face = int(np.count_nonzero(face_mask[crown:zone_end] & zone_per))
+    glasses = (zone == SUNGLASSES) & zone_per
+    if glasses.any() and face_mask.any():  # sunglasses on a face (touching it) hide the eyes of a front view
+        reach = max(1, int(round(_GLASSES_REACH * width)))
+        near_face = cv2.dilate(face_mask.view(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
+        n, cc = cv2.connectedComponents(glasses.view(np.uint8), connectivity=8)
+        touching = np.unique(cc[(near_face[crown:zone_end] > 0) & glasses])
+        face += int(np.count_nonzero(np.isin(cc, touching[touching > 0])))
     return HeadEvidence(face / n_zone if n_zone else 0.0, n_head)
 
 

@@ -19,23 +19,25 @@ arms 14/15) of each frame so that:
 Algorithm, per frame, on a grid of every ``work_stride``-th pixel:
 
 * **Persons.** Connected components of the foreground after bridging gaps of
-  ``person_gap`` cells. Per person: the spread (std) of the x of its non-limb
-  cells (torso, head, clothes) and, per region, the *centre line at the
-  region's height*: the mean x of the person's non-limb cells in the region's
-  rows (trousers around the legs, the torso beside the arms), or of the whole
-  body when there are fewer of them than half the region's cells (bare legs,
-  a shoe below the hem).
+  ``person_gap`` cells. Per person: the centre line and the spread (std) of
+  the x of its non-limb cells (torso, head, clothes), and, per region, the
+  *centre line at the region's height*: the mean x of the person's non-limb
+  cells in the region's rows (trousers around the legs, the torso beside the
+  arms), or the whole body's line when there are fewer of them than half the
+  region's cells (bare legs, a shoe below the hem).
 * **Regions.** Connected components (8-connectivity) of the union of each
   pair's two classes. A region whose left and right parts sit side by side
   (a vertical line separates them, they overlap in height, neither is over
   twice as wide as tall, each holds a quarter or more: two legs or shoes
   standing together) is split in two; so is a leg or shoe region
-  (``centre_split``) that straddles its centre line with a quarter or more on
-  each side (two legs the parser called one). Any other region is one limb.
+  (``centre_split``) of a person seen from behind that straddles the centre
+  line at its height with a quarter or more on each side (two legs the parser called one).
+  Any other region is one limb.
 * **Votes.** Per region, ``v = (L - R) / (L + R)`` in [-1, 1] from its left
   and right pixel counts, or its probability mass when ``probabilities`` are
   given. Its *offset* ``o = clip((x_region - x_centre) / spread, -1, 1)``:
-  -1 well on the image's left, +1 well on its right, ~0 on the centre line.
+  -1 well on the image's left, +1 well on its right, ~0 on the centre line;
+  ``o_h`` likewise from the centre line at its height.
 * **Facing** ``f`` (+1 front, -1 back), per person, tracked by overlap from
   frame to frame:
 
@@ -66,11 +68,12 @@ Algorithm, per frame, on a grid of every ``work_stride``-th pixel:
   history, the parser's vote; equal weights, so any two outvote the third: a
   one-frame swap loses to geometry + history, a turn is followed once the
   facing flips, because the geometry and the corrected vote flip together).
-  For a person whose head shows front or back (not a sustained profile), a
-  region off the centre line (``|o| >= 0.1``) is placed by geometry alone:
-  ``3 * f * sign(o)`` is added, which track and vote cannot outweigh, so a
-  back view gets its own sides whatever the parser's habit and however its
-  votes scatter. The two regions of a pair of one person (with more, the two
+  For a person seen from behind (the head shows hair only, not a sustained
+  profile), a region off the centre line at its height (``|o_h| >= 0.1``) is
+  placed by geometry alone: ``3 * f * sign(o_h)`` is added, which track and vote cannot
+  outweigh, so a back view gets its own sides however the parser's votes
+  scatter (it learnt sides on front views; there its votes are kept, since
+  they know crossed legs and arms in front of the body). The two regions of a pair of one person (with more, the two
   largest) get opposite sides, the higher score taking left, unless they look
   like two pieces of one limb (offsets less than 0.5 apart and not on
   different tracks); all other regions take ``sign(S)``.
@@ -129,6 +132,19 @@ class _BodyRows(NamedTuple):
     spread: np.ndarray
 
 
+class _Regions(NamedTuple):
+    """Per region (index 0 unused): cell count, vote in [-1, 1], centroid x and y, person, and its offset in
+    [-1, 1] from the whole body's centre line and from the centre line at the region's height."""
+
+    area: np.ndarray
+    vote: np.ndarray
+    cx: np.ndarray
+    cy: np.ndarray
+    person: np.ndarray
+    offset: np.ndarray
+    offset_at_height: np.ndarray
+
+
 def _region_rows(rid: np.ndarray, ys: np.ndarray, person: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
     """Per region: first and last work-grid row, and its person (all cells of a region share one)."""
     y0 = np.zeros(n, np.int64)
@@ -156,9 +172,10 @@ class LimbOptions:
     min_evidence: |facing evidence| in (0, 1) under which a frame does not
         count towards a facing change.
     split_touching: split a region holding two side-by-side limbs.
-    centre_split: pairs (legs and shoes by default) whose regions straddling a
-        person's centre line are split there (two limbs standing together);
-        each must be one of ``pairs``. Only with ``split_touching``.
+    centre_split: pairs (legs and shoes by default) whose regions straddling
+        the centre line of a person seen from behind are split there (two
+        limbs standing together); each must be one of ``pairs``. Only with
+        ``split_touching``.
     person_gap: gap in work-grid cells bridged when grouping body parts into
         persons, 0..16.
     pairs: (left, right) class ids, 0..255, each class in one pair at most.
@@ -339,46 +356,38 @@ class LimbConsistency:
         rid = regions.ravel()[idx]
         side_raw = self._side_lut[small.ravel()[idx]]
         ys, xs = np.divmod(idx, w)
+        cell_person = persons.ravel()[idx]
         if opt.split_touching and idx.size:
             rid, region_pair = self._split_touching(rid, region_pair, side_raw, xs, ys)
-            rid, region_pair = self._split_at_centre(rid, region_pair, xs, ys, persons.ravel()[idx], body)
-            regions.ravel()[idx] = rid
-        n_reg = len(region_pair) - 1
-        area = np.bincount(rid, minlength=n_reg + 1).astype(np.float64)
-        if probs is None:
-            m_left = np.bincount(rid, weights=side_raw > 0, minlength=n_reg + 1)
-            m_right = area - m_left
-        else:
-            pk = pair_small.ravel()[idx]
-            yf, xf = ys * s, xs * s
-            m_left = np.bincount(rid, weights=probs[self._left[pk], yf, xf], minlength=n_reg + 1)
-            m_right = np.bincount(rid, weights=probs[self._right[pk], yf, xf], minlength=n_reg + 1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            vote = np.nan_to_num((m_left - m_right) / (m_left + m_right))
-            cx = np.bincount(rid, weights=xs, minlength=n_reg + 1) / np.maximum(area, 1)
-            cy = np.bincount(rid, weights=ys, minlength=n_reg + 1) / np.maximum(area, 1)
-        y0, y1, person_of = _region_rows(rid, ys, persons.ravel()[idx], n_reg + 1)
-        centre = self._centre_at(body, person_of, y0, y1, area)
-        offset = np.clip((cx - centre) / np.maximum(body.spread[person_of], 1.0), -1.0, 1.0)
-        offset[0] = 0.0
+        geo = self._region_geometry(rid, len(region_pair), xs, ys, side_raw, cell_person, pair_small, idx, probs, s, body)
 
         # -- facing evidence and hysteresis -------------------------------------------------------------------
         fidx = np.flatnonzero(fg_bool)
         person_area = np.bincount(persons.ravel()[fidx], minlength=n_persons)
         head_obs, head_share = self._head_observations(lab, s, persons, pstats, person_area)
         facing, p_contrary, p_age, p_evidence, head_age, side_run, polarity = self._update_facing(
-            state, persons, fidx, n_persons, area, vote, offset, person_of, head_obs, head_share
+            state, persons, fidx, n_persons, geo.area, geo.vote, geo.offset, geo.person, head_obs, head_share
         )
-        vote = polarity[person_of] * vote  # in the person's own sides, whatever the parser's habit
-        # a person whose head shows front or back (not a profile): a limb's side is where it lies
-        geometric = ((head_age > 0) & (side_run < opt.flip_frames))[person_of]
-        placed = geometric & (np.abs(offset) >= _GEOMETRY_MIN_OFFSET)
+        # Seen from behind (the head shows hair only), a limb's side is where it lies: the parser learnt
+        # sides on front views and its votes scatter on back views. Front views keep trusting the votes.
+        from_behind = (head_age > 0) & (side_run < opt.flip_frames) & (facing == -1)
+        if opt.split_touching and idx.size and from_behind.any():
+            split_rid, split_pair = self._split_at_centre(rid, region_pair, xs, ys, cell_person, body, from_behind)
+            if len(split_pair) != len(region_pair):
+                rid, region_pair = split_rid, split_pair
+                geo = self._region_geometry(rid, len(region_pair), xs, ys, side_raw, cell_person, pair_small, idx, probs, s, body)
+        if opt.split_touching and idx.size:
+            regions.ravel()[idx] = rid
+        area, cx, cy, offset, person_of = geo.area, geo.cx, geo.cy, geo.offset, geo.person
+        n_reg = len(region_pair) - 1
+        vote = polarity[person_of] * geo.vote  # in the person's own sides, whatever the parser's habit
+        placed = from_behind[person_of] & (np.abs(geo.offset_at_height) >= _GEOMETRY_MIN_OFFSET)
 
         # -- tracks and decision ------------------------------------------------------------------------------
         old_side, r_contrary = self._track(state, idx, rid, region_pair, area, cx, cy, vote)
         track = np.where(r_contrary >= opt.flip_frames, -old_side, old_side)
         score = facing[person_of] * offset + track + vote
-        score = np.where(placed, _GEOMETRY_WEIGHT * facing[person_of] * np.sign(offset), 0.0) + score
+        score = np.where(placed, _GEOMETRY_WEIGHT * facing[person_of] * np.sign(geo.offset_at_height), 0.0) + score
         side = self._decide(score, offset, track, area, region_pair, person_of)
         r_contrary = np.where(side == -old_side, 0, r_contrary).astype(np.int32)  # the side changed: start afresh
         r_contrary[0] = 0
@@ -487,6 +496,31 @@ class LimbConsistency:
             pairs.append(pairs[j])
         return rid, np.array(pairs, np.int32)
 
+    def _region_geometry(
+        self, rid: np.ndarray, n: int, xs: np.ndarray, ys: np.ndarray, side_raw: np.ndarray, cell_person: np.ndarray,
+        pair_small: np.ndarray, idx: np.ndarray, probs: np.ndarray | None, s: int, body: _BodyRows,
+    ) -> _Regions:
+        """Per region (index 0 unused): area, vote, centroid, person and offsets from its person's centre lines."""
+        area = np.bincount(rid, minlength=n).astype(np.float64)
+        if probs is None:
+            m_left = np.bincount(rid, weights=side_raw > 0, minlength=n)
+            m_right = area - m_left
+        else:
+            pk = pair_small.ravel()[idx]
+            yf, xf = ys * s, xs * s
+            m_left = np.bincount(rid, weights=probs[self._left[pk], yf, xf], minlength=n)
+            m_right = np.bincount(rid, weights=probs[self._right[pk], yf, xf], minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            vote = np.nan_to_num((m_left - m_right) / (m_left + m_right))
+            cx = np.bincount(rid, weights=xs, minlength=n) / np.maximum(area, 1)
+            cy = np.bincount(rid, weights=ys, minlength=n) / np.maximum(area, 1)
+        y0, y1, person = _region_rows(rid, ys, cell_person, n)
+        spread = np.maximum(body.spread[person], 1.0)
+        offset = np.clip((cx - body.centre[person]) / spread, -1.0, 1.0)
+        at_height = np.clip((cx - self._centre_at(body, person, y0, y1, area)) / spread, -1.0, 1.0)
+        offset[0] = at_height[0] = 0.0
+        return _Regions(area, vote, cx, cy, person, offset, at_height)
+
     @staticmethod
     def _body_rows(small: np.ndarray, pair_small: np.ndarray, persons: np.ndarray, n_persons: int) -> _BodyRows:
         """Per person and work-grid row: count, sum of x and of x² of its non-limb cells (torso, head, clothes)."""
@@ -524,15 +558,16 @@ class LimbConsistency:
 
     def _split_at_centre(
         self, rid: np.ndarray, region_pair: np.ndarray, xs: np.ndarray, ys: np.ndarray, person: np.ndarray,
-        body: _BodyRows,
+        body: _BodyRows, persons_to_split: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Split leg and shoe regions that straddle their person's centre line there (two limbs standing together)."""
+        """Split leg and shoe regions of the given persons (bool per person) that straddle their centre line
+        there (two limbs standing together that the parser called one)."""
         n = len(region_pair)
-        candidates = np.flatnonzero(self._centre_split[region_pair])
+        y0, y1, region_person = _region_rows(rid, ys, person, n)
+        candidates = np.flatnonzero(self._centre_split[region_pair] & persons_to_split[region_person])
         if candidates.size == 0:
             return rid, region_pair
         area = np.bincount(rid, minlength=n)
-        y0, y1, region_person = _region_rows(rid, ys, person, n)
         line = self._centre_at(body, region_person, y0, y1, area)
         right = xs >= line[rid]
         n_right = np.bincount(rid, weights=right, minlength=n)
