@@ -4,7 +4,7 @@ Data flows frame -> :mod:`~tryon_sdk.preprocess` (letterbox on the engine's
 device) -> engine (logits) -> optional flip TTA -> softmax -> crop and resize
 back to the image's own size -> :class:`ParseResult`.
 
-People first (:mod:`tryon_sdk.people.tracking`, ``roi``): a cheap low-resolution pass
+People first (:mod:`tryon_sdk.people.person`, ``roi``): a cheap low-resolution pass
 finds the people (or the caller passes ``boxes``), a crop around each is
 parsed at the model's resolution, and the crops are pasted back into a
 full-frame map that is background elsewhere. ``roi=None`` (the default)
@@ -31,7 +31,9 @@ from .errors import CheckpointError, ConfigError, InputError
 from .engines.gpu import PinnedUploader
 from .inputs import to_rgb_uint8
 from .labels import argmax_labels, swap_lr_channels
-from .people.tracking import Person, check_boxes, coerce_options, parse_people_first, people_from_labels, use_people_first
+from .people.crops import parse_people_first
+from .people.detect import people_from_labels
+from .people.person import Person, check_boxes, coerce_options, use_people_first
 from .preprocess import plan_letterbox, restore, to_model_input
 from .regions import Box, agnostic_mask, region_alpha, region_box
 from .models.registry import resolve_checkpoint
@@ -80,7 +82,7 @@ class ParseResult:
         class_names: names of the label ids.
         timestamp_ms: the frame's timestamp in video and stream modes.
         stride_px: the network's output stride in this image's pixels (sets the edge-refinement radius).
-        people: the people found (:class:`~tryon_sdk.people.tracking.Person`: box, mask area, facing, track id),
+        people: the people found (:class:`~tryon_sdk.people.person.Person`: box, mask area, facing, track id),
             largest first.
     """
 
@@ -386,7 +388,7 @@ class Parser:
         boxes: the people's pixel boxes ``[(x0, y0, x1, y1), ...]`` when the app knows them (skips the
             detection pass); boxes outside the image, empty or degenerate boxes and NaNs raise ``InputError``.
         roi: ``None`` (auto: people first for images at least twice the model input), ``True``, ``False``
-            (the whole image at the model's input size) or a :class:`~tryon_sdk.people.tracking.PeopleOptions`.
+            (the whole image at the model's input size) or a :class:`~tryon_sdk.people.person.PeopleOptions`.
         """
         im = to_rgb_uint8(image)
         checked = None
