@@ -30,7 +30,7 @@ import torch
 from tryon_sdk import Parser
 from tryon_sdk.video.pipeline import PipelineOptions, run_pipeline
 from tryon_sdk.preprocess import to_model_input
-from tryon_sdk.video.io import VideoReader
+from tryon_sdk.video.reader import VideoReader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from videos import make_video  # noqa: E402

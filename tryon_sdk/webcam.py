@@ -370,7 +370,7 @@ class _Recorder:
 
     def __init__(self, path: Path, fps: float | None) -> None:
         from .outputs import PendingSink
-        from .video.io import H264Writer
+        from .video.writers import H264Writer
 
         if not path.parent.is_dir():
             raise VideoError(f"cannot write {path}: folder {path.parent} does not exist")
