@@ -3,7 +3,8 @@
 * **Paste** (:func:`paste`): a full-frame ``C x H x W`` probability map that
   is background outside every crop; where crops overlap, each pixel takes the
   crop that is more confident (larger top probability) there.
-* **IMAGE mode** (:func:`parse_people_first`): detection (or the app's boxes),
+* **IMAGE mode** (:func:`parse_images` routes each image people first or whole,
+  by ``roi`` and its size; :func:`parse_people_first`): detection (or the app's boxes),
   every crop of every image in one batch, paste, and each person's box, area,
   score and head-based facing from their crop.
 """
@@ -19,12 +20,12 @@ import torch
 from ..labels import argmax_labels
 from ..regions import Box
 from .detect import crop_window, detect_people
-from .person import PeopleOptions, Person, box_iou, head_facing
+from .person import PeopleOptions, Person, box_iou, coerce_options, head_facing, use_people_first
 
 if TYPE_CHECKING:
     from ..parser import Parser
 
-__all__ = ["paste", "parse_people_first", "person_in_crop"]
+__all__ = ["paste", "parse_images", "parse_people_first", "person_in_crop"]
 
 _NEAR = 0.25  # mask components within this share of the previous box's size (per side) are the person
 _TRIM = 0.02  # a tracked box leaves out this share of the mask's mass on each side (thin paint bleeding away)
@@ -142,3 +143,34 @@ def parse_people_first(
             people.append(Person(box, area, head_facing(sub, options.facing, box.y0 == 0), None, score))
         out.append((full, people))
     return out
+
+
+def parse_images(
+    parser: "Parser",
+    images: Sequence[np.ndarray],
+    roi: Any,
+    boxes: Sequence[np.ndarray | None] | None,
+    probabilities: bool,
+) -> list[tuple[torch.Tensor, list[Person] | None]]:
+    """IMAGE mode: ``C x H x W`` scores of each image, and its people when it was parsed people first.
+
+    An image is parsed people first when ``roi`` asks for it (:func:`use_people_first`) or it has app-given
+    ``boxes``, else whole at the model's input size (people ``None``; ``probabilities=False`` may give logits).
+    """
+    options = coerce_options(roi)
+    boxes = list(boxes) if boxes is not None else [None] * len(images)
+    input_size = parser.config.input_size
+    first = [
+        i
+        for i, (im, b) in enumerate(zip(images, boxes))
+        if options is not None and (b is not None or use_people_first(roi, im.shape[:2], input_size))
+    ]
+    found: dict[int, tuple[torch.Tensor, list[Person] | None]] = {}
+    if first:
+        assert options is not None
+        done = parse_people_first(parser, [images[i] for i in first], options, [boxes[i] for i in first])
+        found = dict(zip(first, done))
+    whole = [i for i in range(len(images)) if i not in found]
+    for i, probs in zip(whole, parser.predict([images[i] for i in whole], probabilities=probabilities)):
+        found[i] = (probs, None)
+    return [found[i] for i in range(len(images))]
