@@ -109,7 +109,8 @@ def _dataset_arrays(spec: str, cfg: ModelConfig, cache_dir: str | None) -> tuple
         return images, masks
     if spec in ("ccp", "ccp-val"):
         size = tuple(cfg.data_split.get("cache_size") or (384, 256))
-        images, masks, ids, _ = load_cache(ccp_cache(None, size, cache_dir or default_cache_dir()))
+        pad_color = Preprocess.from_config(cfg).pad_color
+        images, masks, ids, _ = load_cache(ccp_cache(None, size, cache_dir or default_cache_dir(), pad_color=pad_color))
         if spec == "ccp":
             return images, masks
         srcs = [s for s in cfg.data_split.get("sources", []) if s.get("name") == "clothing-co-parsing"]

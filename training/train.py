@@ -45,6 +45,7 @@ from tryon_sdk.models.pretrained import INITS, imagenet_source, init_backbone
 from tryon_sdk.errors import ConfigError
 from tryon_sdk.labels import NUM_CLASSES
 from tryon_sdk.outputs import atomic_path
+from tryon_sdk.preprocess import Preprocess
 
 from .augment import AugmentConfig, augment_batch, jitter_and_flip, normalize, to_float_batch
 from .data.mixing import MixedStream, build_source
@@ -241,9 +242,10 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
     metrics_path = out / "metrics.jsonl"
 
     cfg = _model_config(recipe)
+    pad_color = Preprocess.from_config(cfg).pad_color  # samples fitted into a canvas are padded like the parser pads
     stream: MixedStream | None = None
     if all(src.get("source") in ARRAY_SOURCES for src in recipe["data"]["train"]):
-        data = load_arrays(recipe["data"])
+        data = load_arrays(recipe["data"], pad_color=pad_color)
         tr_img, tr_msk, tr_w = data["train"]
         val = data["val"]
         weight_masks = tr_msk
@@ -251,7 +253,7 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
         if any(src.get("source") in ARRAY_SOURCES for src in recipe["data"]["train"]):
             raise ConfigError("cannot mix cached array sources (ccp via cache, npz) with streamed ones; use source 'ccp' in a streamed recipe without 'npz'")
         srcs = [build_source(src, seed) for src in recipe["data"]["train"]]
-        stream = MixedStream(srcs, tuple(recipe["data"]["cache_size"]), seed, d.rank, d.world)
+        stream = MixedStream(srcs, tuple(recipe["data"]["cache_size"]), seed, d.rank, d.world, pad_color=pad_color)
         val = stream.val_arrays()
         data = {"split": {"cache_size": list(recipe["data"]["cache_size"]), "sources": [{"name": x.name, "weight": x.weight, **x.split} for x in srcs]}}
         tr_img = tr_msk = tr_w = None

@@ -26,7 +26,7 @@ def tiny_cache(tmp_path_factory) -> Path:
 
     images, masks = synthetic_people(24, 96, 64, seed=0)
     path = tmp_path_factory.mktemp("cache") / "tiny.npz"
-    return build_cache([f"{i:04d}" for i in range(24)], lambda k: (images[int(k)], masks[int(k)]), (96, 64), path, meta={"name": "synthetic"}, progress=False)
+    return build_cache([f"{i:04d}" for i in range(24)], lambda k: (images[int(k)], masks[int(k)]), (96, 64), path, meta={"name": "synthetic"}, progress=False, pad_color=(0, 0, 0))
 
 
 @pytest.fixture(scope="module")
@@ -158,9 +158,9 @@ def test_weighted_array_sources_follow_their_weights(tmp_path):
     paths = []
     for name, n in (("a", 30), ("b", 10)):
         images, masks = synthetic_people(n, 24, 16, seed=len(name))
-        paths.append(build_cache([f"{i}" for i in range(n)], lambda k, im=images, m=masks: (im[int(k)], m[int(k)]), (24, 16), tmp_path / f"{name}.npz", progress=False))
+        paths.append(build_cache([f"{i}" for i in range(n)], lambda k, im=images, m=masks: (im[int(k)], m[int(k)]), (24, 16), tmp_path / f"{name}.npz", progress=False, pad_color=(0, 0, 0)))
     data = load_arrays({"train": [{"source": "npz", "path": str(paths[0]), "weight": 1.0}, {"source": "npz", "path": str(paths[1]), "weight": 1.0}],
-                        "cache_size": [24, 16], "split": {"val_count": 2, "seed": 0}})
+                        "cache_size": [24, 16], "split": {"val_count": 2, "seed": 0}}, pad_color=(0, 0, 0))
     images, masks, weights = data["train"]
     assert len(images) == 28 + 8 and data["val"][0].shape == (4, 24, 16, 3)
     assert [s["val_count"] for s in data["split"]["sources"]] == [2, 2]
