@@ -271,7 +271,7 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
                                       photos=imgs_t if stream is None else None, strips=strips)
                 x, y = jitter_and_flip(x.to(device), y.to(device), aug, gen)
             else:
-                x, y = augment_batch(x, y, in_size, aug, gen)
+                x, y = augment_batch(x, y, in_size, aug, gen, fill=cfg.mean)
             x = normalize(x, cfg.mean, cfg.std)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
