@@ -29,8 +29,8 @@ import torch
 
 from tryon_sdk import Parser
 from tryon_sdk.video.pipeline import PipelineOptions, run_pipeline
-from tryon_sdk.preprocess import to_model_input
-from tryon_sdk.video.io import VideoReader
+from tryon_sdk.preprocess import Preprocess
+from tryon_sdk.video.reader import VideoReader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from videos import make_video  # noqa: E402
@@ -49,7 +49,7 @@ def test_pipeline_vs_forward(tmp_path, record, ratio):
     batches = []
     for i in range(0, FRAMES, BATCH):
         tensors = [torch.from_numpy(im).permute(2, 0, 1) for im in frames[i : i + BATCH]]
-        batches.append(to_model_input(tensors, cfg.input_size, cfg.mean, cfg.std, cfg.size_multiple)[0])
+        batches.append(Preprocess.from_config(cfg)(tensors)[0])
 
     def forward() -> None:
         with torch.inference_mode():

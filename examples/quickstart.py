@@ -21,7 +21,8 @@ import numpy as np
 
 from tryon_sdk import Parser
 from tryon_sdk.regions import AGNOSTIC_CATEGORIES, REGIONS, agnostic_image
-from tryon_sdk.video.io import read_image, write_png
+from tryon_sdk.video.reader import read_image
+from tryon_sdk.video.writers import write_png
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shading", type=float, default=0.8)
     args = ap.parse_args(argv)
 
-    from tryon_sdk.video.io import is_image_path, read_image, write_png
+    from tryon_sdk.video.reader import is_image_path, read_image
+    from tryon_sdk.video.writers import write_png
 
     texture = read_image(args.texture) if args.texture else stripes()
     paste = TexturePaste(texture, args.region, shading=args.shading)

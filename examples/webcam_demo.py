@@ -6,7 +6,7 @@
 
 Keys: m mode (recolor / overlay / none), r region, c colour, s smoothing, q quit.
 Without a display it records what it would show to webcam_demo.mp4 (or
---output) and says so. Same code as ``tryon-sdk webcam`` (tryon_sdk/webcam.py).
+--output) and says so. Same code as ``tryon-sdk webcam`` (tryon_sdk/webcam/).
 """
 
 from __future__ import annotations

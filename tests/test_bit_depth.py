@@ -19,7 +19,7 @@ from PIL import Image
 from tryon_sdk import Parser, TryOnWarning
 from tryon_sdk.cli import main
 from tryon_sdk.inputs import to_rgb_uint8
-from tryon_sdk.video.io import read_image
+from tryon_sdk.video.reader import read_image
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ import pytest
 from tryon_sdk import Parser
 from tryon_sdk.cli import main
 from tryon_sdk.video.stream import RunningMode, StreamOptions, VideoSession
-from tryon_sdk.video.io import VideoReader
+from tryon_sdk.video.reader import VideoReader
 
 from videos import (
     audio_packets,

@@ -11,7 +11,7 @@ from tryon_sdk import Parser
 from tryon_sdk.cli import main
 from tryon_sdk.video.pipeline import EVAL_CONFIGS, EVAL_GOALS, evaluate_video
 from tryon_sdk.video.stream import RunningMode, StreamOptions, VideoSession
-from tryon_sdk.video.io import VideoReader
+from tryon_sdk.video.reader import VideoReader
 from tryon_sdk.video.metrics import compute_video_metrics
 
 from videos import calibrated_parser, make_video

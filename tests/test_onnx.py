@@ -28,7 +28,7 @@ from tryon_sdk.engines.gpu import CudaGraphEngine, PinnedUploader, optimize_for_
 from tryon_sdk.labels import hflip_labels  # noqa: E402
 from tryon_sdk.engines.onnx_engine import CONFIG_METADATA_KEY, OnnxEngine  # noqa: E402
 from tryon_sdk.parser import Parser  # noqa: E402
-from tryon_sdk.preprocess import to_model_input  # noqa: E402
+from tryon_sdk.preprocess import Preprocess  # noqa: E402
 
 INPUT = (64, 48)
 
@@ -54,7 +54,7 @@ def calibrated_parser(architecture: str = "deeplabv3") -> Parser:
             m.momentum = None  # cumulative average
     cfg = parser.config
     images = [torch.from_numpy(blobs(*INPUT, seed=100 + i)).permute(2, 0, 1) for i in range(8)]
-    batch, _ = to_model_input(images, cfg.input_size, cfg.mean, cfg.std, cfg.size_multiple)
+    batch, _ = Preprocess.from_config(cfg)(images)
     net.train()
     with torch.no_grad():
         net(batch)
@@ -255,6 +255,35 @@ def test_cuda_without_provider_is_a_config_error(onnx_path, monkeypatch):
     with pytest.raises(ConfigError, match="valid: auto, cpu, cuda"):
         OnnxEngine(onnx_path, device="tpu")
     assert OnnxEngine(onnx_path, device="auto").device.type == "cpu"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"compile": True}, "compile=True is a torch option"),
+        ({"channels_last": True}, "channels_last=True is a torch option"),
+        ({"precision": "bf16"}, "precision 'bf16' cannot be honoured: fp16/bf16 are torch options"),
+        ({"precision": "int8"}, "precision 'int8' cannot be honoured: model.onnx is a fp32 model"),
+        ({"precision": "fp64"}, "unknown precision 'fp64'; valid: fp32, fp16, bf16, int8"),
+        ({"verify": True}, "verify=True cannot be honoured.*records no checksum.*--no-verify-checksum"),
+    ],
+)
+def test_onnx_files_refuse_options_they_cannot_honour(onnx_path, kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        Parser.from_pretrained(onnx_path, device="cpu", **kwargs)
+
+
+def test_onnx_files_honour_the_expected_model_and_their_own_precision(onnx_path):
+    config = Parser.from_pretrained(onnx_path, device="cpu").config
+    with pytest.raises(CheckpointError, match="expected 'resnet50'"):
+        Parser.from_pretrained(onnx_path, device="cpu", backbone="resnet50")
+    with pytest.raises(CheckpointError, match=f"has {config.num_classes} classes, expected 7"):
+        Parser.from_pretrained(onnx_path, device="cpu", num_classes=7)
+    same = Parser.from_pretrained(
+        onnx_path, device="cpu", precision="fp32", verify=False, channels_last=False,
+        backbone=config.backbone, num_classes=config.num_classes,
+    )
+    assert isinstance(same.engine, OnnxEngine)
 
 
 def test_missing_onnxruntime_is_a_config_error(onnx_path, monkeypatch):

@@ -130,6 +130,32 @@ def test_landscape_uses_transposed_input_size():
     assert landscape.padded[0] % 32 == 0 and landscape.padded[1] % 32 == 0
 
 
+def test_one_transform_pads_with_the_mean_colour_and_mirrors_exactly_when_symmetric():
+    from tryon_sdk.preprocess import Preprocess
+
+    cfg = ModelConfig(input_size=(96, 64))
+    pre = Preprocess.from_config(cfg)
+    assert pre.pad_color == (124, 116, 104)  # ImageNet mean, 0 after normalisation
+    rng = np.random.default_rng(3)
+    image = torch.from_numpy(rng.integers(0, 256, (3, 50, 71), dtype=np.uint8))  # landscape, odd width
+    batch, (box,) = pre([image])
+    assert batch.shape[-2:] == box.padded and box.padded[0] % 32 == 0 and box.padded[1] % 32 == 0
+    top, left = box.offset
+    assert torch.all(batch[:, :, :top] == 0) and torch.all(batch[:, :, :, :left] == 0)  # the pad is the mean colour
+    plain = pre.plan((50, 71), scale=0.5)
+    sym = pre.plan((50, 71), scale=0.5, symmetric=True)
+    assert (plain.padded[1] - plain.scaled[1]) % 2 == 1  # this size pads unevenly unless symmetric
+    assert sym.padded[1] - sym.scaled[1] - sym.offset[1] == sym.offset[1]
+    ahead, _ = pre([image], scale=0.5, symmetric=True)
+    mirrored, _ = pre([image.flip(-1)], scale=0.5, symmetric=True)
+    assert (mirrored - ahead.flip(-1)).abs().max() < 1e-4  # same pixels, mirrored (up to resize rounding)
+    plain_ahead, _ = pre([image], scale=0.5)
+    plain_mirrored, _ = pre([image.flip(-1)], scale=0.5)
+    assert (plain_mirrored - plain_ahead.flip(-1)).abs().max() > 0.1  # uneven padding shifts the mirror a pixel
+    crop = Preprocess.crop(ahead[0], sym)
+    assert crop.shape[-2:] == sym.scaled and Preprocess.restore(ahead[0], sym).shape[-2:] == (50, 71)
+
+
 def test_config_errors_list_valid_options():
     from tryon_sdk import ConfigError
 

@@ -15,15 +15,10 @@ import torch
 from tryon_sdk import Parser
 from tryon_sdk.errors import ConfigError, InputError
 from tryon_sdk.labels import hflip_labels
-from tryon_sdk.people.tracking import (
-    PeopleOptions,
-    PeopleTracker,
-    Person,
-    check_boxes,
-    crop_window,
-    paste,
-    use_people_first,
-)
+from tryon_sdk.people.crops import paste
+from tryon_sdk.people.detect import crop_window
+from tryon_sdk.people.person import PeopleOptions, Person, check_boxes, use_people_first
+from tryon_sdk.people.tracker import PeopleTracker
 from tryon_sdk.regions import Box
 from tryon_sdk.video.stream import open_stream
 

@@ -297,7 +297,7 @@ def test_parser_stream_delegation_signature(parser):
 
 
 def test_roi_option_is_validated_and_false_keeps_the_whole_frame(tiny_parser, person_image):
-    from tryon_sdk.people.tracking import PeopleOptions
+    from tryon_sdk.people.person import PeopleOptions
 
     with pytest.raises(ConfigError, match="roi must be"):
         StreamOptions(roi="people")

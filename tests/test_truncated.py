@@ -14,7 +14,7 @@ import av
 import pytest
 
 from tryon_sdk.cli import EXIT_INCOMPLETE, main
-from tryon_sdk.video.io import VideoReader
+from tryon_sdk.video.reader import VideoReader
 
 from videos import make_video
 

@@ -8,16 +8,9 @@ import numpy as np
 import pytest
 
 from tryon_sdk.errors import InputError, VideoError
-from tryon_sdk.video.io import (
-    GrayVideoWriter,
-    H264Writer,
-    PendingOutput,
-    VideoReader,
-    pad_even,
-    probe_video,
-    read_image,
-    upright,
-)
+from tryon_sdk.outputs import PendingOutput
+from tryon_sdk.video.reader import VideoReader, probe_video, read_image, upright
+from tryon_sdk.video.writers import GrayVideoWriter, H264Writer, pad_even
 
 from videos import synthetic_frame, audio_packets, make_audio_only, make_video, read_gray_video, read_video
 

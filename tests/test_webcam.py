@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -138,7 +139,7 @@ def test_cli_webcam_runs_headless_on_a_file_and_writes_frames(video, tiny_checkp
 def test_demo_without_display_records_to_the_default_file(video, tiny_checkpoint, tmp_path, monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    monkeypatch.setattr(webcam.sys, "platform", "linux")
+    monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.chdir(tmp_path)
     lines: list[str] = []
     stats = run_demo(DemoOptions(source=str(video), model=str(tiny_checkpoint), max_frames=3), log=lines.append)
@@ -163,7 +164,7 @@ def test_window_keys_switch_settings_mid_run(tiny_checkpoint, tmp_path, monkeypa
         def close(self):
             pass
 
-    monkeypatch.setattr(webcam, "_Window", FakeWindow)
+    monkeypatch.setattr(webcam.demo, "Window", FakeWindow)
     stats = run_demo(
         DemoOptions(headless=False, output=str(tmp_path / "rec.mp4"), hud=True),
         parser=Parser.from_pretrained(tiny_checkpoint, device="cpu"),
@@ -184,7 +185,7 @@ def test_quit_key_stops_the_demo(tiny_checkpoint, monkeypatch):
         def close(self):
             pass
 
-    monkeypatch.setattr(webcam, "_Window", QuitWindow)
+    monkeypatch.setattr(webcam.demo, "Window", QuitWindow)
     stats = run_demo(DemoOptions(headless=False), parser=Parser.from_pretrained(tiny_checkpoint, device="cpu"),
                      capture=FakeCamera(500), log=lambda line: None)
     assert stats.frames_shown == 1 and stats.output is None

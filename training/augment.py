@@ -2,7 +2,8 @@
 
 One random affine per sample (scale, rotation, translation = crop) warps the
 image bilinearly and the mask by nearest neighbour only (label values are
-never blended); pixels from outside the source become 255 in the mask.
+never blended); pixels from outside the source become 255 in the mask and
+``fill`` in the image: the model's mean colour, what the parser pads with.
 Colour jitter touches the image only. A horizontal flip mirrors both and
 swaps the left/right classes (:func:`tryon_sdk.labels.hflip_labels`).
 
@@ -110,6 +111,8 @@ def augment_batch(
     out_size: tuple[int, int],
     cfg: AugmentConfig,
     generator: torch.Generator,
+    *,
+    fill: tuple[float, float, float],
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Augment a batch.
 
@@ -118,6 +121,7 @@ def augment_batch(
         masks: uint8/int64 ``B x H x W`` of class ids / 255 (same device).
         out_size: ``(h, w)`` of the output crop.
         generator: CPU generator for all random draws (reproducible, resumable).
+        fill: RGB in [0, 1] of image pixels from outside the source (the model's mean, ``ModelConfig.mean``).
 
     Returns ``(images float32 B x 3 x h x w in [0, 1], masks int64 B x h x w)``.
     """
@@ -133,6 +137,8 @@ def augment_batch(
     if backend == "auto":
         backend = "kornia" if images.is_cuda else "torch"
     m = masks.to(torch.float32).unsqueeze(1) + 1  # 0 marks "outside the source"
+    shade = torch.as_tensor(fill, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+    images = images - shade  # warped with zero padding, then shifted back: the outside is ``fill``
     if backend == "kornia":
         import kornia
 
@@ -149,7 +155,7 @@ def augment_batch(
         grid = F.affine_grid(theta, [n, 3, h, w], align_corners=False)
         x = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         m = F.grid_sample(m, grid, mode="nearest", padding_mode="zeros", align_corners=False)
-    x = _jitter(x, bri, con, sat)
+    x = _jitter(x + shade, bri, con, sat)
     labels = m.squeeze(1).round().long() - 1
     labels[labels < 0] = IGNORE_INDEX
     if flip.any():

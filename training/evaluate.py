@@ -27,8 +27,9 @@ from tryon_sdk.models.checkpoint import load_checkpoint, load_weights_into
 from tryon_sdk.config import ModelConfig
 from tryon_sdk.models.builders import build_model
 from tryon_sdk.errors import ConfigError, DataError
-from tryon_sdk.labels import IGNORE_INDEX, swap_lr_channels
-from tryon_sdk.preprocess import restore, to_model_input
+from tryon_sdk.labels import IGNORE_INDEX
+from tryon_sdk.engines.tta import flip_tta_probabilities
+from tryon_sdk.preprocess import Preprocess
 
 from .metrics import confusion_matrix, scores
 
@@ -41,18 +42,20 @@ DATASETS = ("ccp-val", "ccp", "<path>.npz")
 def predict_logits(model: nn.Module, cfg: ModelConfig, images: torch.Tensor, out_size: tuple[int, int], flip_tta: bool = False, channels_last: bool = False) -> torch.Tensor:
     """Scores float32 ``B x C x out_h x out_w`` for uint8 ``B x H x W x 3`` images (on the model's device).
 
-    The images go through the parser's own letterbox (:func:`tryon_sdk.preprocess.to_model_input`)
-    and come back through :func:`~tryon_sdk.preprocess.restore`, so the metrics describe what
-    :class:`~tryon_sdk.Parser` does.
+    The images go through the parser's own transform (:class:`tryon_sdk.preprocess.Preprocess`) and flip
+    TTA (:func:`tryon_sdk.engines.tta.flip_tta_probabilities`), and come back through
+    :meth:`~tryon_sdk.preprocess.Preprocess.restore`, so the metrics describe what :class:`~tryon_sdk.Parser` does.
+    With ``flip_tta`` the scores are probabilities, else logits (same argmax).
     """
-    batch, boxes = to_model_input(list(images.permute(0, 3, 1, 2)), tuple(cfg.input_size), cfg.mean, cfg.std, cfg.size_multiple)
+    batch, boxes = Preprocess.from_config(cfg)(list(images.permute(0, 3, 1, 2)))
     if channels_last:
         batch = batch.contiguous(memory_format=torch.channels_last)
-    logits = model(batch)["out"].float()
-    if flip_tta:
-        flipped = model(batch.flip(-1))["out"].float().flip(-1)
-        logits = (logits.softmax(1) + swap_lr_channels(flipped.softmax(1), dim=1, pairs=cfg.flip_pairs)) / 2
-    out = torch.stack([restore(score, box) for score, box in zip(logits, boxes)])
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        return model(x)["out"].float()
+
+    scores = flip_tta_probabilities(run, batch, cfg.flip_pairs) if flip_tta else run(batch)
+    out = torch.stack([Preprocess.restore(score, box) for score, box in zip(scores, boxes)])
     if tuple(out.shape[-2:]) != tuple(out_size):
         out = F.interpolate(out, size=out_size, mode="bilinear", align_corners=False)
     return out
@@ -106,7 +109,8 @@ def _dataset_arrays(spec: str, cfg: ModelConfig, cache_dir: str | None) -> tuple
         return images, masks
     if spec in ("ccp", "ccp-val"):
         size = tuple(cfg.data_split.get("cache_size") or (384, 256))
-        images, masks, ids, _ = load_cache(ccp_cache(None, size, cache_dir or default_cache_dir()))
+        pad_color = Preprocess.from_config(cfg).pad_color
+        images, masks, ids, _ = load_cache(ccp_cache(None, size, cache_dir or default_cache_dir(), pad_color=pad_color))
         if spec == "ccp":
             return images, masks
         srcs = [s for s in cfg.data_split.get("sources", []) if s.get("name") == "clothing-co-parsing"]

@@ -12,11 +12,12 @@ predicted but absent from the target has Dice ~0 and is pushed down.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tryon_sdk.labels import IGNORE_INDEX
+from tryon_sdk.labels import IGNORE_INDEX, NUM_CLASSES
 
 __all__ = ["dice_loss", "CEDiceLoss"]
 
@@ -63,3 +64,13 @@ class CEDiceLoss(nn.Module):
         if self.dice_weight == 0:
             return ce
         return ce + self.dice_weight * dice_loss(logits, target, self.ignore_index)
+
+
+def class_weights_from_masks(masks: np.ndarray, num_classes: int = NUM_CLASSES, lo: float = 0.2, hi: float = 5.0) -> torch.Tensor:
+    """Square-root median-frequency weights (float32 ``C``), clipped to ``[lo, hi]``; absent classes get 1."""
+    counts = np.bincount(masks.reshape(-1), minlength=256)[:num_classes].astype(np.float64)
+    present = counts > 0
+    freq = counts / counts.sum()
+    w = np.ones(num_classes)
+    w[present] = np.sqrt(np.median(freq[present]) / freq[present])
+    return torch.tensor(np.clip(w, lo, hi), dtype=torch.float32)

@@ -18,13 +18,16 @@
   ``checkpoint_every`` steps or ``checkpoint_minutes``, ``best/`` (model format,
   best val mIoU), ``metrics.jsonl``, ``curves.png`` and finally ``export/``:
   the best model via :func:`tryon_sdk.models.checkpoint.save_checkpoint`.
+
+The pieces live beside it: :mod:`training.schedule` (optimiser, LR schedule,
+deadline), :mod:`training.distributed` (DDP, per-rank sample order),
+:mod:`training.curves` (``metrics.jsonl``, ``curves.png``).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import math
 import os
@@ -33,7 +36,6 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -44,120 +46,21 @@ from tryon_sdk.models.builders import build_model
 from tryon_sdk.models.pretrained import INITS, imagenet_source, init_backbone
 from tryon_sdk.errors import ConfigError
 from tryon_sdk.labels import NUM_CLASSES
-from tryon_sdk.outputs import atomic_path
+from tryon_sdk.preprocess import Preprocess
 
 from .augment import AugmentConfig, augment_batch, jitter_and_flip, normalize, to_float_batch
 from .data.mixing import MixedStream, build_source
 from .data.sources import ARRAY_SOURCES, load_arrays
 from .evaluate import evaluate_arrays
-from .losses import CEDiceLoss
+from .curves import log_metrics, plot_curves
+from .distributed import Dist, Sampler, training_device
+from .losses import CEDiceLoss, class_weights_from_masks
 from .recipe import apply_overrides, load_recipe, validate_recipe
 from .scenes import SceneConfig, background_strips, compose_scenes
+from .schedule import lr_factor, make_optimizer, parse_deadline
 from .state import load_state, optimizer_from_flat, optimizer_to_flat, save_state
 
-__all__ = ["train", "lr_factor", "class_weights_from_masks", "main"]
-
-SCHEDULES = ("poly", "cosine", "constant")
-OPTIMIZERS = ("adamw", "sgd")
-
-
-def lr_factor(step: int, progress: float, sched: dict[str, Any]) -> float:
-    """Multiplier of the base LR at ``step`` with ``progress`` in [0, 1] of the run."""
-    p = min(max(progress, 0.0), 1.0)
-    name = sched.get("name", "poly")
-    if name == "poly":
-        decay = (1 - p) ** float(sched.get("power", 0.9))
-    elif name == "cosine":
-        decay = 0.5 * (1 + math.cos(math.pi * p))
-    elif name == "constant":
-        decay = 1.0
-    else:
-        raise ConfigError(f"unknown schedule {name!r}; valid: {', '.join(SCHEDULES)}")
-    warm = int(sched.get("warmup_steps", 0))
-    if step < warm:  # ramp towards the decayed value, so a time-based run has no jump at the end of warm-up
-        start = float(sched.get("warmup_start", 0.05))
-        return (start + (1 - start) * step / warm) * decay
-    return decay
-
-
-def class_weights_from_masks(masks: np.ndarray, num_classes: int = NUM_CLASSES, lo: float = 0.2, hi: float = 5.0) -> torch.Tensor:
-    """Square-root median-frequency weights (float32 ``C``), clipped to ``[lo, hi]``; absent classes get 1."""
-    counts = np.bincount(masks.reshape(-1), minlength=256)[:num_classes].astype(np.float64)
-    present = counts > 0
-    freq = counts / counts.sum()
-    w = np.ones(num_classes)
-    w[present] = np.sqrt(np.median(freq[present]) / freq[present])
-    return torch.tensor(np.clip(w, lo, hi), dtype=torch.float32)
-
-
-def _parse_deadline(value: str | None) -> float | None:
-    """Epoch seconds of an ISO datetime or ``HH:MM`` (UTC, today)."""
-    if not value:
-        return None
-    try:
-        if len(value) <= 5 and ":" in value:
-            hh, mm = (int(x) for x in value.split(":"))
-            now = dt.datetime.now(dt.timezone.utc)
-            return now.replace(hour=hh, minute=mm, second=0, microsecond=0).timestamp()
-        t = dt.datetime.fromisoformat(value)
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=dt.timezone.utc)
-        return t.timestamp()
-    except ValueError as exc:
-        raise ConfigError(f"deadline {value!r} must be HH:MM (UTC) or an ISO datetime") from exc
-
-
-class _Dist:
-    def __init__(self) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        self.enabled = self.world > 1
-
-    def setup(self, device: torch.device) -> None:
-        if device.type == "cuda" and device.index is not None:
-            torch.cuda.set_device(device)
-        if self.enabled and not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-
-    def any(self, flag: bool) -> bool:
-        if not self.enabled:
-            return flag
-        t = torch.tensor([1.0 if flag else 0.0])
-        dist.all_reduce(t)
-        return bool(t.item() > 0)
-
-    def barrier(self) -> None:
-        if self.enabled:
-            dist.barrier()
-
-
-class _Sampler:
-    """Per-epoch index order for this rank; epoch order depends only on (seed, epoch)."""
-
-    def __init__(self, n: int, weights: np.ndarray, seed: int, d: _Dist) -> None:
-        self.n, self.seed, self.d = n, seed, d
-        w = weights / weights.sum()
-        self.weights = None if np.allclose(w, 1.0 / n) else torch.tensor(w)
-
-    def order(self, epoch: int) -> list[int]:
-        if self.weights is None:
-            sampler = torch.utils.data.DistributedSampler(
-                range(self.n), num_replicas=self.d.world, rank=self.d.rank, shuffle=True, seed=self.seed, drop_last=True
-            )
-            sampler.set_epoch(epoch)
-            return list(sampler)
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        draws = torch.multinomial(self.weights, self.n, replacement=True, generator=g).tolist()
-        per = self.n // self.d.world
-        return draws[self.d.rank * per : (self.d.rank + 1) * per]
-
-
-def _device(recipe: dict, d: _Dist) -> torch.device:
-    name = recipe.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and d.enabled:
-        return torch.device("cuda", d.local_rank)
-    return torch.device(name)
+__all__ = ["train", "main"]
 
 
 def _model_config(recipe: dict) -> ModelConfig:
@@ -177,57 +80,14 @@ def _model_config(recipe: dict) -> ModelConfig:
         raise ConfigError(f"recipe model section: {exc}") from exc
 
 
-def _optimizer(params, o: dict) -> torch.optim.Optimizer:
-    name = o.get("name", "adamw")
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=o["lr"], weight_decay=o.get("weight_decay", 1e-4), betas=tuple(o.get("betas", (0.9, 0.999))))
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=o["lr"], momentum=o.get("momentum", 0.9), weight_decay=o.get("weight_decay", 1e-4), nesterov=o.get("nesterov", False))
-    raise ConfigError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
-
-
-def _log(path: Path, record: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def plot_curves(metrics_path: Path, out_png: Path) -> None:
-    """Loss, LR and val mIoU curves from ``metrics.jsonl`` into a PNG (matplotlib Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
-    tr = [r for r in rows if r.get("kind") == "train"]
-    ev = [r for r in rows if r.get("kind") == "eval"]
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
-    if tr:
-        ax[0].plot([r["step"] for r in tr], [r["loss"] for r in tr], lw=0.8)
-        ax[1].plot([r["step"] for r in tr], [r["lr"] for r in tr])
-    if ev:
-        ax[2].plot([r["step"] for r in ev], [r["mean_iou"] for r in ev], "o-", label="val mIoU")
-        ax[2].plot([r["step"] for r in ev], [r["pixel_accuracy"] for r in ev], "s-", label="val pixel acc")
-        ax[2].legend()
-    for a, t in zip(ax, ("train loss (CE + Dice)", "learning rate", "validation")):
-        a.set_title(t)
-        a.set_xlabel("step")
-        a.grid(alpha=0.3)
-    fig.tight_layout()
-    try:
-        with atomic_path(out_png) as tmp:
-            fig.savefig(tmp, dpi=100)
-    finally:
-        plt.close(fig)
-
 
 def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Run a recipe; returns ``{"step", "best", "export", "stopped"}`` (rank 0) with paths and the best val metrics."""
     recipe = load_recipe(recipe)  # fill in defaults (idempotent)
     validate_recipe(recipe)
-    d = _Dist()
+    d = Dist()
     out = Path(out_dir)
-    device = _device(recipe, d)
+    device = training_device(recipe, d)
     d.setup(device)
     if recipe.get("num_threads"):
         torch.set_num_threads(int(recipe["num_threads"]))
@@ -241,9 +101,10 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
     metrics_path = out / "metrics.jsonl"
 
     cfg = _model_config(recipe)
+    pad_color = Preprocess.from_config(cfg).pad_color  # samples fitted into a canvas are padded like the parser pads
     stream: MixedStream | None = None
     if all(src.get("source") in ARRAY_SOURCES for src in recipe["data"]["train"]):
-        data = load_arrays(recipe["data"])
+        data = load_arrays(recipe["data"], pad_color=pad_color)
         tr_img, tr_msk, tr_w = data["train"]
         val = data["val"]
         weight_masks = tr_msk
@@ -251,7 +112,7 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
         if any(src.get("source") in ARRAY_SOURCES for src in recipe["data"]["train"]):
             raise ConfigError("cannot mix cached array sources (ccp via cache, npz) with streamed ones; use source 'ccp' in a streamed recipe without 'npz'")
         srcs = [build_source(src, seed) for src in recipe["data"]["train"]]
-        stream = MixedStream(srcs, tuple(recipe["data"]["cache_size"]), seed, d.rank, d.world)
+        stream = MixedStream(srcs, tuple(recipe["data"]["cache_size"]), seed, d.rank, d.world, pad_color=pad_color)
         val = stream.val_arrays()
         data = {"split": {"cache_size": list(recipe["data"]["cache_size"]), "sources": [{"name": x.name, "weight": x.weight, **x.split} for x in srcs]}}
         tr_img = tr_msk = tr_w = None
@@ -272,7 +133,7 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
     channels_last = device.type == "cuda" if channels_last is None else bool(channels_last)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt = _optimizer(model.parameters(), recipe["optim"])
+    opt = make_optimizer(model.parameters(), recipe["optim"])
     base_lrs = [g["lr"] for g in opt.param_groups]
 
     cw = recipe["loss"].get("class_weights", "none")
@@ -304,7 +165,7 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     if stream is None:
-        sampler = _Sampler(len(tr_img), tr_w, seed, d)
+        sampler = Sampler(len(tr_img), tr_w, seed, d)
         order = sampler.order(epoch)
         imgs_t = torch.from_numpy(tr_img)
         msks_t = torch.from_numpy(tr_msk)
@@ -323,7 +184,7 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
     total_steps = int(recipe["steps"])
     max_min = recipe.get("max_minutes")
     t_start = time.time()
-    deadline = _parse_deadline(recipe.get("deadline"))
+    deadline = parse_deadline(recipe.get("deadline"))
     budget_end = min(
         t_start + (float(max_min) * 60 - elapsed_prior) if max_min else math.inf,
         deadline - 90 if deadline else math.inf,  # room for the final eval and export
@@ -410,7 +271,7 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
                                       photos=imgs_t if stream is None else None, strips=strips)
                 x, y = jitter_and_flip(x.to(device), y.to(device), aug, gen)
             else:
-                x, y = augment_batch(x, y, in_size, aug, gen)
+                x, y = augment_batch(x, y, in_size, aug, gen, fill=cfg.mean)
             x = normalize(x, cfg.mean, cfg.std)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -431,7 +292,7 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
             bar.update(1)
             bar.set_postfix(loss=f"{loss_sum:.3f}", lr=f"{opt.param_groups[0]['lr']:.2e}", refresh=False)
         if is_main and (step % int(recipe["log_every"]) == 0 or step == 1):
-            _log(metrics_path, {"kind": "train", "step": step, "loss": loss_sum, "lr": opt.param_groups[0]["lr"],
+            log_metrics(metrics_path, {"kind": "train", "step": step, "loss": loss_sum, "lr": opt.param_groups[0]["lr"],
                                 "step_s": now - t_step, "elapsed_s": elapsed_prior + now - t_start, "epoch": epoch})
         t_step = now
         epochs_done = step * samples_per_step // epoch_samples
@@ -481,7 +342,7 @@ def _eval_and_keep(rep: dict, step: int, elapsed: float, best: dict, metrics_pat
                    epoch: float) -> dict:
     rec = {"kind": "eval", "step": step, "epoch": round(epoch, 3), "elapsed_s": elapsed, "mean_iou": rep["mean_iou"],
            "pixel_accuracy": rep["pixel_accuracy"], "per_class_iou": rep["per_class_iou"]}
-    _log(metrics_path, rec)
+    log_metrics(metrics_path, rec)
     print(f"eval step {step} (epoch {epoch:.2f}): val mIoU {rep['mean_iou']:.4f}, pixel accuracy {rep['pixel_accuracy']:.4f}", file=sys.stderr)
     if rep["mean_iou"] > best.get("mean_iou", -1.0):
         best = {"mean_iou": rep["mean_iou"], "pixel_accuracy": rep["pixel_accuracy"], "step": step}

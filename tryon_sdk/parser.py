@@ -4,7 +4,7 @@ Data flows frame -> :mod:`~tryon_sdk.preprocess` (letterbox on the engine's
 device) -> engine (logits) -> optional flip TTA -> softmax -> crop and resize
 back to the image's own size -> :class:`ParseResult`.
 
-People first (:mod:`tryon_sdk.people.tracking`, ``roi``): a cheap low-resolution pass
+People first (:mod:`tryon_sdk.people.person`, ``roi``): a cheap low-resolution pass
 finds the people (or the caller passes ``boxes``), a crop around each is
 parsed at the model's resolution, and the crops are pasted back into a
 full-frame map that is background elsewhere. ``roi=None`` (the default)
@@ -21,52 +21,31 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .models.checkpoint import load_checkpoint, load_weights_into, save_checkpoint
 from .config import ModelConfig
-from .engines.torch_engine import Engine, TorchEngine
+from .engines.runtime import check_expected, checkpoint_on_onnxruntime, open_onnx_file
+from .engines.torch_engine import PRECISIONS as TORCH_PRECISIONS, Engine, TorchEngine
+from .engines.tta import flip_tta_probabilities
 from .models.builders import build_model, output_stride
-from .errors import CheckpointError, ConfigError, InputError
+from .errors import ConfigError, InputError
 from .engines.gpu import PinnedUploader
 from .inputs import to_rgb_uint8
-from .labels import argmax_labels, swap_lr_channels
-from .people.tracking import Person, check_boxes, coerce_options, parse_people_first, people_from_labels, use_people_first
-from .preprocess import plan_letterbox, restore, to_model_input
+from .labels import argmax_labels
+from .people.crops import parse_images
+from .people.detect import people_from_labels
+from .people.person import Person, check_boxes, coerce_options
+from .preprocess import Preprocess
 from .regions import Box, agnostic_mask, region_alpha, region_box
 from .models.registry import resolve_checkpoint
 from .visualize import colorize, overlay
 
-__all__ = ["Parser", "ParseResult", "RUNTIMES"]
+__all__ = ["Parser", "ParseResult", "RUNTIMES", "PRECISIONS"]
 
 #: Inference runtimes of :meth:`Parser.from_pretrained`.
 RUNTIMES: tuple[str, ...] = ("torch", "onnxruntime")
-
-
-def _onnx_file(folder: Path, model: torch.nn.Module, config: ModelConfig, precision: str) -> Path:
-    """The ONNX file for a safetensors checkpoint: bundled beside it, or exported once into the cache."""
-    folder = folder if folder.is_dir() else folder.parent
-    if precision == "int8":
-        path = folder / "model-int8.onnx"
-        if not path.is_file():
-            raise CheckpointError(
-                f"{folder} has no model-int8.onnx; make one with tryon_sdk.engines.quantize.quantize_onnx "
-                "(calibrated on photos like the ones you parse) or use precision 'fp32'"
-            )
-        return path
-    if precision != "fp32":
-        raise ConfigError(f"precision {precision!r} is not available on ONNX Runtime; valid: fp32, int8")
-    bundled = folder / "model.onnx"
-    if bundled.is_file():
-        return bundled
-    from .engines.export import export_onnx
-    from .models.registry import cache_dir
-
-    cached = cache_dir() / "onnx" / f"{config.sha256 or 'unverified'}.onnx"
-    if config.sha256 is None or not cached.is_file():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        export_onnx(model, cached, config=config)
-    return cached
+#: Precisions of :meth:`Parser.from_pretrained` (int8: ONNX Runtime only).
+PRECISIONS: tuple[str, ...] = (*TORCH_PRECISIONS, "int8")
 
 
 @dataclass
@@ -80,7 +59,7 @@ class ParseResult:
         class_names: names of the label ids.
         timestamp_ms: the frame's timestamp in video and stream modes.
         stride_px: the network's output stride in this image's pixels (sets the edge-refinement radius).
-        people: the people found (:class:`~tryon_sdk.people.tracking.Person`: box, mask area, facing, track id),
+        people: the people found (:class:`~tryon_sdk.people.person.Person`: box, mask area, facing, track id),
             largest first.
     """
 
@@ -158,6 +137,11 @@ class Parser:
     def device(self) -> torch.device:
         return self.engine.device
 
+    @property
+    def preprocess(self) -> Preprocess:
+        """The input transform of this parser's model (letterbox + normalisation, :mod:`tryon_sdk.preprocess`)."""
+        return Preprocess.from_config(self.config)
+
     @classmethod
     def from_config(
         cls,
@@ -184,59 +168,61 @@ class Parser:
         name_or_path: str | os.PathLike | None = None,
         *,
         device: str | torch.device = "auto",
-        precision: str = "fp32",
+        precision: str | None = None,
         channels_last: bool | None = None,
         compile: bool = False,
         flip_tta: bool = False,
         backbone: str | None = None,
         num_classes: int | None = None,
-        verify: bool = True,
+        verify: bool | None = None,
         runtime: str = "torch",
     ) -> "Parser":
-        """Load a checkpoint written by :meth:`save_pretrained` (never unpickles).
+        """Load a checkpoint written by :meth:`save_pretrained` (never unpickles), or an exported ``.onnx`` file.
 
-        ``backbone`` / ``num_classes``, when given, are what the caller expects;
-        a checkpoint that differs is refused with a :class:`CheckpointError`.
-        ``.onnx`` files run on ONNX Runtime with the same pre- and post-processing.
+        ``backbone`` / ``num_classes``, when given, are what the caller expects; a checkpoint that differs
+        is refused with a :class:`CheckpointError`. ``verify`` checks the weights against the checksum their
+        config records (``None``: on for safetensors). ``precision``: ``None`` (the checkpoint's own),
+        ``"fp32"``, ``"fp16"`` / ``"bf16"`` (torch autocast) or ``"int8"`` (ONNX Runtime).
 
-        ``runtime="onnxruntime"`` runs a safetensors checkpoint on ONNX Runtime
-        (much faster than torch on a few CPU cores): the folder's ``model.onnx``
-        when it has one, else an export cached under ``~/.cache/tryon_sdk/onnx``
-        by the weights' checksum. With ``precision="int8"`` it runs the folder's
-        ``model-int8.onnx`` (see :mod:`tryon_sdk.engines.quantize`).
+        ``runtime="onnxruntime"`` runs a safetensors checkpoint on ONNX Runtime (much faster than torch on a
+        few CPU cores; ``int8`` runs the folder's ``model-int8.onnx``). ``.onnx`` files always run on ONNX
+        Runtime, with the same pre- and post-processing; ``compile``, ``channels_last=True``, a ``precision``
+        other than the file's own and ``verify=True`` (an ``.onnx`` file records no checksum of its weights)
+        cannot be honoured there and raise :class:`ConfigError`. See :mod:`tryon_sdk.engines.runtime`.
         """
         if runtime not in RUNTIMES:
             raise ConfigError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
-        if precision == "int8" and runtime != "onnxruntime":
-            raise ConfigError("precision 'int8' runs on ONNX Runtime: pass runtime='onnxruntime'")
+        if precision is not None and precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
         path = resolve_checkpoint(name_or_path)
         if path.suffix == ".onnx":
-            from .engines.onnx_engine import OnnxEngine  # optional dependency
-
-            engine: Engine = OnnxEngine(path, device=device)
-        else:
-            state, config = load_checkpoint(path, verify=verify)
-            if backbone is not None and config.backbone != backbone:
-                raise CheckpointError(f"{path}: checkpoint has backbone {config.backbone!r}, expected {backbone!r}")
-            if num_classes is not None and config.num_classes != num_classes:
-                raise CheckpointError(f"{path}: checkpoint has {config.num_classes} classes, expected {num_classes}")
-            model = build_model(config)
-            load_weights_into(model, state, config, source=str(path))
-            if runtime == "onnxruntime":
-                from .engines.onnx_engine import OnnxEngine  # optional dependency
-
-                if channels_last or compile or precision in ("fp16", "bf16"):
-                    raise ConfigError("channels_last, compile and fp16/bf16 are torch options; ONNX Runtime takes precision 'fp32' or 'int8'")
-                engine = OnnxEngine(_onnx_file(path, model, config, precision), device=device)
-                if engine.config.flip_pairs == () and flip_tta:
-                    raise ConfigError("flip_tta needs a model with left/right flip pairs")
-                return cls(engine, flip_tta=flip_tta, module=model.eval())
-            engine = TorchEngine(
-                model, config, device=device, precision=precision, channels_last=channels_last, compile=compile, owned=True
+            engine: Engine = open_onnx_file(
+                path, device=device, precision=precision, channels_last=channels_last, compile=compile, verify=verify
             )
+            check_expected(engine.config, path, backbone, num_classes)
+            return cls._checked(engine, flip_tta)
+        precision = precision or "fp32"
+        if precision == "int8" and runtime != "onnxruntime":
+            raise ConfigError("precision 'int8' runs on ONNX Runtime: pass runtime='onnxruntime'")
+        state, config = load_checkpoint(path, verify=verify is not False)
+        check_expected(config, path, backbone, num_classes)
+        model = build_model(config)
+        load_weights_into(model, state, config, source=str(path))
+        if runtime == "onnxruntime":
+            engine = checkpoint_on_onnxruntime(
+                path, model, config, device=device, precision=precision, channels_last=channels_last, compile=compile
+            )
+            return cls._checked(engine, flip_tta, module=model.eval())
+        engine = TorchEngine(
+            model, config, device=device, precision=precision, channels_last=channels_last, compile=compile, owned=True
+        )
+        return cls._checked(engine, flip_tta)
+
+    @classmethod
+    def _checked(cls, engine: Engine, flip_tta: bool, module: torch.nn.Module | None = None) -> "Parser":
         if engine.config.flip_pairs == () and flip_tta:
             raise ConfigError("flip_tta needs a model with left/right flip pairs")
-        return cls(engine, flip_tta=flip_tta)
+        return cls(engine, flip_tta=flip_tta, module=module)
 
     def save_pretrained(self, directory: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
         """Write ``model.safetensors`` + ``config.json`` into ``directory``; returns the folder."""
@@ -262,7 +248,7 @@ class Parser:
             return []
         with torch.inference_mode():
             tensors = [t.to(self.device) for t in self._upload(images)]
-            return self._scores(tensors, self.config.input_size, probabilities)
+            return self._scores(tensors, probabilities)
 
     def predict_regions(self, images: Sequence[np.ndarray], windows: Sequence[Sequence[Box]]) -> list[list[torch.Tensor]]:
         """Probabilities of crops: ``windows[i]`` are pixel boxes of ``images[i]``; every crop is parsed at the
@@ -275,7 +261,7 @@ class Parser:
                     continue
                 frame = self._upload([image])[0].to(self.device)
                 crops += [frame[:, y0:y1, x0:x1] for x0, y0, x1, y1 in wins]
-            scores = self._scores(crops, self.config.input_size, True) if crops else []
+            scores = self._scores(crops, True) if crops else []
         out, k = [], 0
         for wins in windows:
             out.append(scores[k : k + len(wins)])
@@ -285,58 +271,33 @@ class Parser:
     def predict_coarse(self, images: Sequence[np.ndarray], scale: float) -> list[torch.Tensor]:
         """Probabilities of whole images from a cheap pass at ``scale`` of the input size (people detection).
 
-        Letterboxed like :meth:`predict`, but with the same padding on the left and the right (the width is
-        adjusted by a pixel where needed), so a mirrored image gives exactly the mirrored map under flip
-        TTA. Returns one ``C x h x w`` float32 tensor per image, for the image's area, at the pass's
-        resolution (``h / H`` is about ``scale`` times the input's).
+        Letterboxed like :meth:`predict`, but with the same padding on the left and the right
+        (``symmetric``, see :mod:`tryon_sdk.preprocess`), so a mirrored image gives exactly the mirrored map
+        under flip TTA. Returns one ``C x h x w`` float32 tensor per image, for the image's area, at the
+        pass's resolution (``h / H`` is about ``scale`` times the input's).
         """
         if not images:
             return []
-        cfg = self.config
-        m = cfg.size_multiple
-        size = tuple(max(1.0, v * scale) for v in cfg.input_size)
         with torch.inference_mode():
-            mean = torch.tensor(cfg.mean, device=self.device).view(3, 1, 1) * 255.0
-            std = torch.tensor(cfg.std, device=self.device).view(3, 1, 1) * 255.0
             tensors = [t.to(self.device) for t in self._upload(images)]
-            plans = []
-            for t in tensors:
-                box = plan_letterbox((int(t.shape[1]), int(t.shape[2])), size, m)  # type: ignore[arg-type]
-                sh, sw = box.scaled
-                pw = -(-sw // m) * m
-                if (pw - sw) % 2:
-                    sw = sw + 1 if sw + 1 <= pw else sw - 1
-                plans.append((sh, sw, -(-sh // m) * m, pw))
-            ph, pw = max(p[2] for p in plans), max(p[3] for p in plans)
-            batch = torch.zeros((len(tensors), 3, ph, pw), dtype=torch.float32, device=self.device)
-            for i, (t, (sh, sw, _, _)) in enumerate(zip(tensors, plans)):
-                x = F.interpolate(t[None].float(), size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)[0]
-                top, left = (ph - sh) // 2, (pw - sw) // 2
-                batch[i, :, top : top + sh, left : left + sw] = (x - mean) / std
-            probs = self._forward(batch)
-            return [
-                p[:, (ph - sh) // 2 : (ph - sh) // 2 + sh, (pw - sw) // 2 : (pw - sw) // 2 + sw]
-                for p, (sh, sw, _, _) in zip(probs, plans)
-            ]
+            batch, boxes = self.preprocess(tensors, scale=scale, symmetric=True)
+            return [Preprocess.crop(p, box) for p, box in zip(self._forward(batch), boxes)]
 
     def _forward(self, batch: torch.Tensor, probabilities: bool = True) -> torch.Tensor:
         """Engine on a normalised batch, flip TTA included; probabilities (or logits when allowed)."""
         if self.flip_tta:
-            logits = self.engine(torch.cat([batch, batch.flip(-1)]))
-            probs, mirrored = logits.softmax(1).chunk(2)
-            return 0.5 * (probs + swap_lr_channels(mirrored.flip(-1), dim=1, pairs=self.config.flip_pairs))
+            return flip_tta_probabilities(self.engine, batch, self.config.flip_pairs)
         out = self.engine(batch)
         return out.softmax(1) if probabilities else out
 
-    def _scores(self, tensors: list[torch.Tensor], input_size: tuple[int, int], probabilities: bool) -> list[torch.Tensor]:
-        cfg = self.config
-        batch, boxes = to_model_input(tensors, input_size, cfg.mean, cfg.std, cfg.size_multiple)
+    def _scores(self, tensors: list[torch.Tensor], probabilities: bool) -> list[torch.Tensor]:
+        batch, boxes = self.preprocess(tensors)
         probs = self._forward(batch, probabilities)
-        return [restore(p, box) for p, box in zip(probs, boxes)]
+        return [Preprocess.restore(p, box) for p, box in zip(probs, boxes)]
 
     def stride_px(self, shape: tuple[int, int]) -> float:
         """The network's output stride in the pixels of an image of ``shape`` (H, W)."""
-        box = plan_letterbox(shape, self.config.input_size, self.config.size_multiple)
+        box = self.preprocess.plan(shape)
         return output_stride(self.config) * shape[0] / box.scaled[0]
 
     def _results(
@@ -347,26 +308,8 @@ class Parser:
         boxes: list[np.ndarray | None] | None = None,
     ) -> list[ParseResult]:
         options = coerce_options(roi)
-        boxes = boxes or [None] * len(images)
-        input_size = self.config.input_size
-        first = [
-            i
-            for i, (im, b) in enumerate(zip(images, boxes))
-            if options is not None and (b is not None or use_people_first(roi, im.shape[:2], input_size))
-        ]
-        found = {}
-        if first:
-            assert options is not None
-            done = parse_people_first(self, [images[i] for i in first], options, [boxes[i] for i in first])
-            found = dict(zip(first, done))
-        whole = [i for i in range(len(images)) if i not in found]
-        whole_probs = dict(zip(whole, self.predict([images[i] for i in whole], probabilities=return_probabilities)))
         out = []
-        for i, im in enumerate(images):
-            if i in found:
-                probs, people = found[i]
-            else:
-                probs, people = whole_probs[i], None
+        for im, (probs, people) in zip(images, parse_images(self, images, roi, boxes, return_probabilities)):
             labels = argmax_labels(probs)
             if people is None:  # whole-frame path: the people are the label map's person components
                 people = people_from_labels(labels, options)
@@ -386,7 +329,7 @@ class Parser:
         boxes: the people's pixel boxes ``[(x0, y0, x1, y1), ...]`` when the app knows them (skips the
             detection pass); boxes outside the image, empty or degenerate boxes and NaNs raise ``InputError``.
         roi: ``None`` (auto: people first for images at least twice the model input), ``True``, ``False``
-            (the whole image at the model's input size) or a :class:`~tryon_sdk.people.tracking.PeopleOptions`.
+            (the whole image at the model's input size) or a :class:`~tryon_sdk.people.person.PeopleOptions`.
         """
         im = to_rgb_uint8(image)
         checked = None

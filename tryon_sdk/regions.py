@@ -1,8 +1,12 @@
 """Named garment and body regions for compositors, and try-on agnostic masks.
 
 A region is a set of ATR classes. Its soft alpha is the summed probability of
-those classes (or a 0/1 mask when only labels are known), optionally snapped
-to the frame's edges (:mod:`tryon_sdk.refine`) and feathered.
+those classes (or a 0/1 mask when only labels are known), snapped to the
+frame's edges unless ``refine=False`` — by default with
+:func:`~tryon_sdk.refine.refine_alpha`'s ``"colour"`` method, a local
+two-colour model that can move a misplaced edge (the guided filter is the
+other method there), in a window of 1.5 network strides — and optionally
+feathered.
 
 Agnostic masks are the inpainting masks of OOTDiffusion / IDM-VTON style
 try-on: the area the new garment may occupy, with head, hair, shoes and bag
@@ -109,7 +113,8 @@ def region_alpha(
     :func:`~tryon_sdk.refine.refine_alpha`'s default, the local two-colour model
     (the guided filter is the other method there); it is skipped when no image
     is given. ``radius`` defaults to 1.5 network strides (``stride_px``, in image
-    pixels) so the window spans the blur of the upsampled logits.
+    pixels) so the window spans the blur of the upsampled logits, or 2% of the
+    image's longer side when the stride is not known.
     """
     classes = sorted(region_classes(name))
     if probabilities is not None:

@@ -16,7 +16,7 @@ import numpy as np
 from tryon_sdk.errors import DataError
 from tryon_sdk.labels import NUM_CLASSES
 
-from .hub import check_columns, image_and_label, open_dataset
+from .hub import image_and_label, open_dataset
 
 __all__ = ["ATR_HUB_ID", "ATR_ROWS", "load_atr", "atr_sample", "iter_atr", "atr_split"]
 
@@ -26,9 +26,7 @@ ATR_ROWS = 17706
 
 def load_atr(*, streaming: bool = False, data_files: str | os.PathLike | Sequence[str] | None = None, seed: int | None = None):
     """The ATR ``train`` split as a ``datasets`` (Iterable)Dataset; local parquet with the same schema when ``data_files``."""
-    ds = open_dataset(ATR_HUB_ID, split="train", streaming=streaming, data_files=data_files, seed=seed)
-    check_columns(ds, ("image", "mask"), "ATR")
-    return ds
+    return open_dataset(ATR_HUB_ID, streaming=streaming, data_files=data_files, seed=seed, columns=("image", "mask"), name="ATR")
 
 
 def atr_sample(row: dict) -> tuple[np.ndarray, np.ndarray]:

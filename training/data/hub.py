@@ -22,12 +22,15 @@ def open_dataset(
     data_files: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     seed: int | None = None,
     buffer_size: int = 256,
+    columns: Iterable[str] = (),
+    name: str | None = None,
 ):
     """``datasets.load_dataset(hub_id, split=..., streaming=...)``, or local parquet when ``data_files`` is given.
 
     Local parquet must hold the Hub schema (``datasets.Image`` columns). With
     ``streaming`` and ``seed`` the stream is shuffled with a bounded buffer, so
-    memory stays flat whatever the dataset size.
+    memory stays flat whatever the dataset size. ``columns`` are required
+    (:func:`check_columns`; ``name`` says whose in the error).
     """
     import datasets
 
@@ -46,6 +49,7 @@ def open_dataset(
         raise DataError(f"cannot load {hub_id if data_files is None else data_files} (split {split!r}): {exc}") from exc
     if seed is not None:
         ds = ds.shuffle(seed=seed, buffer_size=buffer_size) if streaming else ds.shuffle(seed=seed)
+    check_columns(ds, tuple(columns), name or hub_id)
     return ds
 
 

@@ -39,7 +39,7 @@ from tryon_sdk.errors import DataError
 from tryon_sdk.labels import CLASS_INDEX, IGNORE_INDEX
 
 from ..mapping import FASHIONPEDIA_CATEGORIES, FASHIONPEDIA_TO_ATR, IMAT_DENSE_TO_ATR, PART, SHOE
-from .hub import check_columns, image_and_label, open_dataset
+from .hub import image_and_label, open_dataset
 
 __all__ = [
     "IMAT_HUB_ID",
@@ -159,9 +159,9 @@ def dense_to_atr(label: np.ndarray) -> np.ndarray:
 
 def load_imat_dense(*, streaming: bool = False, data_files: str | os.PathLike | Sequence[str] | None = None, seed: int | None = None):
     """``sayeed99/fashion_segmentation`` ``train`` (or local parquet with its schema) as a ``datasets`` dataset."""
-    ds = open_dataset(IMAT_HUB_ID, split="train", streaming=streaming, data_files=data_files, seed=seed)
-    check_columns(ds, ("image", "label"), "iMaterialist (dense)")
-    return ds
+    return open_dataset(
+        IMAT_HUB_ID, streaming=streaming, data_files=data_files, seed=seed, columns=("image", "label"), name="iMaterialist (dense)"
+    )
 
 
 def imat_dense_sample(row: dict) -> tuple[np.ndarray, np.ndarray]:

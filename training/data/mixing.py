@@ -34,34 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-import cv2
 import numpy as np
 
 from tryon_sdk.errors import ConfigError, DataError
-from tryon_sdk.labels import IGNORE_INDEX
 
-__all__ = ["STREAM_SOURCES", "fit_pair", "SourceStream", "build_source", "MixedStream"]
+from .cache import fit_pair
+
+__all__ = ["STREAM_SOURCES", "SourceStream", "build_source", "MixedStream"]
 
 STREAM_SOURCES = ("atr", "imat", "imat_csv", "ccp", "imagefolder")
-
-
-def fit_pair(image: np.ndarray, mask: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Letterbox to ``size`` = (h, w): keep aspect, centre, pad the image with 0 and the mask with 255.
-
-    The mask is resized by nearest neighbour only. Returns uint8 ``h x w x 3`` and ``h x w``.
-    """
-    h, w = size
-    ih, iw = mask.shape
-    s = min(h / ih, w / iw)
-    nh, nw = max(1, round(ih * s)), max(1, round(iw * s))
-    img = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-    msk = cv2.resize(mask, (nw, nh), interpolation=cv2.INTER_NEAREST)
-    out_i = np.zeros((h, w, 3), np.uint8)
-    out_m = np.full((h, w), IGNORE_INDEX, np.uint8)
-    y0, x0 = (h - nh) // 2, (w - nw) // 2
-    out_i[y0 : y0 + nh, x0 : x0 + nw] = img
-    out_m[y0 : y0 + nh, x0 : x0 + nw] = msk
-    return out_i, out_m
 
 
 @dataclass
@@ -167,9 +148,19 @@ def build_source(spec: dict, seed: int = 0) -> SourceStream:
 
 
 class MixedStream:
-    """Endless weighted mix of :class:`SourceStream` s, letterboxed to ``size``; see the module docstring."""
+    """Endless weighted mix of :class:`SourceStream` s, each sample fitted to ``size`` like the caches
+    (:func:`training.data.cache.fit_pair`, padded with ``pad_color``, the model's mean colour); see the module docstring."""
 
-    def __init__(self, sources: Sequence[SourceStream], size: tuple[int, int], seed: int = 0, rank: int = 0, world: int = 1) -> None:
+    def __init__(
+        self,
+        sources: Sequence[SourceStream],
+        size: tuple[int, int],
+        seed: int = 0,
+        rank: int = 0,
+        world: int = 1,
+        *,
+        pad_color: tuple[int, int, int],
+    ) -> None:
         if not sources:
             raise ConfigError("no data sources to mix")
         w = np.array([s.weight for s in sources], dtype=np.float64)
@@ -178,6 +169,7 @@ class MixedStream:
         self.sources = list(sources)
         self.p = w / w.sum()
         self.size = tuple(size)
+        self.pad_color = tuple(pad_color)
         self.seed, self.rank, self.world = seed, rank, world
         self.k = 0
         self.consumed = [0] * len(sources)  # rows taken in the current epoch of each source
@@ -212,7 +204,7 @@ class MixedStream:
             j = self._choice(k)
             row = self._next_row(j)  # every rank advances every source alike ...
             if k % self.world == self.rank:  # ... but decodes only its share
-                return fit_pair(*self.sources[j].decode(row), self.size)
+                return fit_pair(*self.sources[j].decode(row), self.size, pad_color=self.pad_color)
 
     def next_batch(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """uint8 ``B x h x w x 3`` images and ``B x h x w`` masks."""
@@ -229,8 +221,8 @@ class MixedStream:
         self._its = [None] * len(self.sources)
 
     def val_arrays(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """All sources' val samples letterboxed to ``size`` (None when there are none)."""
-        pairs = [fit_pair(i, m, self.size) for s in self.sources for i, m in s.val]
+        """All sources' val samples fitted to ``size`` (None when there are none)."""
+        pairs = [fit_pair(i, m, self.size, pad_color=self.pad_color) for s in self.sources for i, m in s.val]
         if not pairs:
             return None
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])

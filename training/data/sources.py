@@ -29,12 +29,14 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "tryon_sdk" / "training"
 
 
-def _arrays_of(src: dict[str, Any], size: tuple[int, int], cache_dir: Path) -> tuple[np.ndarray, np.ndarray, list[str], str, dict]:
+def _arrays_of(
+    src: dict[str, Any], size: tuple[int, int], cache_dir: Path, pad_color: tuple[int, int, int]
+) -> tuple[np.ndarray, np.ndarray, list[str], str, dict]:
     kind = src.get("source")
     if kind == "ccp":
-        path = ccp_cache(src.get("root"), size, cache_dir)
+        path = ccp_cache(src.get("root"), size, cache_dir, pad_color=pad_color)
         images, masks, ids, meta = load_cache(path)
-        return images, masks, ids, "clothing-co-parsing", {"geometry_version": meta.get("geometry_version")}
+        return images, masks, ids, "clothing-co-parsing", {"geometry_version": meta.get("geometry_version"), "fit": meta.get("fit")}
     if kind == "npz":
         if not src.get("path"):
             raise ConfigError("an npz source needs 'path'")
@@ -45,8 +47,8 @@ def _arrays_of(src: dict[str, Any], size: tuple[int, int], cache_dir: Path) -> t
     raise ConfigError(f"unknown array source {kind!r}; valid: {', '.join(ARRAY_SOURCES)}")
 
 
-def load_arrays(data: dict[str, Any]) -> dict[str, Any]:
-    """Load every map-style source, split each, concatenate.
+def load_arrays(data: dict[str, Any], *, pad_color: tuple[int, int, int]) -> dict[str, Any]:
+    """Load every map-style source, split each, concatenate (``pad_color``: the model's mean colour, for caches built here).
 
     Returns ``{"train": (images, masks, weights), "val": (images, masks), "split": record}``:
     images uint8 ``N x H x W x 3``, masks uint8 ``N x H x W``, weights float64 ``N``
@@ -60,7 +62,7 @@ def load_arrays(data: dict[str, Any]) -> dict[str, Any]:
     tr_i, tr_m, tr_w, va_i, va_m = [], [], [], [], []
     record: dict[str, Any] = {"cache_size": list(size), "sources": []}
     for src in data["train"]:
-        images, masks, ids, name, extra = _arrays_of(src, size, cache_dir)
+        images, masks, ids, name, extra = _arrays_of(src, size, cache_dir, pad_color)
         val_count = int(src.get("val_count", split_cfg.get("val_count", 0)))
         seed = int(split_cfg.get("seed", 0))
         if val_count > 0:

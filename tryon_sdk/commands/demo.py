@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from ..regions import region_classes
     from ..video.sample import SAMPLE_FPS, sample_frames
     from ..outputs import PendingSink
-    from ..video.io import H264Writer, write_png
+    from ..video.writers import H264Writer, write_png
 
     if args.frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")

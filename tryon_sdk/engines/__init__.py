@@ -1,1 +1,1 @@
-"""Engines that run the segmentation network: torch (CPU/GPU), ONNX Runtime, export and int8 quantisation."""
+"""Engines that run the segmentation network: torch (CPU/GPU), ONNX Runtime and choosing it, flip TTA around any engine, export and int8 quantisation."""

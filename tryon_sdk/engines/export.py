@@ -39,7 +39,7 @@ from .torch_engine import Engine
 from ..errors import CheckpointError, ConfigError
 from .onnx_engine import CONFIG_METADATA_KEY, OnnxEngine
 from ..outputs import atomic_path
-from ..preprocess import to_model_input
+from ..preprocess import Preprocess
 
 if TYPE_CHECKING:
     from ..parser import Parser
@@ -206,10 +206,11 @@ def verify_onnx(
         sizes = [(h, w), (w * 3 // 4, w)]
     images = _test_images(sizes, seed)
     batches = [[im] for im in images] + ([images[:2]] if len(images) > 1 else [])
+    preprocess = Preprocess.from_config(cfg)
     worst, agree, total, shapes = 0.0, 0, 0, []
     for group in batches:
         tensors = [torch.from_numpy(im).permute(2, 0, 1).to(engine.device) for im in group]
-        batch, _ = to_model_input(tensors, cfg.input_size, cfg.mean, cfg.std, cfg.size_multiple)
+        batch, _ = preprocess(tensors)
         with torch.inference_mode():
             ref = engine(batch).float().cpu()
         got = ort_engine(batch.cpu()).float().cpu()

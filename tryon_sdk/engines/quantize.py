@@ -19,25 +19,25 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
-import torch
-
+from ..config import ModelConfig
 from ..errors import CheckpointError, ConfigError, InputError
 from ..inputs import to_rgb_uint8
 from .onnx_engine import CONFIG_METADATA_KEY, import_onnxruntime, read_onnx_config
 from ..outputs import atomic_path
-from ..preprocess import to_model_input
+from ..preprocess import Preprocess
 
 __all__ = ["quantize_onnx", "calibration_batches"]
 
 
-def calibration_batches(images: Iterable[np.ndarray], config, *, landscape_share: float = 0.5) -> Iterator[np.ndarray]:
-    """Letterboxed, normalised ``1 x 3 x H x W`` float32 arrays for calibration.
+def calibration_batches(images: Iterable[np.ndarray], config: ModelConfig, *, landscape_share: float = 0.5) -> Iterator[np.ndarray]:
+    """Letterboxed, normalised ``1 x 3 x H x W`` float32 arrays for calibration (the parser's transform).
 
     Every second image (by ``landscape_share``) is also shown as a landscape
     frame: the photo centred on a wider canvas of its own edge colours, as
     video frames reach the network transposed.
     """
     step = max(1, round(1 / landscape_share)) if landscape_share > 0 else 0
+    preprocess = Preprocess.from_config(config)
     for i, image in enumerate(images):
         rgb = to_rgb_uint8(image)
         views = [rgb]
@@ -47,8 +47,7 @@ def calibration_batches(images: Iterable[np.ndarray], config, *, landscape_share
             pad = (width - w) // 2
             views.append(np.pad(rgb, ((0, 0), (pad, width - w - pad), (0, 0)), mode="edge"))
         for view in views:
-            batch, _ = to_model_input([torch.from_numpy(view).permute(2, 0, 1)], tuple(config.input_size), config.mean, config.std, config.size_multiple)
-            yield batch.numpy()
+            yield preprocess.arrays([view])
 
 
 def quantize_onnx(

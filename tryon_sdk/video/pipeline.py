@@ -74,17 +74,8 @@ from ..outputs import FrameSink, OutputGroup, PendingOutput, atomic_path
 from ..parser import ParseResult, Parser
 from ..regions import region_classes
 from .stream import Compositor, RunningMode, StreamOptions, VideoSession
-from .io import (
-    DecodedFrame,
-    GrayVideoWriter,
-    H264Writer,
-    PngSequenceWriter,
-    VideoReader,
-    is_image_path,
-    list_images,
-    read_image,
-    write_png,
-)
+from .reader import DecodedFrame, VideoReader, is_image_path, list_images, read_image
+from .writers import GrayVideoWriter, H264Writer, PngSequenceWriter, write_png
 
 __all__ = [
     "PipelineOptions",

@@ -49,14 +49,10 @@ from ..people.facing import FacingFilter, head_evidence
 from ..inputs import to_rgb_uint8
 from ..labels import argmax_labels, swap_lr
 from ..parser import ParseResult
-from ..people.tracking import (
-    PeopleTracker,
-    Person,
-    coerce_options,
-    parse_people_first,
-    people_from_labels,
-    use_people_first,
-)
+from ..people.crops import parse_people_first
+from ..people.detect import people_from_labels
+from ..people.person import Person, coerce_options, use_people_first
+from ..people.tracker import PeopleTracker
 from ..visualize import overlay
 
 if TYPE_CHECKING:

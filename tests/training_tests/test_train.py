@@ -15,7 +15,8 @@ import torch
 from tryon_sdk.models.checkpoint import load_checkpoint
 from tryon_sdk.errors import ConfigError
 from training.recipe import apply_overrides, available_recipes, load_recipe
-from training.train import lr_factor, train
+from training.schedule import lr_factor
+from training.train import train
 
 from .conftest import REPO, synthetic_people, tiny_recipe
 
@@ -26,7 +27,7 @@ def tiny_cache(tmp_path_factory) -> Path:
 
     images, masks = synthetic_people(24, 96, 64, seed=0)
     path = tmp_path_factory.mktemp("cache") / "tiny.npz"
-    return build_cache([f"{i:04d}" for i in range(24)], lambda k: (images[int(k)], masks[int(k)]), (96, 64), path, meta={"name": "synthetic"}, progress=False)
+    return build_cache([f"{i:04d}" for i in range(24)], lambda k: (images[int(k)], masks[int(k)]), (96, 64), path, meta={"name": "synthetic"}, progress=False, pad_color=(0, 0, 0))
 
 
 @pytest.fixture(scope="module")
@@ -153,21 +154,21 @@ def test_schedule_and_recipe_errors():
 def test_weighted_array_sources_follow_their_weights(tmp_path):
     from training.data.cache import build_cache
     from training.data.sources import load_arrays
-    from training.train import _Dist, _Sampler
+    from training.distributed import Dist, Sampler
 
     paths = []
     for name, n in (("a", 30), ("b", 10)):
         images, masks = synthetic_people(n, 24, 16, seed=len(name))
-        paths.append(build_cache([f"{i}" for i in range(n)], lambda k, im=images, m=masks: (im[int(k)], m[int(k)]), (24, 16), tmp_path / f"{name}.npz", progress=False))
+        paths.append(build_cache([f"{i}" for i in range(n)], lambda k, im=images, m=masks: (im[int(k)], m[int(k)]), (24, 16), tmp_path / f"{name}.npz", progress=False, pad_color=(0, 0, 0)))
     data = load_arrays({"train": [{"source": "npz", "path": str(paths[0]), "weight": 1.0}, {"source": "npz", "path": str(paths[1]), "weight": 1.0}],
-                        "cache_size": [24, 16], "split": {"val_count": 2, "seed": 0}})
+                        "cache_size": [24, 16], "split": {"val_count": 2, "seed": 0}}, pad_color=(0, 0, 0))
     images, masks, weights = data["train"]
     assert len(images) == 28 + 8 and data["val"][0].shape == (4, 24, 16, 3)
     assert [s["val_count"] for s in data["split"]["sources"]] == [2, 2]
-    order = _Sampler(len(images), weights, seed=0, d=_Dist()).order(0) + _Sampler(len(images), weights, seed=0, d=_Dist()).order(1)
+    order = Sampler(len(images), weights, seed=0, d=Dist()).order(0) + Sampler(len(images), weights, seed=0, d=Dist()).order(1)
     from_b = np.mean([i >= 28 for i in order])
     assert 0.3 < from_b < 0.7  # equal source weights: ~half the draws from the 8-image source (uniform would give 0.22)
-    uniform = _Sampler(len(images), np.ones(len(images)), seed=0, d=_Dist()).order(0)
+    uniform = Sampler(len(images), np.ones(len(images)), seed=0, d=Dist()).order(0)
     assert sorted(uniform) == list(range(len(images)))  # one epoch = a permutation (DistributedSampler)
 
 

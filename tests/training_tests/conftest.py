@@ -114,7 +114,7 @@ def tiny_npz(tmp_path: Path) -> Path:
 
     images, masks = synthetic_people(24)
     ids = [f"{i:04d}" for i in range(len(images))]
-    return build_cache(ids, lambda k: (images[int(k)], masks[int(k)]), (96, 64), tmp_path / "tiny.npz", meta={"name": "synthetic"}, progress=False)
+    return build_cache(ids, lambda k: (images[int(k)], masks[int(k)]), (96, 64), tmp_path / "tiny.npz", meta={"name": "synthetic"}, progress=False, pad_color=(0, 0, 0))
 
 
 def tiny_recipe(npz: Path, **over) -> dict:

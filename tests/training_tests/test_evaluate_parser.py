@@ -14,11 +14,12 @@ from training.metrics import confusion_matrix, scores
 from .conftest import synthetic_people
 
 
+@pytest.mark.parametrize("flip_tta", [False, True])
 @pytest.mark.parametrize("size", [(96, 64), (80, 120)])  # portrait and landscape, neither at the model's size
-def test_training_metrics_equal_the_parsers(size):
-    parser = Parser.from_pretrained(device="cpu")
+def test_training_metrics_equal_the_parsers(size, flip_tta):
+    parser = Parser.from_pretrained(device="cpu", flip_tta=flip_tta)
     images, masks = synthetic_people(6, h=size[0], w=size[1], seed=7)
-    report = evaluate_arrays(parser.engine.model, parser.config, images, masks, batch_size=4)
+    report = evaluate_arrays(parser.engine.model, parser.config, images, masks, batch_size=4, flip_tta=flip_tta)
     cm = torch.zeros(18, 18, dtype=torch.int64)
     for image, mask in zip(images, masks):
         labels = parser.parse(image).labels

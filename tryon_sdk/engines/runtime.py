@@ -1,0 +1,125 @@
+"""Choosing the ONNX Runtime engine for :meth:`Parser.from_pretrained <tryon_sdk.parser.Parser.from_pretrained>`.
+
+Two ways lead to ONNX Runtime: an exported ``.onnx`` file (:func:`open_onnx_file`),
+or a safetensors checkpoint with ``runtime="onnxruntime"`` (:func:`checkpoint_on_onnxruntime`:
+the folder's ``model.onnx``, else an export cached by the weights' checksum; with
+``precision="int8"`` the folder's ``model-int8.onnx``). Options ONNX Runtime cannot
+honour are refused with a :class:`~tryon_sdk.errors.ConfigError` that names them,
+never dropped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from ..config import ModelConfig
+from ..errors import CheckpointError, ConfigError
+
+if TYPE_CHECKING:
+    from .onnx_engine import OnnxEngine
+
+__all__ = ["ONNX_PRECISIONS", "check_expected", "checkpoint_on_onnxruntime", "onnx_file", "open_onnx_file", "onnx_precision"]
+
+#: Precisions an ONNX model can have.
+ONNX_PRECISIONS: tuple[str, ...] = ("fp32", "int8")
+
+
+def check_expected(config: ModelConfig, source: Path, backbone: str | None, num_classes: int | None) -> None:
+    """:class:`CheckpointError` when a checkpoint is not the model the caller expects (``None``: anything)."""
+    if backbone is not None and config.backbone != backbone:
+        raise CheckpointError(f"{source}: checkpoint has backbone {config.backbone!r}, expected {backbone!r}")
+    if num_classes is not None and config.num_classes != num_classes:
+        raise CheckpointError(f"{source}: checkpoint has {config.num_classes} classes, expected {num_classes}")
+
+
+def onnx_precision(config: ModelConfig) -> str:
+    """``"int8"`` for a model written by :func:`~tryon_sdk.engines.quantize.quantize_onnx`, else ``"fp32"``."""
+    return "int8" if config.recipe.get("precision") == "int8" else "fp32"
+
+
+def _refuse_torch_options(precision: str | None, channels_last: bool | None, compile: bool) -> None:
+    """:class:`ConfigError` for options only the torch engine has."""
+    if precision is not None and precision not in ONNX_PRECISIONS:
+        raise ConfigError(
+            f"precision {precision!r} cannot be honoured: fp16/bf16 are torch options (autocast); "
+            f"ONNX Runtime takes precision {' or '.join(repr(p) for p in ONNX_PRECISIONS)}"
+        )
+    if channels_last:
+        raise ConfigError("channels_last=True is a torch option: ONNX Runtime picks its own memory layout; drop it")
+    if compile:
+        raise ConfigError("compile=True is a torch option: ONNX Runtime optimises the graph itself; drop it")
+
+
+def open_onnx_file(
+    path: Path,
+    *,
+    device: str | torch.device,
+    precision: str | None,
+    channels_last: bool | None,
+    compile: bool,
+    verify: bool | None,
+) -> "OnnxEngine":
+    """The engine of an exported ``.onnx`` file, after refusing what it cannot honour.
+
+    ``precision`` must be the file's own (``None``: whatever it is); ``verify=True`` is refused
+    because an ``.onnx`` file records no checksum of its weights.
+    """
+    from .onnx_engine import OnnxEngine  # optional dependency
+
+    _refuse_torch_options(precision, channels_last, compile)
+    if verify:
+        raise ConfigError(
+            f"verify=True cannot be honoured for {path.name}: an .onnx file records no checksum of its weights; "
+            "load it with verify=False (command line: --no-verify-checksum)"
+        )
+    engine = OnnxEngine(path, device=device)
+    if precision is not None and precision != onnx_precision(engine.config):
+        raise ConfigError(
+            f"precision {precision!r} cannot be honoured: {path.name} is a {onnx_precision(engine.config)} model; "
+            "pass that precision, or none"
+        )
+    return engine
+
+
+def onnx_file(folder: Path, model: torch.nn.Module, config: ModelConfig, precision: str) -> Path:
+    """The ONNX file for a safetensors checkpoint: bundled beside it, or exported once into the cache."""
+    folder = folder if folder.is_dir() else folder.parent
+    if precision == "int8":
+        path = folder / "model-int8.onnx"
+        if not path.is_file():
+            raise CheckpointError(
+                f"{folder} has no model-int8.onnx; make one with tryon_sdk.engines.quantize.quantize_onnx "
+                "(calibrated on photos like the ones you parse) or use precision 'fp32'"
+            )
+        return path
+    bundled = folder / "model.onnx"
+    if bundled.is_file():
+        return bundled
+    from ..models.registry import cache_dir
+    from .export import export_onnx
+
+    cached = cache_dir() / "onnx" / f"{config.sha256 or 'unverified'}.onnx"
+    if config.sha256 is None or not cached.is_file():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        export_onnx(model, cached, config=config)
+    return cached
+
+
+def checkpoint_on_onnxruntime(
+    path: Path,
+    model: torch.nn.Module,
+    config: ModelConfig,
+    *,
+    device: str | torch.device,
+    precision: str,
+    channels_last: bool | None,
+    compile: bool,
+) -> "OnnxEngine":
+    """An ONNX Runtime engine for a loaded safetensors checkpoint (``runtime="onnxruntime"``)."""
+    from .onnx_engine import OnnxEngine  # optional dependency
+
+    _refuse_torch_options(precision, channels_last, compile)
+    return OnnxEngine(onnx_file(path, model, config, precision), device=device)

@@ -1,0 +1,176 @@
+"""People first, step two: parse a crop around each person and paste the crops into one full-frame map.
+
+* **Paste** (:func:`paste`): a full-frame ``C x H x W`` probability map that
+  is background outside every crop; where crops overlap, each pixel takes the
+  crop that is more confident (larger top probability) there.
+* **IMAGE mode** (:func:`parse_images` routes each image people first or whole,
+  by ``roi`` and its size; :func:`parse_people_first`): detection (or the app's boxes),
+  every crop of every image in one batch, paste, and each person's box, area,
+  score and head-based facing from their crop.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from ..labels import argmax_labels
+from ..regions import Box
+from .detect import crop_window, detect_people
+from .person import PeopleOptions, Person, box_iou, coerce_options, head_facing, use_people_first
+
+if TYPE_CHECKING:
+    from ..parser import Parser
+
+__all__ = ["paste", "parse_images", "parse_people_first", "person_in_crop"]
+
+_NEAR = 0.25  # mask components within this share of the previous box's size (per side) are the person
+_TRIM = 0.02  # a tracked box leaves out this share of the mask's mass on each side (thin paint bleeding away)
+
+
+def paste(
+    shape: tuple[int, int], crops: Sequence[torch.Tensor], windows: Sequence[Box], num_classes: int, device: Any = None
+) -> torch.Tensor:
+    """Full-frame ``C x H x W`` float32 probabilities: background outside the crops, the more confident crop
+    where crops overlap. ``crops[i]`` is ``C x h x w`` at ``windows[i]``'s size."""
+    H, W = shape
+    dev = crops[0].device if crops else (device or "cpu")
+    full = torch.zeros((num_classes, H, W), dtype=torch.float32, device=dev)
+    full[0] = 1.0
+    conf: torch.Tensor | None = None  # top probability of the crop pasted at each pixel, -1 where none
+    covered: list[Box] = []
+    for probs, win in zip(crops, windows):
+        x0, y0, x1, y1 = win
+        probs = probs.float()
+        top = probs.amax(0)
+        if any(box_iou(win, c) > 0 for c in covered):
+            assert conf is not None
+            take = top > conf[y0:y1, x0:x1]
+            full[:, y0:y1, x0:x1] = torch.where(take[None], probs, full[:, y0:y1, x0:x1])
+            conf[y0:y1, x0:x1] = torch.maximum(top, conf[y0:y1, x0:x1])
+        else:  # nothing pasted here yet
+            full[:, y0:y1, x0:x1] = probs
+            if len(crops) > 1:
+                if conf is None:
+                    conf = torch.full((H, W), -1.0, device=dev)
+                conf[y0:y1, x0:x1] = top
+        covered.append(win)
+    return full
+
+
+def person_in_crop(
+    mask: np.ndarray, probs_bg: torch.Tensor, window: Box, near: Sequence[float] | None
+) -> tuple[Box, int, float] | None:
+    """Box (frame pixels), pixel area and score of the person in a crop's person mask (``h x w`` bool).
+
+    ``near``: the person's previous box (frame pixels); only mask components touching it (grown by half its
+    size) count, so a neighbour stepping into the crop does not join. ``None`` takes every component.
+    """
+    if not mask.any():
+        return None
+    x0w, y0w = window.x0, window.y0
+    if near is not None:
+        n, cc, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+        bw, bh = near[2] - near[0], near[3] - near[1]
+        nx0, ny0 = near[0] - x0w - _NEAR * bw, near[1] - y0w - _NEAR * bh
+        nx1, ny1 = near[2] - x0w + _NEAR * bw, near[3] - y0w + _NEAR * bh
+        keep = np.zeros(n, bool)
+        for k in range(1, n):
+            x, y, w, h = stats[k, :4]
+            keep[k] = x < nx1 and x + w > nx0 and y < ny1 and y + h > ny0
+        if not keep.any():
+            return None
+        mask = keep[cc]
+    if near is not None:  # tracking: the span holding all but a trimmed share of the mass on each side
+        (xa, xb), (ya, yb) = _span(mask.sum(axis=0)), _span(mask.sum(axis=1))
+    else:
+        ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        (xa, xb), (ya, yb) = (int(xs[0]), int(xs[-1]) + 1), (int(ys[0]), int(ys[-1]) + 1)
+    box = Box(xa + x0w, ya + y0w, xb + x0w, yb + y0w)
+    area = int(np.count_nonzero(mask))
+    score = float(1.0 - probs_bg.float().cpu().numpy()[mask].mean())
+    return box, area, score
+
+
+def _span(profile: np.ndarray) -> tuple[int, int]:
+    """``[a, b)`` holding all of a mass profile but :data:`_TRIM` of it on each side."""
+    c = np.cumsum(profile, dtype=np.float64)
+    total = c[-1]
+    return int(np.searchsorted(c, _TRIM * total, side="right")), int(np.searchsorted(c, (1 - _TRIM) * total)) + 1
+
+
+
+def parse_people_first(
+    parser: "Parser",
+    images: Sequence[np.ndarray],
+    options: PeopleOptions,
+    boxes: Sequence[np.ndarray | None] | None = None,
+) -> list[tuple[torch.Tensor, list[Person]]]:
+    """IMAGE mode: full-frame probabilities and people of each image, people first.
+
+    ``boxes[i]`` (checked ``N x 4`` arrays) replace the detection for image ``i``. One detection pass for all
+    images without boxes, then every crop of every image in batches of the parser's choosing.
+    """
+    boxes = list(boxes) if boxes is not None else [None] * len(images)
+    need = [i for i, b in enumerate(boxes) if b is None]
+    found = dict(zip(need, detect_people(parser, [images[i] for i in need], options)))
+    # nobody at low resolution: look again at the model's input size (a photo filled by one person can fool
+    # the small pass); a video searches again on the next frame instead
+    again = [i for i in need if not found[i]]
+    if again and options.detect_scale < 1.0:
+        found.update(zip(again, detect_people(parser, [images[i] for i in again], options, scale=1.0)))
+    plan: list[list[Box]] = []
+    for i, image in enumerate(images):
+        shape = image.shape[:2]
+        src = [d.box for d in found[i]] if boxes[i] is None else [tuple(b) for b in boxes[i]]  # type: ignore[union-attr]
+        plan.append([crop_window(b, shape, parser.config.input_size, options.margin) for b in src])
+    crops = parser.predict_regions(images, plan)
+    out = []
+    for i, image in enumerate(images):
+        shape = image.shape[:2]
+        full = paste(shape, crops[i], plan[i], parser.config.num_classes, parser.device)
+        people = []
+        for probs, win in zip(crops[i], plan[i]):
+            lab = argmax_labels(probs)
+            found_p = person_in_crop(lab != 0, probs[0], win, None)
+            if found_p is None:
+                continue
+            box, area, score = found_p
+            sub = lab[box.y0 - win.y0 : box.y1 - win.y0, box.x0 - win.x0 : box.x1 - win.x0]
+            people.append(Person(box, area, head_facing(sub, options.facing, box.y0 == 0), None, score))
+        out.append((full, people))
+    return out
+
+
+def parse_images(
+    parser: "Parser",
+    images: Sequence[np.ndarray],
+    roi: Any,
+    boxes: Sequence[np.ndarray | None] | None,
+    probabilities: bool,
+) -> list[tuple[torch.Tensor, list[Person] | None]]:
+    """IMAGE mode: ``C x H x W`` scores of each image, and its people when it was parsed people first.
+
+    An image is parsed people first when ``roi`` asks for it (:func:`use_people_first`) or it has app-given
+    ``boxes``, else whole at the model's input size (people ``None``; ``probabilities=False`` may give logits).
+    """
+    options = coerce_options(roi)
+    boxes = list(boxes) if boxes is not None else [None] * len(images)
+    input_size = parser.config.input_size
+    first = [
+        i
+        for i, (im, b) in enumerate(zip(images, boxes))
+        if options is not None and (b is not None or use_people_first(roi, im.shape[:2], input_size))
+    ]
+    found: dict[int, tuple[torch.Tensor, list[Person] | None]] = {}
+    if first:
+        assert options is not None
+        done = parse_people_first(parser, [images[i] for i in first], options, [boxes[i] for i in first])
+        found = dict(zip(first, done))
+    whole = [i for i in range(len(images)) if i not in found]
+    for i, probs in zip(whole, parser.predict([images[i] for i in whole], probabilities=probabilities)):
+        found[i] = (probs, None)
+    return [found[i] for i in range(len(images))]
