@@ -92,6 +92,29 @@ class ParseResult:
     stride_px: float | None = None
     people: tuple[Person, ...] = ()
 
+    @classmethod
+    def from_maps(
+        cls,
+        labels: np.ndarray,
+        probabilities: torch.Tensor | None,
+        image: np.ndarray | None,
+        class_names: tuple[str, ...],
+        *,
+        timestamp_ms: int | None = None,
+        stride_px: float | None = None,
+        people: tuple[Person, ...] = (),
+        copy: bool = False,
+    ) -> "ParseResult":
+        """A result from the engine's maps: ``probabilities`` (``CxHxW`` tensor, ``None`` to keep none) as float32 numpy.
+
+        ``copy``: give the result its own array even when the tensor is already float32 on the CPU (the
+        caller keeps using the tensor, e.g. as a smoother's state).
+        """
+        p = None if probabilities is None else probabilities.float().cpu().numpy()
+        if copy and p is not None:
+            p = p.copy()
+        return cls(labels, p, image, class_names, timestamp_ms, stride_px, people)
+
     @property
     def shape(self) -> tuple[int, int]:
         return self.labels.shape  # type: ignore[return-value]

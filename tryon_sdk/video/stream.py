@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 import torch
 
+from ..compositor import Compositor, OverlayCompositor
 from ..errors import ConfigError, InputError
 from ..people.facing import FacingFilter, head_evidence
 from ..inputs import to_rgb_uint8
@@ -57,10 +58,11 @@ from ..people.tracking import (
     people_from_labels,
     use_people_first,
 )
-from ..visualize import overlay
 
 if TYPE_CHECKING:
     from ..parser import Parser
+    from .limbs import LimbOptions
+    from .temporal import SmoothingOptions
 
 _HAS_STRIDE = "stride_px" in {f.name for f in dataclasses.fields(ParseResult)}
 
@@ -73,11 +75,12 @@ __all__ = [
     "Compositor",
     "ResultCallback",
     "default_compositor",
+    "render_frame",
+    "smoothing_options",
+    "limb_options",
     "argmax_labels",
 ]
 
-#: ``(frame HxWx3 uint8 RGB, result) -> HxWx3 uint8 RGB`` image to show or encode.
-Compositor = Callable[[np.ndarray, ParseResult], np.ndarray]
 #: LIVE_STREAM callback ``(result, output_image, timestamp_ms)``; ``output_image`` is the
 #: compositor's output when one is set, else the input frame.
 ResultCallback = Callable[[ParseResult, np.ndarray, int], None]
@@ -100,9 +103,45 @@ class RunningMode(enum.Enum):
             raise ConfigError(f"unknown running mode {value!r}; valid: {', '.join(m.value for m in cls)}") from None
 
 
-def default_compositor(frame: np.ndarray, result: ParseResult) -> np.ndarray:
-    """Label colours blended over the frame at 50%, background untouched."""
-    return overlay(frame, result.labels, alpha=0.5)
+#: The output image when no compositor is set: label colours blended over the frame at 50%.
+default_compositor: Compositor = OverlayCompositor()
+
+
+def render_frame(compositor: Compositor | None, image: np.ndarray, result: ParseResult) -> np.ndarray:
+    """``compositor(image, result)`` (default: :data:`default_compositor`), checked to be ``HxWx3`` uint8 like ``image``."""
+    out = (compositor or default_compositor)(image, result)
+    if not isinstance(out, np.ndarray) or out.shape != image.shape or out.dtype != np.uint8:
+        raise InputError(
+            f"compositor must return an HxWx3 uint8 array like its input {image.shape}, got "
+            f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
+        )
+    return out
+
+
+def smoothing_options(value: "SmoothingOptions | bool | None") -> "SmoothingOptions | None":
+    """The one conversion of a smoothing option: ``True`` -> defaults, ``False`` / ``None`` -> ``None``."""
+    from .temporal import SmoothingOptions
+
+    if value is None or value is False:
+        return None
+    if value is True:
+        return SmoothingOptions()
+    if not isinstance(value, SmoothingOptions):
+        raise ConfigError(f"smoothing must be a SmoothingOptions, True, False or None; got {type(value).__name__}")
+    return value
+
+
+def limb_options(value: "LimbOptions | bool | None") -> "LimbOptions | None":
+    """The one conversion of a limb-consistency option: ``True`` -> defaults, ``False`` / ``None`` -> ``None``."""
+    from .limbs import LimbOptions
+
+    if value is None or value is False:
+        return None
+    if value is True:
+        return LimbOptions()
+    if not isinstance(value, LimbOptions):
+        raise ConfigError(f"limb_consistency must be a LimbOptions, True, False or None; got {type(value).__name__}")
+    return value
 
 
 @dataclass
@@ -111,9 +150,12 @@ class StreamOptions:
 
     Attributes:
         running_mode: ``IMAGE``, ``VIDEO`` or ``LIVE_STREAM`` (a string works too).
-        smoothing: ``True`` (defaults), ``False``, or a ``SmoothingOptions`` from :mod:`tryon_sdk.video.temporal`.
-        limb_consistency: ``True`` (defaults), ``False``, or a ``LimbOptions`` from :mod:`tryon_sdk.video.limbs`.
-        mirrored: the frames are mirrored (selfie preview); left/right come out as the person's own sides.
+        smoothing: a ``SmoothingOptions`` from :mod:`tryon_sdk.video.temporal`, or ``None`` for none
+            (``True`` / ``False`` are taken for the defaults / ``None``).
+        limb_consistency: a ``LimbOptions`` from :mod:`tryon_sdk.video.limbs`, or ``None`` for none
+            (``True`` / ``False`` likewise).
+        mirrored: the frames are mirrored (selfie preview); left/right come out as the person's own sides
+            (the limb stage gets it from here).
         return_probabilities: keep the (smoothed) ``CxHxW`` float32 probabilities in each result.
         result_callback: LIVE_STREAM only, and required there (see :data:`ResultCallback`).
         compositor: renders the output image (:meth:`VideoSession.render`, LIVE_STREAM callback, overlay video).
@@ -122,8 +164,8 @@ class StreamOptions:
     """
 
     running_mode: RunningMode | str = RunningMode.VIDEO
-    smoothing: Any = True
-    limb_consistency: Any = True
+    smoothing: SmoothingOptions | None = True  # type: ignore[assignment]  # -> SmoothingOptions()
+    limb_consistency: LimbOptions | None = True  # type: ignore[assignment]  # -> LimbOptions()
     mirrored: bool = False
     return_probabilities: bool = False
     result_callback: ResultCallback | None = None
@@ -132,6 +174,8 @@ class StreamOptions:
 
     def __post_init__(self) -> None:
         self.running_mode = RunningMode.coerce(self.running_mode)
+        self.smoothing = smoothing_options(self.smoothing)
+        self.limb_consistency = limb_options(self.limb_consistency)
         coerce_options(self.roi)  # raises on a bad value
         if self.running_mode is RunningMode.LIVE_STREAM and self.result_callback is None:
             raise ConfigError("LIVE_STREAM mode needs a result_callback")
@@ -159,25 +203,14 @@ class StreamStats:
 def _temporal_stages(options: StreamOptions) -> tuple[Any, Any]:
     """Build the smoother and limb fixer the options ask for (``None`` when off)."""
     smoother = fixer = None
-    if options.smoothing is not False and options.smoothing is not None:
-        from .temporal import SmoothingOptions, TemporalSmoother
+    if options.smoothing is not None:
+        from .temporal import TemporalSmoother
 
-        sopts = SmoothingOptions() if options.smoothing is True else options.smoothing
-        if not isinstance(sopts, SmoothingOptions):
-            raise ConfigError(f"smoothing must be a bool or SmoothingOptions, got {type(sopts).__name__}")
-        smoother = TemporalSmoother(sopts)
-    if options.limb_consistency is not False and options.limb_consistency is not None:
-        from .limbs import LimbConsistency, LimbOptions
+        smoother = TemporalSmoother(options.smoothing)
+    if options.limb_consistency is not None:
+        from .limbs import LimbConsistency
 
-        if options.limb_consistency is True:
-            lopts = LimbOptions(mirrored=options.mirrored)
-        elif isinstance(options.limb_consistency, LimbOptions):
-            lopts = options.limb_consistency
-            if lopts.mirrored != options.mirrored:
-                lopts = dataclasses.replace(lopts, mirrored=options.mirrored)
-        else:
-            raise ConfigError(f"limb_consistency must be a bool or LimbOptions, got {type(options.limb_consistency).__name__}")
-        fixer = LimbConsistency(lopts)
+        fixer = LimbConsistency(options.limb_consistency, mirrored=options.mirrored)
     return smoother, fixer
 
 
@@ -371,12 +404,18 @@ class VideoSession:
             people = self._people(labels, found, limb_state, stateful)
             if stateful:
                 self._smooth_state, self._limb_state = smooth_state, limb_state
-            p = None
-            if self.options.return_probabilities:
-                p = probs.float().cpu().numpy()
-                if self._smoother is not None and stateful:
-                    p = p.copy()  # the smoother remembers this very tensor: callers may write to theirs
-            results.append(ParseResult(labels, p, image, names, ts, **self._extra_fields(labels.shape), people=people))
+            results.append(
+                ParseResult.from_maps(
+                    labels,
+                    probs if self.options.return_probabilities else None,
+                    image,
+                    names,
+                    timestamp_ms=ts,
+                    people=people,
+                    copy=self._smoother is not None and stateful,  # the smoother remembers this very tensor
+                    **self._extra_fields(labels.shape),
+                )
+            )
         t2 = time.perf_counter()
         with self._cv:
             self._inference_s += t1 - t0
@@ -492,14 +531,7 @@ class VideoSession:
         image = frame if frame is not None else result.image
         if image is None:
             raise InputError("render() needs the frame: this result keeps no image")
-        comp = self.options.compositor or default_compositor
-        out = comp(image, result)
-        if not isinstance(out, np.ndarray) or out.shape != image.shape or out.dtype != np.uint8:
-            raise InputError(
-                f"compositor must return an HxWx3 uint8 array like its input {image.shape}, got "
-                f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
-            )
-        return out
+        return render_frame(self.options.compositor, image, result)
 
     # ------------------------------------------------------------ LIVE_STREAM
     def parse_async(self, frame: Any, timestamp_ms: int) -> None:
