@@ -95,19 +95,18 @@ def add_work_size_argument(p: argparse.ArgumentParser) -> None:
 
 
 def smoothing_option(enabled: bool, strength: float | None) -> SmoothingOptions | None:
-    """``None`` (off), or ``SmoothingOptions`` (``ratio=strength`` when given)."""
-    if not enabled:
-        return None
+    """``None`` (off), the defaults, or ``SmoothingOptions(ratio=strength)``."""
+    from ..video.stream import smoothing_options
     from ..video.temporal import SmoothingOptions
 
-    return SmoothingOptions() if strength is None else SmoothingOptions(ratio=strength)
+    return smoothing_options(enabled if strength is None or not enabled else SmoothingOptions(ratio=strength))
 
 
 def limb_option(enabled: bool) -> LimbOptions | None:
     """``None`` (off) or the default ``LimbOptions``."""
-    from ..video.limbs import LimbOptions
+    from ..video.stream import limb_options
 
-    return LimbOptions() if enabled else None
+    return limb_options(enabled)
 
 
 def compositor_from(args: argparse.Namespace) -> Any:

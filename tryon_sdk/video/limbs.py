@@ -237,7 +237,7 @@ class LimbConsistency:
         if options is not None and not isinstance(options, LimbOptions):
             raise ConfigError(f"options must be LimbOptions, got {type(options).__name__}")
         if not isinstance(mirrored, bool):
-            raise ConfigError(f"mirrored must be True or False, got {mirrored!r}")
+            raise ConfigError(f"LimbConsistency mirrored={mirrored!r} is not valid; valid: True or False")
         self.mirrored = mirrored
         self.options = opt = options or LimbOptions()
         n = len(opt.pairs)

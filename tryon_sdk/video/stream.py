@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -118,6 +119,15 @@ def render_frame(compositor: Compositor | None, image: np.ndarray, result: Parse
     return out
 
 
+@functools.cache
+def default_stage_options() -> tuple["SmoothingOptions", "LimbOptions"]:
+    """The one (frozen) ``SmoothingOptions`` and ``LimbOptions`` that ``True`` stands for; a summary writes them as ``true``."""
+    from .limbs import LimbOptions
+    from .temporal import SmoothingOptions
+
+    return SmoothingOptions(), LimbOptions()
+
+
 def smoothing_options(value: "SmoothingOptions | bool | None") -> "SmoothingOptions | None":
     """The one conversion of a smoothing option: ``True`` -> defaults, ``False`` / ``None`` -> ``None``."""
     from .temporal import SmoothingOptions
@@ -125,7 +135,7 @@ def smoothing_options(value: "SmoothingOptions | bool | None") -> "SmoothingOpti
     if value is None or value is False:
         return None
     if value is True:
-        return SmoothingOptions()
+        return default_stage_options()[0]
     if not isinstance(value, SmoothingOptions):
         raise ConfigError(f"smoothing must be a SmoothingOptions, True, False or None; got {type(value).__name__}")
     return value
@@ -138,7 +148,7 @@ def limb_options(value: "LimbOptions | bool | None") -> "LimbOptions | None":
     if value is None or value is False:
         return None
     if value is True:
-        return LimbOptions()
+        return default_stage_options()[1]
     if not isinstance(value, LimbOptions):
         raise ConfigError(f"limb_consistency must be a LimbOptions, True, False or None; got {type(value).__name__}")
     return value

@@ -69,12 +69,14 @@ def summary_json(summary: dict[str, Any]) -> str:
 
 
 def option_repr(value: Any) -> Any:
-    """A stage option for the summary: ``false`` when off, ``true`` at its defaults, else its fields."""
+    """A stage option for the summary: ``false`` when off, ``true`` when given as ``True``, else its fields."""
+    from .stream import default_stage_options
+
     if value is None or isinstance(value, bool):
         return bool(value)
-    if dataclasses.is_dataclass(value):
-        return True if value == type(value)() else dataclasses.asdict(value)
-    return repr(value)
+    if any(value is default for default in default_stage_options()):
+        return True
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else repr(value)
 
 
 def model_entry(parser: Parser, *, architecture: bool = True) -> dict[str, Any]:
