@@ -14,7 +14,7 @@ from .io import read_image, write_png
 from .options import PipelineOptions
 from .progress import progress
 from .stages import alpha_u8
-from .stream import RunningMode, StreamOptions, VideoSession
+from .stream import RunningMode, VideoSession
 from .summary import Summary, class_share, model_entry, options_entry, people_json
 
 __all__ = ["run_images"]
@@ -40,13 +40,8 @@ def run_images(parser: Parser, paths: list[Path], out: Path, options: PipelineOp
     outputs = options.resolved_outputs()
     if folder is not None and not paths:
         raise InputError(f"{folder}: no images found (looked for {', '.join(sorted({'.png', '.jpg', '.jpeg'}))}, ...)")
-    stream = StreamOptions(
-        running_mode=RunningMode.IMAGE,
-        smoothing=None,
-        limb_consistency=options.limb_consistency,
-        mirrored=options.mirrored,
-        return_probabilities="alpha" in outputs,
-        compositor=options.compositor,
+    stream = options.stream_options(
+        RunningMode.IMAGE, smoothing=None, return_probabilities="alpha" in outputs, compositor=options.compositor
     )
     files = RunOutputs()
     single = folder is None

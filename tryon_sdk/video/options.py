@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..regions import region_classes
-from .stream import limb_options, smoothing_options
+from .stream import RunningMode, StreamOptions, limb_options, smoothing_options
 
 if TYPE_CHECKING:
     from ..compositor import Compositor
@@ -115,6 +115,11 @@ class PipelineOptions:
     def __post_init__(self) -> None:
         self.smoothing = smoothing_options(self.smoothing)
         self.limb_consistency = limb_options(self.limb_consistency)
+
+    def stream_options(self, mode: RunningMode, **fields: Any) -> StreamOptions:
+        """The :class:`StreamOptions` of the session that parses for this job (``fields`` override)."""
+        mine = {"smoothing": self.smoothing, "limb_consistency": self.limb_consistency, "mirrored": self.mirrored}
+        return StreamOptions(running_mode=mode, **{**mine, **fields})
 
     def resolved_outputs(self) -> tuple[str, ...]:
         outs = self.outputs

@@ -63,7 +63,7 @@ from .job import batched, run_stages
 from .options import INCOMPLETE_DIR, MASK_FORMATS, OUTPUT_KINDS, WORK_PIXELS, PipelineOptions, work_size
 from .progress import progress
 from .stages import Decode, ParseFrames, Render, Write
-from .stream import RunningMode, StreamOptions, VideoSession
+from .stream import RunningMode, VideoSession
 from .summary import Summary, model_entry, options_entry, summary_json
 
 __all__ = [
@@ -190,14 +190,7 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
         _depth(rendered_bytes, QUEUE_BYTES, most),  # rendered frames
     ]
     bar = progress(options.progress, reader.frames_expected, src.name)
-    stream = StreamOptions(
-        running_mode=RunningMode.VIDEO,
-        smoothing=options.smoothing,
-        limb_consistency=options.limb_consistency,
-        mirrored=options.mirrored,
-        return_probabilities=need_probs,
-        compositor=options.compositor,
-    )
+    stream = options.stream_options(RunningMode.VIDEO, return_probabilities=need_probs, compositor=options.compositor)
     decode = Decode(reader, options.work_pixels)
     parse = ParseFrames(parser, stream, lambda image: _engine_batch(options.batch_size, num_classes * image.shape[0] * image.shape[1] * 4), bar)
     render = Render(regions, options.compositor, "overlay" in outputs)
@@ -252,12 +245,6 @@ def iter_video_results(
     options = options or PipelineOptions()
     options.validate()
     reader = VideoReader(source, start=options.start, end=options.end, max_frames=options.max_frames)
-    stream = StreamOptions(
-        running_mode=RunningMode.VIDEO,
-        smoothing=options.smoothing,
-        limb_consistency=options.limb_consistency,
-        mirrored=options.mirrored,
-    )
-    with VideoSession(parser, stream) as session:
+    with VideoSession(parser, options.stream_options(RunningMode.VIDEO)) as session:
         for batch in batched(reader, lambda _: options.batch_size):
             yield from zip(batch, session.parse_many([f.image for f in batch], [f.timestamp_ms for f in batch]))

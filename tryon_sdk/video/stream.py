@@ -128,30 +128,28 @@ def default_stage_options() -> tuple["SmoothingOptions", "LimbOptions"]:
     return SmoothingOptions(), LimbOptions()
 
 
+def _stage_option(value: Any, kind: type, default: Any, name: str) -> Any:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return default
+    if not isinstance(value, kind):
+        raise ConfigError(f"{name} must be a {kind.__name__}, True, False or None; got {type(value).__name__}")
+    return value
+
+
 def smoothing_options(value: "SmoothingOptions | bool | None") -> "SmoothingOptions | None":
     """The one conversion of a smoothing option: ``True`` -> defaults, ``False`` / ``None`` -> ``None``."""
     from .temporal import SmoothingOptions
 
-    if value is None or value is False:
-        return None
-    if value is True:
-        return default_stage_options()[0]
-    if not isinstance(value, SmoothingOptions):
-        raise ConfigError(f"smoothing must be a SmoothingOptions, True, False or None; got {type(value).__name__}")
-    return value
+    return _stage_option(value, SmoothingOptions, default_stage_options()[0], "smoothing")
 
 
 def limb_options(value: "LimbOptions | bool | None") -> "LimbOptions | None":
     """The one conversion of a limb-consistency option: ``True`` -> defaults, ``False`` / ``None`` -> ``None``."""
     from .limbs import LimbOptions
 
-    if value is None or value is False:
-        return None
-    if value is True:
-        return default_stage_options()[1]
-    if not isinstance(value, LimbOptions):
-        raise ConfigError(f"limb_consistency must be a LimbOptions, True, False or None; got {type(value).__name__}")
-    return value
+    return _stage_option(value, LimbOptions, default_stage_options()[1], "limb_consistency")
 
 
 @dataclass
