@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -106,14 +107,22 @@ class ParseFrames:
         self.stats: StreamStats | None = None
 
     def __call__(self, frames: Iterable[Decoded]) -> Iterator[tuple[DecodedFrame, np.ndarray, ParseResult]]:
+        batches: list[list[Decoded]] = []  # what the session has been given and not yet returned
+
+        def requests() -> Iterator[tuple[list[np.ndarray], list[int]]]:
+            for batch in batched(frames, lambda item: self.batch_for(item[1])):
+                batches.append(batch)
+                yield [image for _, image in batch], [f.timestamp_ms for f, _ in batch]
+
         with VideoSession(self.parser, self.options) as session:
             try:
-                for batch in batched(frames, lambda item: self.batch_for(item[1])):
-                    results = session.parse_many([image for _, image in batch], [f.timestamp_ms for f, _ in batch])
-                    self.progress.update(len(batch))
-                    for (frame, image), result in zip(batch, results):
-                        yield frame, image, result
-                    del results
+                with closing(session.parse_stream(requests())) as parsed:
+                    for results in parsed:
+                        batch = batches.pop(0)
+                        self.progress.update(len(batch))
+                        for (frame, image), result in zip(batch, results):
+                            yield frame, image, result
+                        del results
             finally:
                 self.stats = session.stats
 

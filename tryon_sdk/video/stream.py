@@ -40,7 +40,8 @@ import functools
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -498,6 +499,79 @@ class VideoSession:
                 raise InputError(f"probabilities must be CxHxW tensors at the frame size {np.shape(f)[:2]}")
         return self._parse_many("parse_probabilities", frames, timestamps_ms, list(probabilities), people)
 
+    def parse_stream(
+        self, batches: Iterable[tuple[Sequence[Any], Sequence[int] | None]]
+    ) -> Iterator[list[ParseResult]]:
+        """Parse consecutive ``(frames, timestamps_ms)`` batches; yields each batch's results in order.
+
+        The same results as :meth:`parse_many` batch by batch, but the engine works on batch ``k + 1``
+        (in a thread of the session's own: only the engine stage's state is touched there) while the
+        smoothing and limb stages run on batch ``k`` in the caller's thread. Close the generator (or
+        exhaust it) before using the session again.
+        """
+        self._require("parse_stream", RunningMode.IMAGE, RunningMode.VIDEO)
+        last = self._last_ts
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tryon-engine") as engine:
+            pending: tuple[list[np.ndarray], list[int | None], Future] | None = None
+            try:
+                for frames, timestamps_ms in batches:
+                    images, stamps = self._admit("parse_stream", frames, timestamps_ms, last)
+                    if not images:
+                        continue
+                    last = stamps[-1] if self.mode is RunningMode.VIDEO else last
+                    ahead = (images, stamps, engine.submit(self._predict_timed, images))
+                    if pending is not None:
+                        yield self._finish_batch(*pending)
+                    pending = ahead
+                if pending is not None:
+                    yield self._finish_batch(*pending)
+                    pending = None
+            finally:
+                if pending is not None:
+                    pending[2].cancel()
+
+    def _predict_timed(self, images: list[np.ndarray]) -> tuple[list[torch.Tensor], list[list[Person] | None]]:
+        t0 = time.perf_counter()
+        out = self.predict(images)
+        with self._cv:
+            self._inference_s += time.perf_counter() - t0
+        return out
+
+    def _finish_batch(self, images: list[np.ndarray], stamps: list[int | None], engine: Future) -> list[ParseResult]:
+        probs, people = engine.result()
+        results = self._process(images, stamps, probs, people)
+        if self.mode is RunningMode.VIDEO:
+            self._last_ts = stamps[-1]  # type: ignore[assignment]
+        return results
+
+    def _admit(
+        self, method: str, frames: Sequence[Any], timestamps_ms: Sequence[int] | None, last_ts: int | None
+    ) -> tuple[list[np.ndarray], list[int | None]]:
+        """Checked RGB frames and timestamps (VIDEO: integers increasing after ``last_ts``), counted as submitted."""
+        self._require(method, RunningMode.IMAGE, RunningMode.VIDEO)
+        if self.mode is RunningMode.VIDEO:
+            if timestamps_ms is None:
+                raise InputError("VIDEO mode needs a timestamp_ms for every frame")
+            if len(timestamps_ms) != len(frames):
+                raise InputError(f"{len(frames)} frames but {len(timestamps_ms)} timestamps")
+            checked, saved = [], self._last_ts
+            try:
+                self._last_ts = last_ts
+                for t in timestamps_ms:
+                    checked.append(self._check_timestamp(t))
+                    self._last_ts = checked[-1]
+            finally:
+                self._last_ts = saved  # committed only once the batch is parsed
+            stamps: list[int | None] = list(checked)
+        else:
+            stamps = list(timestamps_ms) if timestamps_ms is not None else [None] * len(frames)
+            if len(stamps) != len(frames):
+                raise InputError(f"{len(frames)} frames but {len(stamps)} timestamps")
+        images = [to_rgb_uint8(f) for f in frames]
+        with self._cv:
+            self._submitted += len(images)
+        return images, stamps
+
     def _parse_many(
         self,
         method: str,
@@ -506,29 +580,9 @@ class VideoSession:
         probabilities: list[torch.Tensor] | None,
         people: Sequence[Sequence[Person] | None] | None = None,
     ) -> list[ParseResult]:
-        self._require(method, RunningMode.IMAGE, RunningMode.VIDEO)
-        if self.mode is RunningMode.VIDEO:
-            if timestamps_ms is None:
-                raise InputError("VIDEO mode needs a timestamp_ms for every frame")
-            if len(timestamps_ms) != len(frames):
-                raise InputError(f"{len(frames)} frames but {len(timestamps_ms)} timestamps")
-            checked, last = [], self._last_ts
-            try:
-                for t in timestamps_ms:
-                    checked.append(self._check_timestamp(t))
-                    self._last_ts = checked[-1]
-            finally:
-                self._last_ts = last  # committed only once the batch is parsed
-            stamps: list[int | None] = list(checked)
-        else:
-            stamps = list(timestamps_ms) if timestamps_ms is not None else [None] * len(frames)
-            if len(stamps) != len(frames):
-                raise InputError(f"{len(frames)} frames but {len(stamps)} timestamps")
-        images = [to_rgb_uint8(f) for f in frames]
+        images, stamps = self._admit(method, frames, timestamps_ms, self._last_ts)
         if not images:
             return []
-        with self._cv:
-            self._submitted += len(images)
         results = self._process(images, stamps, probabilities, people)
         if self.mode is RunningMode.VIDEO:
             self._last_ts = stamps[-1]  # type: ignore[assignment]
