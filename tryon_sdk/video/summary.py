@@ -70,7 +70,7 @@ def summary_json(summary: dict[str, Any]) -> str:
 
 def option_repr(value: Any) -> Any:
     """A stage option for the summary: ``false`` when off, ``true`` when given as ``True``, else its fields."""
-    from .stream import default_stage_options
+    from .stream_options import default_stage_options
 
     if value is None or isinstance(value, bool):
         return bool(value)
