@@ -393,10 +393,14 @@ class Parser:
             labels = argmax_labels(probs)
             if people is None:  # whole-frame path: the people are the label map's person components
                 people = people_from_labels(labels, options)
-            p = probs.float().cpu().numpy() if return_probabilities else None
             out.append(
-                ParseResult(
-                    labels, p, im, self.config.class_names, stride_px=self.stride_px(labels.shape), people=tuple(people)
+                ParseResult.from_maps(
+                    labels,
+                    probs if return_probabilities else None,
+                    im,
+                    self.config.class_names,
+                    stride_px=self.stride_px(labels.shape),
+                    people=tuple(people),
                 )
             )
         return out
