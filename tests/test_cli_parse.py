@@ -442,11 +442,12 @@ def test_large_frames_are_parsed_at_the_working_size(tmp_path, reference):
 
 def test_probability_budget_holds_large_frames_one_at_a_time(tmp_path, monkeypatch, reference):
     """With room for one frame's probabilities per two engine calls, the engine takes one frame per call."""
+    import tryon_sdk.video.options
     import tryon_sdk.video.pipeline as pipeline
 
     src = make_video(tmp_path / "v.mp4", width=64, height=48, frames=9)
     one_map = reference.config.num_classes * 48 * 64 * 4
-    monkeypatch.setattr(pipeline, "PROBABILITY_BYTES", one_map)
+    monkeypatch.setattr(tryon_sdk.video.options, "PROBABILITY_BYTES", one_map)
     calls: list[int] = []
     original = reference.predict
 

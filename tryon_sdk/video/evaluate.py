@@ -22,7 +22,7 @@ from ..labels import argmax_labels, swap_lr
 from ..parser import Parser
 from .io import VideoReader
 from .job import HeapTrimmer, batched, run_stages
-from .options import WORK_PIXELS, check_frame_range, check_progress, work_size
+from .options import QUEUE_BYTES, WORK_PIXELS, check_frame_range, check_progress, engine_batch, queue_depth, work_size
 from .progress import progress as make_progress
 from .stages import Decode
 from .stream import limb_options, smoothing_options
@@ -131,10 +131,8 @@ class _Engine:
         self._trim = HeapTrimmer(interval_s=5.0)  # a trim costs tens of ms; evaluation keeps no frames around
 
     def fits(self, image: np.ndarray) -> int:
-        """Frames per call so that two calls' probabilities (video and mirror) fit the pipeline's budget."""
-        from .pipeline import _engine_batch
-
-        return _engine_batch(self.batch_size, self.parser.config.num_classes * image.shape[0] * image.shape[1] * 4, 1 + self.flip)
+        """Frames per call so that two calls' probabilities (video and mirror) fit the budget."""
+        return engine_batch(self.batch_size, self.parser.config.num_classes * image.shape[0] * image.shape[1] * 4, 1 + self.flip)
 
     def __call__(self, frames: Iterable[tuple[Any, np.ndarray]]) -> Iterator[_Batch]:
         for batch in batched(frames, lambda item: self.fits(item[1])):
@@ -228,7 +226,8 @@ def evaluate_video(
     temporal = [_Temporal(ConfigStream(smoothing, limb_consistency, mirrored), view) for view in range(1 + flip)]
     measure = [_Measure(metrics, names[: len(names) // 2]), _Measure(metrics, names[len(names) // 2 :])]
     stages = [engine, *temporal, *measure]
-    depths = [2 * batch_size, 1] + [1] * (len(temporal) - 1) + [2, 2]  # batches of probabilities wait one at a time
+    frames = queue_depth(info.width * info.height * 3, QUEUE_BYTES, 2 * batch_size)
+    depths = [frames, 1] + [1] * (len(temporal) - 1) + [2, 2]  # batches of probabilities wait one at a time
     try:
         run_stages(decode, stages, depths, name="tryon-eval")
         bar.finish()

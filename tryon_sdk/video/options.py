@@ -26,6 +26,10 @@ __all__ = [
     "check_frame_range",
     "check_progress",
     "work_size",
+    "PROBABILITY_BYTES",
+    "QUEUE_BYTES",
+    "engine_batch",
+    "queue_depth",
 ]
 
 OUTPUT_KINDS: tuple[str, ...] = ("overlay", "labels", "alpha", "summary")
@@ -35,6 +39,22 @@ PROGRESS_MODES: tuple[str, ...] = ("bar", "lines")
 WORK_PIXELS = 1280 * 720
 #: Where a partial result goes when the output folder holds a complete earlier one.
 INCOMPLETE_DIR = "incomplete"
+#: Full-size float probabilities of two engine calls (the parse stage keeps the engine one call ahead):
+#: 4 frames per call at 768x432, one at a time at 1280x720.
+PROBABILITY_BYTES = 192 * 2**20
+#: Bytes each queue of uint8 frames may hold (decoded frames; rendered frames waiting for the encoders).
+QUEUE_BYTES = 64 * 2**20
+
+
+def engine_batch(batch_size: int, map_bytes: int, streams: int = 1) -> int:
+    """Frames per engine call so that two calls' probabilities (``map_bytes`` a frame, ``streams`` views) fit
+    in :data:`PROBABILITY_BYTES`."""
+    return max(1, min(batch_size, PROBABILITY_BYTES // (2 * streams * max(1, map_bytes))))
+
+
+def queue_depth(item_bytes: int, budget: int, most: int) -> int:
+    """Queue depth: ``most`` items, fewer when they are large, at least 1."""
+    return max(1, min(most, budget // max(1, item_bytes)))
 
 
 def check_frame_range(start: float | None, end: float | None, max_frames: int | None) -> None:
@@ -83,9 +103,8 @@ class PipelineOptions:
             every 10 s); or ``"bar"`` / ``"lines"``.
         queue_size: most frames waiting between any two stages of the job (default twice the
             frames of one engine call); every queue also holds at most its byte budget
-            (:data:`~tryon_sdk.video.pipeline.QUEUE_BYTES`, or for results that carry
-            probabilities, half of :data:`~tryon_sdk.video.pipeline.PROBABILITY_BYTES`), so
-            large frames wait fewer at a time.
+            (:data:`QUEUE_BYTES`, or for results that carry probabilities, an eighth of
+            :data:`PROBABILITY_BYTES`), so large frames wait fewer at a time.
         crf, preset: libx264 settings of ``overlay.mp4``.
         work_pixels: frames with more pixels are parsed at a working size with this many
             (same aspect ratio) and the results scaled back up; ``None`` parses every frame at

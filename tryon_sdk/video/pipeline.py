@@ -9,9 +9,9 @@ A video goes through a bounded job (:mod:`tryon_sdk.video.job`, stages in
 
 so memory stays flat however long the video is, and bounded however large
 its frames are: full-size ``C x H x W`` float probabilities exist only in the
-parse stage (one engine call returns at most half of :data:`PROBABILITY_BYTES`)
-and, when alphas are asked for, in the results waiting for the render stage
-(at most half of :data:`PROBABILITY_BYTES`); the other queues hold uint8
+parse stage (two engine calls' worth, at most :data:`PROBABILITY_BYTES`) and,
+when alphas are asked for, in the results waiting for the render stage (at most
+an eighth of :data:`PROBABILITY_BYTES`, or one frame's); the other queues hold uint8
 frames, bounded by :data:`QUEUE_BYTES`, and every queue by
 :attr:`PipelineOptions.queue_size` frames. Frames with more than
 :attr:`PipelineOptions.work_pixels` pixels (default 1280x720) are parsed at a
@@ -60,7 +60,18 @@ from .evaluate import EVAL_CONFIGS, EVAL_GOALS, evaluate_video
 from .images import run_images
 from .io import DecodedFrame, GrayVideoWriter, H264Writer, PngSequenceWriter, VideoReader, is_image_path, list_images
 from .job import batched, run_stages
-from .options import INCOMPLETE_DIR, MASK_FORMATS, OUTPUT_KINDS, WORK_PIXELS, PipelineOptions, work_size
+from .options import (
+    INCOMPLETE_DIR,
+    MASK_FORMATS,
+    OUTPUT_KINDS,
+    PROBABILITY_BYTES,
+    QUEUE_BYTES,
+    WORK_PIXELS,
+    PipelineOptions,
+    engine_batch,
+    queue_depth,
+    work_size,
+)
 from .progress import progress
 from .stages import Decode, ParseFrames, Render, Write
 from .stream import RunningMode, VideoSession
@@ -83,14 +94,6 @@ __all__ = [
     "summary_json",
     "work_size",
 ]
-
-#: Full-size float probabilities one engine call may return (two engine batches' worth: 4 frames at
-#: 768x432 per call; one frame at a time at 1280x720); results that keep probabilities (for the
-#: alphas) wait for the render stage within half of it.
-PROBABILITY_BYTES = 192 * 2**20
-#: Bytes each queue of uint8 frames may hold (decoded frames; rendered frames waiting for the encoders).
-QUEUE_BYTES = 64 * 2**20
-
 
 def run_pipeline(
     parser: Parser,
@@ -116,16 +119,6 @@ def run_pipeline(
     if is_image_path(src):
         return run_images(parser, [src], out, options, folder=None)
     return _run_video(parser, src, out, options)
-
-
-def _depth(item_bytes: int, budget: int, most: int) -> int:
-    """Queue depth: ``most`` items, fewer when they are large, at least 1."""
-    return max(1, min(most, budget // max(1, item_bytes)))
-
-
-def _engine_batch(batch_size: int, map_bytes: int, streams: int = 1) -> int:
-    """Frames per engine call so that two calls' probabilities fit in :data:`PROBABILITY_BYTES`."""
-    return max(1, min(batch_size, PROBABILITY_BYTES // (2 * streams * max(1, map_bytes))))
 
 
 def _open_sinks(
@@ -183,16 +176,17 @@ def _run_video(parser: Parser, src: Path, out: Path, options: PipelineOptions) -
     frame_bytes = full[0] * full[1] * 3 + (work[0] * work[1] * 3 if work != full else 0)
     prob_bytes = num_classes * work[0] * work[1] * 4
     rendered_bytes = full[0] * full[1] * (3 * ("overlay" in outputs) + 1 + len(regions))
-    most = options.queue_size or 2 * _engine_batch(options.batch_size, prob_bytes)
+    most = options.queue_size or 2 * engine_batch(options.batch_size, prob_bytes)
     depths = [
-        _depth(frame_bytes, QUEUE_BYTES, most),  # decoded frames
-        _depth(prob_bytes, PROBABILITY_BYTES // 2, most) if need_probs else _depth(frame_bytes, QUEUE_BYTES, most),  # results
-        _depth(rendered_bytes, QUEUE_BYTES, most),  # rendered frames
+        queue_depth(frame_bytes, QUEUE_BYTES, most),  # decoded frames
+        # results: with alphas asked for, each keeps its probabilities until it is rendered
+        queue_depth(prob_bytes, PROBABILITY_BYTES // 8, most) if need_probs else queue_depth(frame_bytes, QUEUE_BYTES, most),
+        queue_depth(rendered_bytes, QUEUE_BYTES, most),  # rendered frames
     ]
     bar = progress(options.progress, reader.frames_expected, src.name)
     stream = options.stream_options(RunningMode.VIDEO, return_probabilities=need_probs, compositor=options.compositor)
     decode = Decode(reader, options.work_pixels)
-    parse = ParseFrames(parser, stream, lambda image: _engine_batch(options.batch_size, num_classes * image.shape[0] * image.shape[1] * 4), bar)
+    parse = ParseFrames(parser, stream, lambda image: engine_batch(options.batch_size, num_classes * image.shape[0] * image.shape[1] * 4), bar)
     render = Render(regions, options.compositor, "overlay" in outputs)
     files = RunOutputs()
     try:  # from the first file opened on, any exit but success removes every file of this run
