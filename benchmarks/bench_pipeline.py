@@ -28,7 +28,8 @@ from pathlib import Path
 import torch
 
 from tryon_sdk import Parser
-from tryon_sdk.video.pipeline import PipelineOptions, run_pipeline
+from tryon_sdk.video.options import PipelineOptions
+from tryon_sdk.video.pipeline import run_pipeline
 from tryon_sdk.preprocess import Preprocess
 from tryon_sdk.video.reader import VideoReader
 

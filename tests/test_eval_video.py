@@ -1,4 +1,4 @@
-"""``tryon-sdk eval-video`` and :func:`tryon_sdk.video.pipeline.evaluate_video`."""
+"""``tryon-sdk eval-video`` and :func:`tryon_sdk.video.evaluate.evaluate_video`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from tryon_sdk import Parser
 from tryon_sdk.cli import main
-from tryon_sdk.video.pipeline import EVAL_CONFIGS, EVAL_GOALS, evaluate_video
+from tryon_sdk.video.evaluate import EVAL_CONFIGS, EVAL_GOALS, ConfigStream, evaluate_video
 from tryon_sdk.video.stream import RunningMode, StreamOptions, VideoSession
 from tryon_sdk.video.reader import VideoReader
 from tryon_sdk.video.metrics import compute_video_metrics
@@ -99,11 +99,11 @@ def test_cli_flip_tta_option_makes_parses_equivariant(tmp_path, capsys, parser, 
 
 
 def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys, monkeypatch, parser, steady_video):
-    import tryon_sdk.video.pipeline as pipeline
+    from tryon_sdk.video.progress import LineProgress
 
     ckpt = parser.save_pretrained(tmp_path / "ckpt")
     ticks = iter(range(0, 10_000, 20))  # every frame batch looks 20 s after the last: a line each time
-    monkeypatch.setattr(pipeline._LineProgress, "clock", staticmethod(lambda: float(next(ticks))))
+    monkeypatch.setattr(LineProgress, "clock", staticmethod(lambda: float(next(ticks))))
     rc = main(["eval-video", str(steady_video), "--model", str(ckpt), "--json", "--batch-size", "2", "--no-flip"])
     out, err = capsys.readouterr()
     assert rc == 0, err
@@ -118,13 +118,11 @@ def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys, monkeypa
 
 def test_shared_stages_give_what_separate_sessions_give(parser, steady_video):
     """Every configuration's labels equal those of its own VideoSession, mirrored input too."""
-    from tryon_sdk.video.pipeline import _EvalStream
-
     frames = list(VideoReader(steady_video))
     images = [f.image for f in frames]
     stamps = [f.timestamp_ms for f in frames]
     for mirrored in (False, True):
-        stream = _EvalStream(True, True, mirrored)
+        stream = ConfigStream(True, True, mirrored)
         got = []
         for i in range(0, len(frames), 3):
             probs = parser.predict(images[i : i + 3])

@@ -17,8 +17,8 @@ LIMBS = [9, 10, 12, 13, 14, 15]
 METRICS = dict(min_region_area=8)
 
 
-def run(labels, options=None, probs=None):
-    fixer = LimbConsistency(options)
+def run(labels, options=None, probs=None, mirrored=False):
+    fixer = LimbConsistency(options, mirrored=mirrored)
     state, out, facing = None, [], []
     for t, lab in enumerate(labels):
         fixed, state = fixer.step(lab, state, probabilities=None if probs is None else probs[t])
@@ -89,7 +89,7 @@ def test_turn_and_swaps_together():
 def test_mirrored_flips_the_convention():
     seq = person_sequence(12, seed=7, flicker=1.0, swaps=[(5, 1)])
     plain, _, _ = run(seq.labels)
-    mirrored, facing, _ = run(seq.labels, LimbOptions(mirrored=True))
+    mirrored, facing, _ = run(seq.labels, mirrored=True)
     for a, b in zip(plain, mirrored):
         np.testing.assert_array_equal(b, swap_lr(a))
     # facing the camera in a mirror: the left arm is on the image's left
@@ -167,7 +167,6 @@ def test_input_and_option_errors():
         dict(flip_frames=0),
         dict(work_stride=9),
         dict(min_evidence=1.0),
-        dict(mirrored="yes"),
         dict(person_gap=-1),
         dict(pairs=((14, 14),)),
         dict(pairs=()),
@@ -177,6 +176,8 @@ def test_input_and_option_errors():
             LimbOptions(**bad)
     with pytest.raises(ConfigError):
         LimbConsistency(options={"mirrored": True})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="valid"):
+        LimbConsistency(mirrored="yes")  # type: ignore[arg-type]
     assert LimbOptions().replace(flip_frames=3).flip_frames == 3
 
 
@@ -226,7 +227,7 @@ def test_one_frame_doubt_changes_nothing():
 def test_mirrored_back_view():
     seq = person_sequence(10, seed=15, flicker=1.0, turn_at=0, front_habit=True)
     plain, _, _ = run(seq.labels)
-    mirrored, facing, _ = run(seq.labels, LimbOptions(mirrored=True))
+    mirrored, facing, _ = run(seq.labels, mirrored=True)
     for a, b in zip(plain, mirrored):
         np.testing.assert_array_equal(b, swap_lr(a))
     assert facing[-1] == -1  # physical facing: still from behind

@@ -122,7 +122,7 @@ def test_video_mode_is_engine_then_smoothing_then_argmax(parser):
 @pytest.mark.parametrize("mirrored", [False, True])
 def test_limb_consistency_runs_on_the_argmax_of_the_smoothed_probabilities(parser, mirrored):
     frames = [synthetic_frame(2, 80, 60)] * 2 + clip(3, seed=2)
-    smoother, fixer = TemporalSmoother(SmoothingOptions()), LimbConsistency(LimbOptions(mirrored=mirrored))
+    smoother, fixer = TemporalSmoother(SmoothingOptions()), LimbConsistency(LimbOptions(), mirrored=mirrored)
     s_state = l_state = None
     expected = []
     for i, frame in enumerate(frames):
@@ -292,7 +292,7 @@ def test_context_manager_closes(parser):
 def test_parser_stream_delegation_signature(parser):
     # Parser.stream(...) is a one-liner over open_stream; the options object form works too.
     s = open_stream(parser, StreamOptions(running_mode="video", limb_consistency=False), smoothing=False)
-    assert s.mode is RunningMode.VIDEO and s.options.smoothing is False
+    assert s.mode is RunningMode.VIDEO and s.options.smoothing is None  # False is taken for "none"
     s.close()
 
 

@@ -71,6 +71,29 @@ class ParseResult:
     stride_px: float | None = None
     people: tuple[Person, ...] = ()
 
+    @classmethod
+    def from_maps(
+        cls,
+        labels: np.ndarray,
+        probabilities: torch.Tensor | None,
+        image: np.ndarray | None,
+        class_names: tuple[str, ...],
+        *,
+        timestamp_ms: int | None = None,
+        stride_px: float | None = None,
+        people: tuple[Person, ...] = (),
+        copy: bool = False,
+    ) -> "ParseResult":
+        """A result from the engine's maps: ``probabilities`` (``CxHxW`` tensor, ``None`` to keep none) as float32 numpy.
+
+        ``copy``: give the result its own array even when the tensor is already float32 on the CPU (the
+        caller keeps using the tensor, e.g. as a smoother's state).
+        """
+        p = None if probabilities is None else probabilities.float().cpu().numpy()
+        if copy and p is not None:
+            p = p.copy()
+        return cls(labels, p, image, class_names, timestamp_ms, stride_px, people)
+
     @property
     def shape(self) -> tuple[int, int]:
         return self.labels.shape  # type: ignore[return-value]
@@ -313,10 +336,14 @@ class Parser:
             labels = argmax_labels(probs)
             if people is None:  # whole-frame path: the people are the label map's person components
                 people = people_from_labels(labels, options)
-            p = probs.float().cpu().numpy() if return_probabilities else None
             out.append(
-                ParseResult(
-                    labels, p, im, self.config.class_names, stride_px=self.stride_px(labels.shape), people=tuple(people)
+                ParseResult.from_maps(
+                    labels,
+                    probs if return_probabilities else None,
+                    im,
+                    self.config.class_names,
+                    stride_px=self.stride_px(labels.shape),
+                    people=tuple(people),
                 )
             )
         return out

@@ -9,9 +9,15 @@ if TYPE_CHECKING:
     from ..parser import Parser
 
 
+def add_model_argument(p: argparse.ArgumentParser, *, onnx: bool = True) -> None:
+    """``--model``: the one definition every command shares (``onnx=False``: safetensors checkpoints only)."""
+    files = ".safetensors/.onnx file" if onnx else ".safetensors file"
+    p.add_argument("--model", default=None, help=f"checkpoint folder, {files} or registered name (default: bundled model)")
+
+
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """``--model``, ``--no-verify-checksum``, ``--device``, ``--runtime``, ``--precision``, ``--channels-last`` and ``--flip-tta``."""
-    p.add_argument("--model", default=None, help="checkpoint folder, .safetensors/.onnx file or registered name (default: bundled model)")
+    add_model_argument(p)
     add_checksum_argument(p)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--runtime", default="torch", choices=("torch", "onnxruntime"),

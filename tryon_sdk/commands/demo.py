@@ -46,7 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..video.pipeline import PipelineOptions, prepare_output_dir, run_pipeline
+    from ..video.options import PipelineOptions
+    from ..video.pipeline import prepare_output_dir, run_pipeline
     from ..regions import region_classes
     from ..video.sample import SAMPLE_FPS, sample_frames
     from ..outputs import PendingSink

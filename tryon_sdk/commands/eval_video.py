@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from . import add_model_arguments, add_progress_argument, load_parser
-from .parse import add_work_size_argument, incomplete_note, smoothing_option
+from .parse import add_frame_range_arguments, add_work_size_argument, incomplete_note, smoothing_option
 
 NAME = "eval-video"
 HELP = "measure flicker, agreement, left/right swaps, mixed limbs and flip equivariance on a video"
@@ -22,9 +22,7 @@ EPILOG = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", metavar="INPUT", help="video file")
     add_model_arguments(p)
-    p.add_argument("--max-frames", type=int, default=None, metavar="N", help="evaluate the first N frames only")
-    p.add_argument("--start", type=float, default=None, metavar="SECONDS", help="first time to evaluate")
-    p.add_argument("--end", type=float, default=None, metavar="SECONDS", help="stop before this time")
+    add_frame_range_arguments(p, "evaluate")
     p.add_argument("--batch-size", type=int, default=4, metavar="N", help="frames per engine call (default: 4)")
     p.add_argument("--smoothing-strength", type=float, default=None, metavar="R", help="smoothing ratio 0..1 (default: 0.9)")
     p.add_argument("--mirrored", action="store_true", help="the video is mirrored (selfie camera)")
@@ -62,11 +60,10 @@ def format_table(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..cli import EXIT_INCOMPLETE
-    from ..errors import ConfigError
-    from ..video.pipeline import WORK_PIXELS, evaluate_video
+    from ..video.evaluate import evaluate_video
+    from ..video.options import WORK_PIXELS, check_frame_range
 
-    if args.max_frames is not None and args.max_frames < 1:
-        raise ConfigError(f"max frames must be >= 1, got {args.max_frames}")
+    check_frame_range(args.start, args.end, args.max_frames)  # bad options fail before the model loads
     smoothing = smoothing_option(True, args.smoothing_strength)
     parser = load_parser(args)
     report = evaluate_video(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import add_model_argument
+
 NAME = "export"
 HELP = "export a model to ONNX for ONNX Runtime (Parser.from_pretrained('model.onnx') loads it)"
 
@@ -24,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--format", default="onnx", choices=FORMATS, help="output format (default: onnx)")
     p.add_argument("-o", "--output", required=True, help="file to write, e.g. model.onnx (written atomically)")
-    p.add_argument("--model", default=None, help="checkpoint folder, .safetensors file or registered name (default: bundled model)")
+    add_model_argument(p, onnx=False)
     p.add_argument("--exporter", default="torchscript", choices=tuple(EXPORTERS),
                    help="torch exporter: torchscript (fast, opset 17) or dynamo (torch.export, opset 18)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")

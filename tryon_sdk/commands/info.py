@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from . import add_model_argument
+
 NAME = "info"
 HELP = "show the ATR classes, the regions and a model's metadata (the bundled model unless --model)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--model", default=None, help="checkpoint folder, .safetensors/.onnx file or registered name (default: bundled model)"
-    )
+    add_model_argument(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 

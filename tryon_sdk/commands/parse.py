@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import add_model_arguments, add_progress_argument, load_parser
+
+if TYPE_CHECKING:
+    from ..video.limbs import LimbOptions
+    from ..video.temporal import SmoothingOptions
 
 NAME = "parse"
 HELP = "parse a video, an image or a folder of images into overlay / label / alpha files and summary.json"
@@ -59,9 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="keep left/right limbs consistent over time (default: on)",
     )
     p.add_argument("--mirrored", action="store_true", help="the video is mirrored (selfie camera)")
-    p.add_argument("--start", type=float, default=None, metavar="SECONDS", help="first time to parse")
-    p.add_argument("--end", type=float, default=None, metavar="SECONDS", help="stop before this time")
-    p.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N frames")
+    add_frame_range_arguments(p, "parse")
     p.add_argument("--crf", type=int, default=20, help="libx264 quality of the overlay video (default: 20; lower is better)")
     p.add_argument(
         "--overwrite",
@@ -76,6 +78,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_compositor_arguments(p)
 
 
+def add_frame_range_arguments(p: argparse.ArgumentParser, verb: str) -> None:
+    """``--start``, ``--end`` and ``--max-frames`` (checked by :func:`tryon_sdk.video.options.check_frame_range`)."""
+    p.add_argument("--start", type=float, default=None, metavar="SECONDS", help=f"first time to {verb}")
+    p.add_argument("--end", type=float, default=None, metavar="SECONDS", help="stop before this time")
+    p.add_argument("--max-frames", type=int, default=None, metavar="N", help=f"{verb} the first N frames only")
+
+
 def add_work_size_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--full-resolution",
@@ -85,15 +94,19 @@ def add_work_size_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
-def smoothing_option(enabled: bool, strength: float | None) -> Any:
-    """``False``, ``True`` (defaults) or ``SmoothingOptions(ratio=strength)``."""
-    if not enabled:
-        return False
-    if strength is None:
-        return True
+def smoothing_option(enabled: bool, strength: float | None) -> SmoothingOptions | None:
+    """``None`` (off), the defaults, or ``SmoothingOptions(ratio=strength)``."""
+    from ..video.stream import smoothing_options
     from ..video.temporal import SmoothingOptions
 
-    return SmoothingOptions(ratio=strength)
+    return smoothing_options(enabled if strength is None or not enabled else SmoothingOptions(ratio=strength))
+
+
+def limb_option(enabled: bool) -> LimbOptions | None:
+    """``None`` (off) or the default ``LimbOptions``."""
+    from ..video.stream import limb_options
+
+    return limb_options(enabled)
 
 
 def compositor_from(args: argparse.Namespace) -> Any:
@@ -105,7 +118,8 @@ def compositor_from(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from ..cli import EXIT_INCOMPLETE
-    from ..video.pipeline import WORK_PIXELS, PipelineOptions, run_pipeline
+    from ..video.options import WORK_PIXELS, PipelineOptions
+    from ..video.pipeline import run_pipeline
 
     options = PipelineOptions(
         outputs=args.outputs,
@@ -113,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         mask_format=args.mask_format,
         batch_size=args.batch_size,
         smoothing=smoothing_option(args.smoothing, args.smoothing_strength),
-        limb_consistency=args.limb_consistency,
+        limb_consistency=limb_option(args.limb_consistency),
         mirrored=args.mirrored,
         start=args.start,
         end=args.end,

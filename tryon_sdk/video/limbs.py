@@ -82,7 +82,7 @@ Algorithm, per frame, on a grid of every ``work_stride``-th pixel:
 
 Mirrored frames (a selfie preview): the parser labels sides as they look,
 i.e. as if the frame were not mirrored; the person's own sides are the other
-way round. With ``LimbOptions(mirrored=True)`` the decided sides are swapped
+way round. With ``LimbConsistency(options, mirrored=True)`` the decided sides are swapped
 on output, so that, as in a mirror, a person facing the camera has the left
 limbs on the image's *left*. The facing in the state is the physical one
 (the head looks the same in a mirror).
@@ -163,8 +163,6 @@ def _region_rows(rid: np.ndarray, ys: np.ndarray, person: np.ndarray, n: int) ->
 class LimbOptions:
     """Options of :class:`LimbConsistency` (validated on construction).
 
-    mirrored: the frames are mirror images (selfie preview); see the module
-        docstring.
     flip_frames: consecutive frames of contrary evidence before a person's
         facing (or a lone limb's side) changes, 1..1000.
     work_stride: analysis runs on every n-th pixel in each direction, 1..8;
@@ -184,7 +182,6 @@ class LimbOptions:
         to take the facing from the parser's votes only.
     """
 
-    mirrored: bool = False
     flip_frames: int = 5
     work_stride: int | None = None
     min_evidence: float = 0.2
@@ -198,7 +195,7 @@ class LimbOptions:
         def bad(name: str, valid: str) -> ConfigError:
             return ConfigError(f"LimbOptions.{name}={getattr(self, name)!r} is not valid; valid: {valid}")
 
-        for name in ("mirrored", "split_touching"):
+        for name in ("split_touching",):
             if not isinstance(getattr(self, name), bool):
                 raise bad(name, "True or False")
         for name, lo, hi in (("flip_frames", 1, 1000), ("work_stride", 1, 8), ("person_gap", 0, 16)):
@@ -298,11 +295,15 @@ class LimbConsistency:
     """Makes the left/right limb labels of a video consistent; see the module docstring.
 
     ``labels_fixed, state = fixer.step(labels, state)`` per frame, ``state=None`` first.
+    ``mirrored``: the frames are mirror images (selfie preview); see the module docstring.
     """
 
-    def __init__(self, options: LimbOptions | None = None) -> None:
+    def __init__(self, options: LimbOptions | None = None, *, mirrored: bool = False) -> None:
         if options is not None and not isinstance(options, LimbOptions):
             raise ConfigError(f"options must be LimbOptions, got {type(options).__name__}")
+        if not isinstance(mirrored, bool):
+            raise ConfigError(f"LimbConsistency mirrored={mirrored!r} is not valid; valid: True or False")
+        self.mirrored = mirrored
         self.options = opt = options or LimbOptions()
         n = len(opt.pairs)
         self._pair_lut = np.zeros(256, np.uint8)  # class -> 1-based pair index
@@ -392,7 +393,7 @@ class LimbConsistency:
         r_contrary = np.where(side == -old_side, 0, r_contrary).astype(np.int32)  # the side changed: start afresh
         r_contrary[0] = 0
 
-        out_side = -side if opt.mirrored else side
+        out_side = -side if self.mirrored else side
         n_left_cells = np.bincount(rid, weights=side_raw > 0, minlength=n_reg + 1)
         need = np.where(out_side > 0, area - n_left_cells, np.where(out_side < 0, n_left_cells, 0)) > 0
         fixed = self._relabel(lab, regions, out_side, need, xs, ys, rid, s)

@@ -13,11 +13,14 @@ Per frame: engine (:meth:`VideoSession.predict`: people first, see below, or
 probabilities -> argmax -> left/right limb consistency (sides from each
 person's facing) -> the people's facing -> :class:`ParseResult` with
 ``people``. The temporal state belongs to the session (one per stream, never
-shared) and :meth:`VideoSession.reset` clears it, e.g. at a cut.
+shared) and :meth:`VideoSession.reset` clears it, e.g. at a cut. The stages
+and their state are :class:`~tryon_sdk.video.frame_stages.FrameStages`; the
+options :mod:`tryon_sdk.video.stream_options`. :meth:`VideoSession.parse_stream`
+keeps the engine one batch ahead of the temporal stages (offline jobs).
 
-People first (``roi``, :mod:`tryon_sdk.people.tracking`): in VIDEO and LIVE_STREAM
+People first (``roi``, :mod:`tryon_sdk.people`): in VIDEO and LIVE_STREAM
 mode the region of interest of each person follows their mask from frame to
-frame (:class:`~tryon_sdk.people.tracking.PeopleTracker`), with a whole-frame search
+frame (:class:`~tryon_sdk.people.tracker.PeopleTracker`), with a whole-frame search
 every ``redetect_every`` frames, when a mask touches a crop edge, and while
 nobody is tracked; IMAGE mode searches every frame. Smoothing and limb
 consistency run on the pasted full-frame map, so moving crops change nothing
@@ -35,30 +38,32 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import enum
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
+from ..compositor import Compositor, OverlayCompositor
 from ..errors import ConfigError, InputError
-from ..people.facing import FacingFilter, head_evidence
 from ..inputs import to_rgb_uint8
-from ..labels import argmax_labels, swap_lr
+from ..labels import argmax_labels
 from ..parser import ParseResult
-from ..people.crops import parse_people_first
-from ..people.detect import people_from_labels
-from ..people.person import Person, coerce_options, use_people_first
-from ..people.tracker import PeopleTracker
-from ..visualize import overlay
+from ..people.person import Person
+from .frame_stages import FrameStages
+from .stream_options import (
+    ResultCallback,
+    RunningMode,
+    StreamOptions,
+    StreamStats,
+    limb_options,
+    smoothing_options,
+)
 
 if TYPE_CHECKING:
     from ..parser import Parser
-
-_HAS_STRIDE = "stride_px" in {f.name for f in dataclasses.fields(ParseResult)}
 
 __all__ = [
     "RunningMode",
@@ -69,112 +74,25 @@ __all__ = [
     "Compositor",
     "ResultCallback",
     "default_compositor",
+    "render_frame",
+    "smoothing_options",
+    "limb_options",
     "argmax_labels",
 ]
 
-#: ``(frame HxWx3 uint8 RGB, result) -> HxWx3 uint8 RGB`` image to show or encode.
-Compositor = Callable[[np.ndarray, ParseResult], np.ndarray]
-#: LIVE_STREAM callback ``(result, output_image, timestamp_ms)``; ``output_image`` is the
-#: compositor's output when one is set, else the input frame.
-ResultCallback = Callable[[ParseResult, np.ndarray, int], None]
+#: The output image when no compositor is set: label colours blended over the frame at 50%.
+default_compositor: Compositor = OverlayCompositor()
 
 
-class RunningMode(enum.Enum):
-    """How frames arrive (MediaPipe tasks' running modes)."""
-
-    IMAGE = "image"
-    VIDEO = "video"
-    LIVE_STREAM = "live_stream"
-
-    @classmethod
-    def coerce(cls, value: "RunningMode | str") -> "RunningMode":
-        if isinstance(value, cls):
-            return value
-        try:
-            return cls(str(value).lower())
-        except ValueError:
-            raise ConfigError(f"unknown running mode {value!r}; valid: {', '.join(m.value for m in cls)}") from None
-
-
-def default_compositor(frame: np.ndarray, result: ParseResult) -> np.ndarray:
-    """Label colours blended over the frame at 50%, background untouched."""
-    return overlay(frame, result.labels, alpha=0.5)
-
-
-@dataclass
-class StreamOptions:
-    """Options of a :class:`VideoSession`.
-
-    Attributes:
-        running_mode: ``IMAGE``, ``VIDEO`` or ``LIVE_STREAM`` (a string works too).
-        smoothing: ``True`` (defaults), ``False``, or a ``SmoothingOptions`` from :mod:`tryon_sdk.video.temporal`.
-        limb_consistency: ``True`` (defaults), ``False``, or a ``LimbOptions`` from :mod:`tryon_sdk.video.limbs`.
-        mirrored: the frames are mirrored (selfie preview); left/right come out as the person's own sides.
-        return_probabilities: keep the (smoothed) ``CxHxW`` float32 probabilities in each result.
-        result_callback: LIVE_STREAM only, and required there (see :data:`ResultCallback`).
-        compositor: renders the output image (:meth:`VideoSession.render`, LIVE_STREAM callback, overlay video).
-        roi: people first: ``None`` (auto: for frames at least twice the model input), ``True``, ``False``
-            (the whole frame, as before) or a :class:`~tryon_sdk.people.tracking.PeopleOptions`.
-    """
-
-    running_mode: RunningMode | str = RunningMode.VIDEO
-    smoothing: Any = True
-    limb_consistency: Any = True
-    mirrored: bool = False
-    return_probabilities: bool = False
-    result_callback: ResultCallback | None = None
-    compositor: Compositor | None = None
-    roi: Any = None
-
-    def __post_init__(self) -> None:
-        self.running_mode = RunningMode.coerce(self.running_mode)
-        coerce_options(self.roi)  # raises on a bad value
-        if self.running_mode is RunningMode.LIVE_STREAM and self.result_callback is None:
-            raise ConfigError("LIVE_STREAM mode needs a result_callback")
-        if self.running_mode is not RunningMode.LIVE_STREAM and self.result_callback is not None:
-            raise ConfigError(f"result_callback is only used in LIVE_STREAM mode, not {self.running_mode.name}")
-        if self.result_callback is not None and not callable(self.result_callback):
-            raise ConfigError("result_callback must be callable")
-        if self.compositor is not None and not callable(self.compositor):
-            raise ConfigError("compositor must be callable")
-
-
-@dataclass(frozen=True)
-class StreamStats:
-    """Counters and cumulative stage times of a session."""
-
-    frames_submitted: int
-    frames_processed: int
-    frames_dropped: int
-    last_timestamp_ms: int | None
-    inference_s: float
-    postprocess_s: float
-    people_searches: int = 0  # whole-frame people detection passes (people first)
-
-
-def _temporal_stages(options: StreamOptions) -> tuple[Any, Any]:
-    """Build the smoother and limb fixer the options ask for (``None`` when off)."""
-    smoother = fixer = None
-    if options.smoothing is not False and options.smoothing is not None:
-        from .temporal import SmoothingOptions, TemporalSmoother
-
-        sopts = SmoothingOptions() if options.smoothing is True else options.smoothing
-        if not isinstance(sopts, SmoothingOptions):
-            raise ConfigError(f"smoothing must be a bool or SmoothingOptions, got {type(sopts).__name__}")
-        smoother = TemporalSmoother(sopts)
-    if options.limb_consistency is not False and options.limb_consistency is not None:
-        from .limbs import LimbConsistency, LimbOptions
-
-        if options.limb_consistency is True:
-            lopts = LimbOptions(mirrored=options.mirrored)
-        elif isinstance(options.limb_consistency, LimbOptions):
-            lopts = options.limb_consistency
-            if lopts.mirrored != options.mirrored:
-                lopts = dataclasses.replace(lopts, mirrored=options.mirrored)
-        else:
-            raise ConfigError(f"limb_consistency must be a bool or LimbOptions, got {type(options.limb_consistency).__name__}")
-        fixer = LimbConsistency(lopts)
-    return smoother, fixer
+def render_frame(compositor: Compositor | None, image: np.ndarray, result: ParseResult) -> np.ndarray:
+    """``compositor(image, result)`` (default: :data:`default_compositor`), checked to be ``HxWx3`` uint8 like ``image``."""
+    out = (compositor or default_compositor)(image, result)
+    if not isinstance(out, np.ndarray) or out.shape != image.shape or out.dtype != np.uint8:
+        raise InputError(
+            f"compositor must return an HxWx3 uint8 array like its input {image.shape}, got "
+            f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
+        )
+    return out
 
 
 class VideoSession:
@@ -188,17 +106,8 @@ class VideoSession:
     def __init__(self, parser: "Parser", options: StreamOptions | None = None) -> None:
         self.parser = parser
         self.options = options if options is not None else StreamOptions()
-        self._smoother, self._fixer = _temporal_stages(self.options)
-        self._smooth_state: Any = None
-        self._limb_state: Any = None
-        self._people_options = coerce_options(self.options.roi)
-        self._tracker = PeopleTracker(self._people_options) if self._people_options is not None else None
-        self._people_state: Any = None
-        self._facing_filter = FacingFilter((self._people_options or coerce_options(True)).facing)  # type: ignore[union-attr]
-        self._facing_state: Any = None
-        self._searches = 0
+        self._stages = FrameStages(parser, self.options)
         self._last_ts: int | None = None
-        self._stride_cache: dict[tuple[int, int], float] = {}
         self._closed = False
         self._submitted = self._processed = self._dropped = 0
         self._inference_s = self._post_s = 0.0
@@ -232,7 +141,7 @@ class VideoSession:
                 self._last_ts,
                 self._inference_s,
                 self._post_s,
-                self._searches + (self._people_state.detections if self._people_state is not None else 0),
+                self._stages.people_searches,
             )
 
     @property
@@ -255,13 +164,8 @@ class VideoSession:
         if self.mode is RunningMode.LIVE_STREAM:
             self.flush()
         with self._cv:
-            self._smooth_state = None
-            self._limb_state = None
+            self._stages.reset()
             self._last_ts = None
-            if self._people_state is not None:
-                self._searches += self._people_state.detections
-            self._people_state = None
-            self._facing_state = None
 
     def close(self, *, raise_errors: bool = True) -> None:
         """Finish: a LIVE_STREAM session parses its last waiting frame, then stops its worker.
@@ -276,8 +180,7 @@ class VideoSession:
                 self._stopping = True
                 self._cv.notify_all()
             self._worker.join()
-        self._smooth_state = self._limb_state = None
-        self._facing_state = None
+        self._stages.clear()
         if raise_errors:
             self._raise_worker_error()
 
@@ -312,30 +215,7 @@ class VideoSession:
         """Engine stage: ``CxHxW`` float32 probabilities per frame (on the engine's device) and the people
         found (``None`` where the whole frame was parsed). People first follows the session's ``roi``;
         in VIDEO / LIVE_STREAM mode frames must come in order (the regions of interest are tracked)."""
-        roi, opts = self.options.roi, self._people_options
-        input_size = self.parser.config.input_size
-        first = [
-            i for i, im in enumerate(images) if opts is not None and use_people_first(roi, im.shape[:2], input_size)
-        ]
-        probs: list[Any] = [None] * len(images)
-        people: list[list[Person] | None] = [None] * len(images)
-        if first:
-            if self.mode is RunningMode.IMAGE:
-                found = parse_people_first(self.parser, [images[i] for i in first], opts)  # type: ignore[arg-type]
-                self._searches += len(first)
-                for i, (p, ppl) in zip(first, found):
-                    probs[i], people[i] = p, ppl
-            else:
-                assert self._tracker is not None
-                for i in first:
-                    probs[i], people[i], self._people_state = self._tracker.step(
-                        self.parser, images[i], self._people_state
-                    )
-        whole = [i for i in range(len(images)) if probs[i] is None]
-        if whole:
-            for i, p in zip(whole, self.parser.predict([images[i] for i in whole])):
-                probs[i] = p
-        return probs, people
+        return self._stages.predict(images)
 
     def _process(
         self,
@@ -347,68 +227,15 @@ class VideoSession:
         """Engine on the whole batch (unless ``probs_list`` is given), then the stateful stages frame by frame."""
         t0 = time.perf_counter()
         if probs_list is None:
-            probs_list, people_list = self.predict(images)
+            probs_list, people_list = self._stages.predict(images)
         t1 = time.perf_counter()
-        stateful = self.mode is not RunningMode.IMAGE
-        names = self.parser.config.class_names
-        people_list = people_list if people_list is not None else [None] * len(images)
-        results = []
-        for image, probs, ts, found in zip(images, probs_list, timestamps, people_list):
-            smooth_state = self._smooth_state if stateful else None
-            limb_state = self._limb_state if stateful else None
-            if self._smoother is not None:
-                probs, smooth_state = self._smoother.step(probs, smooth_state, timestamp_ms=ts, frame=image)
-            labels = argmax_labels(probs)
-            if self._fixer is not None:
-                labels, limb_state = self._fixer.step(labels, limb_state, probabilities=probs)
-                labels = np.asarray(labels, dtype=np.uint8)
-            elif self.options.mirrored:  # the limb stage handles this itself when it runs
-                labels = swap_lr(labels)
-            people = self._people(labels, found, limb_state, stateful)
-            if stateful:
-                self._smooth_state, self._limb_state = smooth_state, limb_state
-            p = None
-            if self.options.return_probabilities:
-                p = probs.float().cpu().numpy()
-                if self._smoother is not None and stateful:
-                    p = p.copy()  # the smoother remembers this very tensor: callers may write to theirs
-            results.append(ParseResult(labels, p, image, names, ts, **self._extra_fields(labels.shape), people=people))
+        results = self._stages.process(images, timestamps, probs_list, people_list)
         t2 = time.perf_counter()
         with self._cv:
             self._inference_s += t1 - t0
             self._post_s += t2 - t1
             self._processed += len(results)
         return results
-
-    def _people(
-        self, labels: np.ndarray, found: Sequence[Person] | None, limb_state: Any, stateful: bool
-    ) -> tuple[Person, ...]:
-        """The frame's people with their facing (limb stage's when it ran, else head + hysteresis per track)."""
-        people = list(found) if found is not None else people_from_labels(labels, self._people_options)
-        if not people:
-            return ()
-        if limb_state is not None:
-            flip = self._fixer.options.flip_frames  # type: ignore[union-attr]
-            return tuple(dataclasses.replace(p, facing=limb_state.facing_in(p.box, flip)) for p in people)
-        keys = [p.track_id if p.track_id is not None else -k - 1 for k, p in enumerate(people)]
-        evidence = {
-            key: head_evidence(
-                np.ascontiguousarray(labels[p.box.y0 : p.box.y1, p.box.x0 : p.box.x1]), top_cut=p.box.y0 == 0
-            )
-            for key, p in zip(keys, people)
-        }
-        facing, state = self._facing_filter.step(evidence, self._facing_state if stateful else None)
-        if stateful:
-            self._facing_state = state
-        return tuple(dataclasses.replace(p, facing=facing[key]) for key, p in zip(keys, people))
-
-    def _extra_fields(self, shape: tuple[int, int]) -> dict[str, Any]:
-        # ParseResult.stride_px (edge-refinement radius) is set the way Parser.parse sets it.
-        if not _HAS_STRIDE or not hasattr(self.parser, "stride_px"):
-            return {}
-        if shape not in self._stride_cache:
-            self._stride_cache[shape] = self.parser.stride_px(shape)
-        return {"stride_px": self._stride_cache[shape]}
 
     # ------------------------------------------------------------ IMAGE/VIDEO
     def parse(self, frame: Any, timestamp_ms: int | None = None) -> ParseResult:
@@ -447,6 +274,79 @@ class VideoSession:
                 raise InputError(f"probabilities must be CxHxW tensors at the frame size {np.shape(f)[:2]}")
         return self._parse_many("parse_probabilities", frames, timestamps_ms, list(probabilities), people)
 
+    def parse_stream(
+        self, batches: Iterable[tuple[Sequence[Any], Sequence[int] | None]]
+    ) -> Iterator[list[ParseResult]]:
+        """Parse consecutive ``(frames, timestamps_ms)`` batches; yields each batch's results in order.
+
+        The same results as :meth:`parse_many` batch by batch, but the engine works on batch ``k + 1``
+        (in a thread of the session's own: only the engine stage's state is touched there) while the
+        smoothing and limb stages run on batch ``k`` in the caller's thread. Close the generator (or
+        exhaust it) before using the session again.
+        """
+        self._require("parse_stream", RunningMode.IMAGE, RunningMode.VIDEO)
+        last = self._last_ts
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tryon-engine") as engine:
+            pending: tuple[list[np.ndarray], list[int | None], Future] | None = None
+            try:
+                for frames, timestamps_ms in batches:
+                    images, stamps = self._admit("parse_stream", frames, timestamps_ms, last)
+                    if not images:
+                        continue
+                    last = stamps[-1] if self.mode is RunningMode.VIDEO else last
+                    ahead = (images, stamps, engine.submit(self._predict_timed, images))
+                    if pending is not None:
+                        yield self._finish_batch(*pending)
+                    pending = ahead
+                if pending is not None:
+                    yield self._finish_batch(*pending)
+                    pending = None
+            finally:
+                if pending is not None:
+                    pending[2].cancel()
+
+    def _predict_timed(self, images: list[np.ndarray]) -> tuple[list[torch.Tensor], list[list[Person] | None]]:
+        t0 = time.perf_counter()
+        out = self.predict(images)
+        with self._cv:
+            self._inference_s += time.perf_counter() - t0
+        return out
+
+    def _finish_batch(self, images: list[np.ndarray], stamps: list[int | None], engine: Future) -> list[ParseResult]:
+        probs, people = engine.result()
+        results = self._process(images, stamps, probs, people)
+        if self.mode is RunningMode.VIDEO:
+            self._last_ts = stamps[-1]  # type: ignore[assignment]
+        return results
+
+    def _admit(
+        self, method: str, frames: Sequence[Any], timestamps_ms: Sequence[int] | None, last_ts: int | None
+    ) -> tuple[list[np.ndarray], list[int | None]]:
+        """Checked RGB frames and timestamps (VIDEO: integers increasing after ``last_ts``), counted as submitted."""
+        self._require(method, RunningMode.IMAGE, RunningMode.VIDEO)
+        if self.mode is RunningMode.VIDEO:
+            if timestamps_ms is None:
+                raise InputError("VIDEO mode needs a timestamp_ms for every frame")
+            if len(timestamps_ms) != len(frames):
+                raise InputError(f"{len(frames)} frames but {len(timestamps_ms)} timestamps")
+            checked, saved = [], self._last_ts
+            try:
+                self._last_ts = last_ts
+                for t in timestamps_ms:
+                    checked.append(self._check_timestamp(t))
+                    self._last_ts = checked[-1]
+            finally:
+                self._last_ts = saved  # committed only once the batch is parsed
+            stamps: list[int | None] = list(checked)
+        else:
+            stamps = list(timestamps_ms) if timestamps_ms is not None else [None] * len(frames)
+            if len(stamps) != len(frames):
+                raise InputError(f"{len(frames)} frames but {len(stamps)} timestamps")
+        images = [to_rgb_uint8(f) for f in frames]
+        with self._cv:
+            self._submitted += len(images)
+        return images, stamps
+
     def _parse_many(
         self,
         method: str,
@@ -455,29 +355,9 @@ class VideoSession:
         probabilities: list[torch.Tensor] | None,
         people: Sequence[Sequence[Person] | None] | None = None,
     ) -> list[ParseResult]:
-        self._require(method, RunningMode.IMAGE, RunningMode.VIDEO)
-        if self.mode is RunningMode.VIDEO:
-            if timestamps_ms is None:
-                raise InputError("VIDEO mode needs a timestamp_ms for every frame")
-            if len(timestamps_ms) != len(frames):
-                raise InputError(f"{len(frames)} frames but {len(timestamps_ms)} timestamps")
-            checked, last = [], self._last_ts
-            try:
-                for t in timestamps_ms:
-                    checked.append(self._check_timestamp(t))
-                    self._last_ts = checked[-1]
-            finally:
-                self._last_ts = last  # committed only once the batch is parsed
-            stamps: list[int | None] = list(checked)
-        else:
-            stamps = list(timestamps_ms) if timestamps_ms is not None else [None] * len(frames)
-            if len(stamps) != len(frames):
-                raise InputError(f"{len(frames)} frames but {len(stamps)} timestamps")
-        images = [to_rgb_uint8(f) for f in frames]
+        images, stamps = self._admit(method, frames, timestamps_ms, self._last_ts)
         if not images:
             return []
-        with self._cv:
-            self._submitted += len(images)
         results = self._process(images, stamps, probabilities, people)
         if self.mode is RunningMode.VIDEO:
             self._last_ts = stamps[-1]  # type: ignore[assignment]
@@ -488,14 +368,7 @@ class VideoSession:
         image = frame if frame is not None else result.image
         if image is None:
             raise InputError("render() needs the frame: this result keeps no image")
-        comp = self.options.compositor or default_compositor
-        out = comp(image, result)
-        if not isinstance(out, np.ndarray) or out.shape != image.shape or out.dtype != np.uint8:
-            raise InputError(
-                f"compositor must return an HxWx3 uint8 array like its input {image.shape}, got "
-                f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
-            )
-        return out
+        return render_frame(self.options.compositor, image, result)
 
     # ------------------------------------------------------------ LIVE_STREAM
     def parse_async(self, frame: Any, timestamp_ms: int) -> None:

@@ -1,0 +1,179 @@
+"""The per-frame stages of a streaming session and their state (used by :class:`~tryon_sdk.video.stream.VideoSession`).
+
+Engine (people first with tracked regions of interest, or the whole frame) -> temporal
+smoothing of the probabilities -> argmax -> left/right limb consistency -> each person's facing
+-> :class:`~tryon_sdk.parser.ParseResult`. IMAGE mode keeps no state between frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import torch
+
+from ..labels import argmax_labels, swap_lr
+from ..parser import ParseResult
+from ..people.facing import FacingFilter, head_evidence
+from ..people.crops import parse_people_first
+from ..people.detect import people_from_labels
+from ..people.person import Person, coerce_options, use_people_first
+from ..people.tracker import PeopleTracker
+from .stream_options import RunningMode, StreamOptions
+
+if TYPE_CHECKING:
+    from ..parser import Parser
+
+__all__ = ["FrameStages"]
+
+_HAS_STRIDE = "stride_px" in {f.name for f in dataclasses.fields(ParseResult)}
+
+
+def _temporal_stages(options: StreamOptions) -> tuple[Any, Any]:
+    """Build the smoother and limb fixer the options ask for (``None`` when off)."""
+    smoother = fixer = None
+    if options.smoothing is not None:
+        from .temporal import TemporalSmoother
+
+        smoother = TemporalSmoother(options.smoothing)
+    if options.limb_consistency is not None:
+        from .limbs import LimbConsistency
+
+        fixer = LimbConsistency(options.limb_consistency, mirrored=options.mirrored)
+    return smoother, fixer
+
+
+class FrameStages:
+    """The stages of one stream and their state; the owner (a session) calls them from one thread,
+    except :meth:`predict`, whose state (the tracked people) only it touches."""
+
+    def __init__(self, parser: "Parser", options: StreamOptions) -> None:
+        self.parser, self.options = parser, options
+        self.stateful = options.running_mode is not RunningMode.IMAGE
+        self._smoother, self._fixer = _temporal_stages(options)
+        self._smooth_state: Any = None
+        self._limb_state: Any = None
+        self._people_options = coerce_options(options.roi)
+        self._tracker = PeopleTracker(self._people_options) if self._people_options is not None else None
+        self._people_state: Any = None
+        self._facing_filter = FacingFilter((self._people_options or coerce_options(True)).facing)  # type: ignore[union-attr]
+        self._facing_state: Any = None
+        self._searches = 0
+        self._stride_cache: dict[tuple[int, int], float] = {}
+
+    @property
+    def people_searches(self) -> int:
+        """Whole-frame people detection passes so far."""
+        return self._searches + (self._people_state.detections if self._people_state is not None else 0)
+
+    def reset(self) -> None:
+        """Forget the temporal state (a new shot or stream)."""
+        self._smooth_state = None
+        self._limb_state = None
+        if self._people_state is not None:
+            self._searches += self._people_state.detections
+        self._people_state = None
+        self._facing_state = None
+
+    def clear(self) -> None:
+        """Drop the temporal state's arrays (the session is closed)."""
+        self._smooth_state = self._limb_state = None
+        self._facing_state = None
+
+    def predict(self, images: Sequence[np.ndarray]) -> tuple[list[torch.Tensor], list[list[Person] | None]]:
+        """Engine stage: probabilities per frame and the people found (see :meth:`VideoSession.predict`)."""
+        roi, opts = self.options.roi, self._people_options
+        input_size = self.parser.config.input_size
+        first = [
+            i for i, im in enumerate(images) if opts is not None and use_people_first(roi, im.shape[:2], input_size)
+        ]
+        probs: list[Any] = [None] * len(images)
+        people: list[list[Person] | None] = [None] * len(images)
+        if first:
+            if not self.stateful:
+                found = parse_people_first(self.parser, [images[i] for i in first], opts)  # type: ignore[arg-type]
+                self._searches += len(first)
+                for i, (p, ppl) in zip(first, found):
+                    probs[i], people[i] = p, ppl
+            else:
+                assert self._tracker is not None
+                for i in first:
+                    probs[i], people[i], self._people_state = self._tracker.step(
+                        self.parser, images[i], self._people_state
+                    )
+        whole = [i for i in range(len(images)) if probs[i] is None]
+        if whole:
+            for i, p in zip(whole, self.parser.predict([images[i] for i in whole])):
+                probs[i] = p
+        return probs, people
+
+    def process(
+        self,
+        images: list[np.ndarray],
+        timestamps: list[int | None],
+        probs_list: Sequence[torch.Tensor],
+        people_list: Sequence[Sequence[Person] | None] | None = None,
+    ) -> list[ParseResult]:
+        """The stages after the engine, frame by frame: smoothing, argmax, limb consistency, the people's facing."""
+        stateful = self.stateful
+        names = self.parser.config.class_names
+        people_list = people_list if people_list is not None else [None] * len(images)
+        results = []
+        for image, probs, ts, found in zip(images, probs_list, timestamps, people_list):
+            smooth_state = self._smooth_state if stateful else None
+            limb_state = self._limb_state if stateful else None
+            if self._smoother is not None:
+                probs, smooth_state = self._smoother.step(probs, smooth_state, timestamp_ms=ts, frame=image)
+            labels = argmax_labels(probs)
+            if self._fixer is not None:
+                labels, limb_state = self._fixer.step(labels, limb_state, probabilities=probs)
+                labels = np.asarray(labels, dtype=np.uint8)
+            elif self.options.mirrored:  # the limb stage handles this itself when it runs
+                labels = swap_lr(labels)
+            people = self._people(labels, found, limb_state, stateful)
+            if stateful:
+                self._smooth_state, self._limb_state = smooth_state, limb_state
+            results.append(
+                ParseResult.from_maps(
+                    labels,
+                    probs if self.options.return_probabilities else None,
+                    image,
+                    names,
+                    timestamp_ms=ts,
+                    people=people,
+                    copy=self._smoother is not None and stateful,  # the smoother remembers this very tensor
+                    **self._extra_fields(labels.shape),
+                )
+            )
+        return results
+
+    def _people(
+        self, labels: np.ndarray, found: Sequence[Person] | None, limb_state: Any, stateful: bool
+    ) -> tuple[Person, ...]:
+        """The frame's people with their facing (limb stage's when it ran, else head + hysteresis per track)."""
+        people = list(found) if found is not None else people_from_labels(labels, self._people_options)
+        if not people:
+            return ()
+        if limb_state is not None:
+            flip = self._fixer.options.flip_frames  # type: ignore[union-attr]
+            return tuple(dataclasses.replace(p, facing=limb_state.facing_in(p.box, flip)) for p in people)
+        keys = [p.track_id if p.track_id is not None else -k - 1 for k, p in enumerate(people)]
+        evidence = {
+            key: head_evidence(
+                np.ascontiguousarray(labels[p.box.y0 : p.box.y1, p.box.x0 : p.box.x1]), top_cut=p.box.y0 == 0
+            )
+            for key, p in zip(keys, people)
+        }
+        facing, state = self._facing_filter.step(evidence, self._facing_state if stateful else None)
+        if stateful:
+            self._facing_state = state
+        return tuple(dataclasses.replace(p, facing=facing[key]) for key, p in zip(keys, people))
+
+    def _extra_fields(self, shape: tuple[int, int]) -> dict[str, Any]:
+        # ParseResult.stride_px (edge-refinement radius) is set the way Parser.parse sets it.
+        if not _HAS_STRIDE or not hasattr(self.parser, "stride_px"):
+            return {}
+        if shape not in self._stride_cache:
+            self._stride_cache[shape] = self.parser.stride_px(shape)
+        return {"stride_px": self._stride_cache[shape]}
