@@ -46,7 +46,7 @@ THREADS = int(os.environ["TRYON_BENCH_THREADS"]) if os.environ.get("TRYON_BENCH_
 
 def _default_parser() -> tuple[Parser, str]:
     try:
-        return Parser.from_pretrained(device="cpu"), "bundled default model"
+        return Parser.from_pretrained(device="cpu", runtime="torch"), "bundled default model"
     except CheckpointError:
         torch.manual_seed(0)
         parser = Parser.from_config(device="cpu")
@@ -57,7 +57,7 @@ def _default_parser() -> tuple[Parser, str]:
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     parser, label = _default_parser()
-    fast = Parser(TorchEngine(parser.engine.model, parser.config, device="cpu", precision="bf16", channels_last=True))
+    fast = Parser(TorchEngine(parser.model, parser.config, device="cpu", precision="bf16", channels_last=True))
     engines = {"torch": parser, "torch bf16+channels_last": fast}
     try:
         from tryon_sdk.engines.export import export_onnx

@@ -27,7 +27,7 @@ def setup(request):
 
 def test_forward(benchmark, setup, record):
     size, parser, _, batch = setup
-    model = parser.engine.model
+    model = parser.model
 
     def forward():
         with torch.inference_mode():

@@ -44,7 +44,7 @@ def test_pipeline_vs_forward(tmp_path, record, ratio):
     src = REAL if REAL.is_file() else make_video(tmp_path / "clip.mp4", width=768, height=432, frames=FRAMES, steady=True)
     torch.manual_seed(0)
     parser = Parser.from_config(device="cpu")
-    model, cfg = parser.engine.model, parser.config
+    model, cfg = parser.model, parser.config
     frames = [f.image for f in VideoReader(src, max_frames=FRAMES)]
     assert len(frames) == FRAMES
     batches = []

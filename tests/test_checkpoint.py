@@ -61,7 +61,7 @@ def test_fp16_weights_load_back_as_float32(tmp_path, calibrated, person_image):
     state, _ = load_checkpoint(tmp_path / "half")
     assert all(t.dtype == torch.float32 for t in state.values() if t.is_floating_point())
     assert (tmp_path / "half" / WEIGHTS_NAME).stat().st_size < 0.6 * sum(
-        t.numel() * 4 for t in calibrated.engine.model.state_dict().values() if t.is_floating_point()
+        t.numel() * 4 for t in calibrated.model.state_dict().values() if t.is_floating_point()
     )
     half = probabilities(Parser.from_pretrained(tmp_path / "half", device="cpu"), person_image)
     full = probabilities(calibrated, person_image)

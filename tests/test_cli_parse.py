@@ -91,6 +91,7 @@ def test_video_with_audio_round_trip(tmp_path, capsys, checkpoint, reference):
     assert summary["frames_processed"] == 10 and summary["frames_skipped"] == 0 and summary["frames_dropped"] == 0
     assert summary["input"]["has_audio"] and summary["input"]["width"] == 80
     assert set(summary["timings_s"]) >= {"wall", "decode", "inference", "encode"}
+    assert summary["model"]["runtime"] == "torch"  # a checkpoint without model.onnx runs on torch
     for meta, lab in zip(summary["frames"], labels):
         share = np.bincount(lab.ravel(), minlength=18) / lab.size
         np.testing.assert_allclose(meta["class_share"], share, atol=1e-5)

@@ -40,7 +40,7 @@ def test_bundled_files_and_metadata():
 def test_checksum_matches_weights(default_parser):
     stored = load_file(resolve_checkpoint(None) / WEIGHTS_NAME)
     assert weights_checksum(stored) == default_parser.config.sha256
-    live = default_parser.engine.model.state_dict()
+    live = default_parser.model.state_dict()
     assert set(live) == set(stored)
     assert all(torch.equal(live[k].to(v.dtype), v) for k, v in stored.items())
 
@@ -76,6 +76,7 @@ def test_demo_runs_and_writes_outputs(tmp_path, capsys):
         assert sum(1 for _ in c.decode(video=0)) == 6
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames_processed"] == 6
+    assert summary["model"]["runtime"] == "onnxruntime"  # the bundled model.onnx, on the CPU
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary leftovers
 
 

@@ -47,7 +47,7 @@ def calibrated_parser(architecture: str = "deeplabv3") -> Parser:
     """A random-weight parser whose BatchNorm statistics come from a few images."""
     torch.manual_seed(0)
     parser = Parser.from_config(device="cpu", input_size=INPUT, architecture=architecture)
-    net = parser.engine.model
+    net = parser.model
     for m in net.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.reset_running_stats()

@@ -1,8 +1,8 @@
-"""ONNX Runtime as the parser's runtime for safetensors checkpoints: same results, exported once, int8."""
+"""ONNX Runtime as the parser's runtime for safetensors checkpoints: chosen by default when the checkpoint
+ships its graph, same results, exported once otherwise, int8."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 
 import numpy as np
@@ -11,9 +11,6 @@ import pytest
 from tryon_sdk import Parser
 from tryon_sdk.errors import CheckpointError, ConfigError
 from tryon_sdk.models.registry import resolve_checkpoint
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime is not installed")
-
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
@@ -27,9 +24,49 @@ def _frames(n=2):
     return [f for f, _ in sample_frames(num_frames=n, size=(216, 384), seed=2)]
 
 
-def test_onnxruntime_matches_torch_and_is_exported_once(cache, monkeypatch):
-    torch_parser = Parser.from_pretrained(device="cpu")
-    ort_parser = Parser.from_pretrained(device="cpu", runtime="onnxruntime")
+@pytest.fixture
+def without_graph(tmp_path):
+    """A copy of the bundled checkpoint without its model.onnx."""
+    folder = tmp_path / "no-graph"
+    shutil.copytree(resolve_checkpoint(None), folder, ignore=shutil.ignore_patterns("*.onnx"))
+    return folder
+
+
+def test_the_bundled_model_runs_on_onnxruntime_by_default_with_torchs_results(cache):
+    auto = Parser.from_pretrained(device="cpu")
+    torch_parser = Parser.from_pretrained(device="cpu", runtime="torch")
+    assert (auto.engine.name, torch_parser.engine.name) == ("onnxruntime", "torch")
+    assert auto.model is not None and auto.config.sha256 == torch_parser.config.sha256
+    for frame in _frames():
+        a = torch_parser.parse(frame, return_probabilities=True, roi=False)
+        b = auto.parse(frame, return_probabilities=True, roi=False)
+        assert np.array_equal(a.labels, b.labels)
+        assert np.abs(a.probabilities - b.probabilities).max() < 1e-4
+    assert not (cache / "onnx").exists()  # the bundled graph is used as it is
+
+
+@pytest.mark.parametrize("kwargs", [{"precision": "bf16"}, {"channels_last": True}, {"compile": True}])
+def test_auto_keeps_torch_for_torch_only_options(kwargs):
+    assert Parser.from_pretrained(device="cpu", **kwargs).engine.name == "torch"
+
+
+def test_auto_keeps_torch_without_a_matching_graph(cache, without_graph):
+    assert Parser.from_pretrained(without_graph, device="cpu").engine.name == "torch"
+    other = without_graph.parent / "other"
+    shutil.copytree(without_graph, other)
+    Parser.from_pretrained(without_graph, device="cpu", runtime="onnxruntime")  # exports into the cache
+    (exported,) = (cache / "onnx").glob("*.onnx")
+    shutil.copy(exported, other / "model.onnx")
+    assert Parser.from_pretrained(other, device="cpu").engine.name == "onnxruntime"
+    config = (other / "config.json").read_text()
+    sha = Parser.from_pretrained(other, device="cpu").config.sha256
+    (other / "config.json").write_text(config.replace(sha, "0" * 64))  # the graph is now of other weights
+    assert Parser.from_pretrained(other, device="cpu", verify=False).engine.name == "torch"
+
+
+def test_onnxruntime_matches_torch_and_is_exported_once(cache, monkeypatch, without_graph):
+    torch_parser = Parser.from_pretrained(without_graph, device="cpu", runtime="torch")
+    ort_parser = Parser.from_pretrained(without_graph, device="cpu", runtime="onnxruntime")
     assert ort_parser.engine.name == "onnxruntime"
     for frame in _frames():
         a = torch_parser.parse(frame, return_probabilities=True, roi=False)
@@ -41,7 +78,7 @@ def test_onnxruntime_matches_torch_and_is_exported_once(cache, monkeypatch):
     import tryon_sdk.engines.export
 
     monkeypatch.setattr(tryon_sdk.engines.export, "export_onnx", lambda *a, **k: pytest.fail("the cached export must be reused"))
-    Parser.from_pretrained(device="cpu", runtime="onnxruntime")
+    Parser.from_pretrained(without_graph, device="cpu", runtime="onnxruntime")
 
 
 def test_an_onnxruntime_parser_still_saves_its_weights(cache, tmp_path):
@@ -70,7 +107,7 @@ def test_int8_runs_the_checkpoints_quantised_model(cache, tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"runtime": "tensorrt"}, "valid: torch, onnxruntime"),
+        ({"runtime": "tensorrt"}, "valid: auto, torch, onnxruntime"),
         ({"precision": "int8"}, "runtime='onnxruntime'"),
         ({"runtime": "onnxruntime", "precision": "bf16"}, "torch options"),
     ],

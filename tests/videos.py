@@ -197,7 +197,7 @@ def calibrated_parser(input_size: tuple[int, int] = (64, 48), seed: int = 0):
 
     torch.manual_seed(seed)
     parser = Parser.from_config(device="cpu", input_size=input_size)
-    model = parser.engine.model
+    model = parser.model
     for mod in model.modules():
         if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
             mod.reset_running_stats()

@@ -24,7 +24,7 @@ import torch
 
 from .models.checkpoint import load_checkpoint, load_weights_into, save_checkpoint
 from .config import ModelConfig
-from .engines.runtime import check_expected, checkpoint_on_onnxruntime, open_onnx_file
+from .engines.runtime import RUNTIMES, check_expected, checkpoint_on_onnxruntime, choose_runtime, open_onnx_file
 from .engines.torch_engine import PRECISIONS as TORCH_PRECISIONS, Engine, TorchEngine
 from .engines.tta import flip_tta_probabilities
 from .models.builders import build_model, output_stride
@@ -42,8 +42,6 @@ from .visualize import colorize, overlay
 
 __all__ = ["Parser", "ParseResult", "RUNTIMES", "PRECISIONS"]
 
-#: Inference runtimes of :meth:`Parser.from_pretrained`.
-RUNTIMES: tuple[str, ...] = ("torch", "onnxruntime")
 #: Precisions of :meth:`Parser.from_pretrained` (int8: ONNX Runtime only).
 PRECISIONS: tuple[str, ...] = (*TORCH_PRECISIONS, "int8")
 
@@ -161,6 +159,12 @@ class Parser:
         return self.engine.device
 
     @property
+    def model(self) -> torch.nn.Module | None:
+        """The torch network behind this parser (to save, fine-tune or export), whatever runtime runs it;
+        ``None`` for an exported ``.onnx`` file."""
+        return getattr(self.engine, "model", None) or self._module
+
+    @property
     def preprocess(self) -> Preprocess:
         """The input transform of this parser's model (letterbox + normalisation, :mod:`tryon_sdk.preprocess`)."""
         return Preprocess.from_config(self.config)
@@ -198,7 +202,7 @@ class Parser:
         backbone: str | None = None,
         num_classes: int | None = None,
         verify: bool | None = None,
-        runtime: str = "torch",
+        runtime: str = "auto",
     ) -> "Parser":
         """Load a checkpoint written by :meth:`save_pretrained` (never unpickles), or an exported ``.onnx`` file.
 
@@ -207,8 +211,12 @@ class Parser:
         config records (``None``: on for safetensors). ``precision``: ``None`` (the checkpoint's own),
         ``"fp32"``, ``"fp16"`` / ``"bf16"`` (torch autocast) or ``"int8"`` (ONNX Runtime).
 
-        ``runtime="onnxruntime"`` runs a safetensors checkpoint on ONNX Runtime (much faster than torch on a
-        few CPU cores; ``int8`` runs the folder's ``model-int8.onnx``). ``.onnx`` files always run on ONNX
+        ``runtime="auto"`` (the default) runs on ONNX Runtime on the CPU when the checkpoint ships a
+        ``model.onnx`` of the same weights (the bundled model does) and no torch-only option is asked for,
+        else on torch (:func:`~tryon_sdk.engines.runtime.choose_runtime`). ``runtime="onnxruntime"`` always
+        runs a safetensors checkpoint on ONNX Runtime (much faster than torch on a few CPU cores; exported
+        once and cached when the folder has no ``model.onnx``; ``int8`` runs the folder's
+        ``model-int8.onnx``); ``runtime="torch"`` always on torch. ``.onnx`` files always run on ONNX
         Runtime, with the same pre- and post-processing; ``compile``, ``channels_last=True``, a ``precision``
         other than the file's own and ``verify=True`` (an ``.onnx`` file records no checksum of its weights)
         cannot be honoured there and raise :class:`ConfigError`. See :mod:`tryon_sdk.engines.runtime`.
@@ -231,6 +239,10 @@ class Parser:
         check_expected(config, path, backbone, num_classes)
         model = build_model(config)
         load_weights_into(model, state, config, source=str(path))
+        if runtime == "auto":
+            runtime = choose_runtime(
+                path, config, device=device, precision=precision, channels_last=channels_last, compile=compile
+            )
         if runtime == "onnxruntime":
             engine = checkpoint_on_onnxruntime(
                 path, model, config, device=device, precision=precision, channels_last=channels_last, compile=compile
@@ -248,11 +260,13 @@ class Parser:
         return cls(engine, flip_tta=flip_tta, module=module)
 
     def save_pretrained(self, directory: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
-        """Write ``model.safetensors`` + ``config.json`` into ``directory``; returns the folder."""
-        model = getattr(self.engine, "model", None) or self._module
-        if model is None:
+        """Write ``model.safetensors`` + ``config.json`` into ``directory``; returns the folder.
+
+        The parser itself is left as it is (load the folder to get its checksummed config).
+        """
+        if self.model is None:
             raise ConfigError(f"{type(self.engine).__name__} has no torch model to save")
-        self.engine.config = save_checkpoint(model, self.config, directory, dtype=dtype)
+        save_checkpoint(self.model, self.config, directory, dtype=dtype)
         return Path(directory)
 
     # ---------------------------------------------------------------- inference

@@ -19,7 +19,7 @@ from .conftest import synthetic_people
 def test_training_metrics_equal_the_parsers(size, flip_tta):
     parser = Parser.from_pretrained(device="cpu", flip_tta=flip_tta)
     images, masks = synthetic_people(6, h=size[0], w=size[1], seed=7)
-    report = evaluate_arrays(parser.engine.model, parser.config, images, masks, batch_size=4, flip_tta=flip_tta)
+    report = evaluate_arrays(parser.model, parser.config, images, masks, batch_size=4, flip_tta=flip_tta)
     cm = torch.zeros(18, 18, dtype=torch.int64)
     for image, mask in zip(images, masks):
         labels = parser.parse(image).labels

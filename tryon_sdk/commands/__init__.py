@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from ..engines.runtime import RUNTIMES
+
 if TYPE_CHECKING:
     from ..parser import Parser
 
@@ -20,10 +22,13 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     add_model_argument(p)
     add_checksum_argument(p)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    p.add_argument("--runtime", default="torch", choices=("torch", "onnxruntime"),
-                   help="inference runtime: torch, or onnxruntime (exported once and cached; much faster on a few CPU cores)")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16", "int8"),
-                   help="fp16 (CUDA) / bf16: torch autocast; int8: the checkpoint's model-int8.onnx on onnxruntime (default: fp32)")
+    p.add_argument("--runtime", default="auto", choices=RUNTIMES,
+                   help="inference runtime: auto (onnxruntime on the CPU when the checkpoint ships a model.onnx, as the "
+                        "bundled model does; else torch), torch, or onnxruntime (exported once and cached when the "
+                        "checkpoint has no model.onnx; much faster on a few CPU cores) (default: auto)")
+    p.add_argument("--precision", default=None, choices=("fp32", "fp16", "bf16", "int8"),
+                   help="fp16 (CUDA) / bf16: torch autocast; int8: the checkpoint's model-int8.onnx on onnxruntime "
+                        "(default: the model's own, fp32 for checkpoints)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="NHWC memory format (default: on for CUDA, off for CPU)")
     p.add_argument("--flip-tta", action="store_true",
@@ -61,6 +66,6 @@ def load_parser(args: argparse.Namespace) -> "Parser":
         precision=args.precision,
         channels_last=args.channels_last,
         flip_tta=args.flip_tta,
-        verify=getattr(args, "verify_checksum", True),
-        runtime=getattr(args, "runtime", "torch"),
+        verify=None if getattr(args, "verify_checksum", True) else False,  # None: check what can be checked
+        runtime=getattr(args, "runtime", "auto"),
     )

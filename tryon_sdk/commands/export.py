@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engines.export import export_onnx, verify_onnx
     from ..parser import Parser
 
-    parser = Parser.from_pretrained(args.model, device="cpu")
+    parser = Parser.from_pretrained(args.model, device="cpu", runtime="torch")  # torch is the reference
     path = export_onnx(parser, args.output, exporter=args.exporter, opset=args.opset)
     size_mb = path.stat().st_size / 2**20
     c = parser.config

@@ -35,7 +35,7 @@ from torch import nn
 
 from .._version import __version__
 from ..config import ModelConfig
-from .torch_engine import Engine
+from .torch_engine import Engine, TorchEngine
 from ..errors import CheckpointError, ConfigError
 from .onnx_engine import CONFIG_METADATA_KEY, OnnxEngine
 from ..outputs import atomic_path
@@ -74,9 +74,9 @@ def _source(model: "Parser | nn.Module | str | os.PathLike | None", config: Mode
     from ..parser import Parser
 
     if model is None or isinstance(model, (str, os.PathLike)):
-        model = Parser.from_pretrained(model, device="cpu")
+        model = Parser.from_pretrained(model, device="cpu", runtime="torch")
     if isinstance(model, Parser):
-        net = getattr(model.engine, "model", None)
+        net = model.model
         if not isinstance(net, nn.Module):
             raise ConfigError(f"cannot export a parser whose engine ({type(model.engine).__name__}) has no torch model")
         return net, config or model.config
@@ -199,6 +199,8 @@ def verify_onnx(
     as one batch, which checks the dynamic batch axis.
     """
     engine: Engine = getattr(reference, "engine", reference)
+    if not isinstance(engine, TorchEngine) and isinstance(getattr(reference, "model", None), nn.Module):
+        engine = TorchEngine(reference.model, engine.config, device="cpu")  # torch is the reference, whatever runs the parser
     ort_engine = onnx_model if isinstance(onnx_model, OnnxEngine) else OnnxEngine(onnx_model, device="cpu")
     cfg = engine.config
     if sizes is None:

@@ -82,7 +82,14 @@ def option_repr(value: Any) -> Any:
 def model_entry(parser: Parser, *, architecture: bool = True) -> dict[str, Any]:
     cfg = parser.config
     head = {"architecture": cfg.architecture} if architecture else {}
-    return {**head, "backbone": cfg.backbone, "input_size": list(cfg.input_size), "sha256": cfg.sha256, "device": str(parser.device)}
+    return {
+        **head,
+        "backbone": cfg.backbone,
+        "input_size": list(cfg.input_size),
+        "sha256": cfg.sha256,
+        "device": str(parser.device),
+        "runtime": getattr(parser.engine, "name", type(parser.engine).__name__),
+    }
 
 
 def options_entry(options: PipelineOptions, outputs: tuple[str, ...]) -> dict[str, Any]:
