@@ -172,6 +172,26 @@ def test_e2e_real_clip(benchmark, models, clip_frames, engine, mode, roi, record
     record(name, benchmark)
     record(f"{len(frames)} seconds", timed(float(len(frames))))
     ratio(f"real clip fps, {mode}, {where}, {engine} ({label})", f"{len(frames)} seconds", name, ">= 30")
+    forward = f"bare forward, real clip 768x432 {len(frames)} frames, {engine}"
+    with _threads(THREADS):
+        record(forward, timed(_bare_forward(parser, frames)))
+    ratio(f"{mode} {where} / bare forward, {engine}", name, forward, "<= 1.10")
+
+
+def _bare_forward(parser: Parser, frames, rounds: int = 3) -> float:
+    """Seconds for the engine alone on the frames, each letterboxed to the model's input as a whole-frame
+    parse feeds it (batch 1, input prepared beforehand): best of ``rounds``."""
+    import time
+
+    batches = [parser.preprocess([torch.from_numpy(f).permute(2, 0, 1)])[0] for f in frames]
+    parser.engine(batches[0])  # warm-up
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for b in batches:
+            parser.engine(b)
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 # ----------------------------------------------------- regions and compositors

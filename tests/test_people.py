@@ -14,7 +14,7 @@ import torch
 
 from tryon_sdk import Parser
 from tryon_sdk.errors import ConfigError, InputError
-from tryon_sdk.labels import hflip_labels
+from tryon_sdk.labels import argmax_labels, hflip_labels
 from tryon_sdk.people.crops import paste
 from tryon_sdk.people.detect import crop_window
 from tryon_sdk.people.person import PeopleOptions, Person, check_boxes, use_people_first
@@ -384,3 +384,20 @@ def test_live_stream_tracks_people_too(parser):
             live.flush()
     assert len(got) == 6 and all(r.people and r.people[0].track_id == 1 for r in got)
     assert all(side_accuracy(r.labels, t) > 0.97 for r, t in zip(got, truths))
+
+
+@pytest.mark.parametrize(
+    "boxes",
+    [[(70, 55, 130, 185)], [(70, 55, 130, 185), (110, 40, 380, 200), (320, 35, 400, 195)]],
+    ids=["one crop", "overlapping crops"],
+)
+def test_labels_without_probabilities_are_the_argmax_of_the_pasted_map(parser, boxes):
+    """Without probabilities the labels are pasted from the crops' own labels; they must equal the argmax of
+    the full-frame probability map, overlaps (the more confident crop wins) included."""
+    _, raw = scene((240, 480), [(100, 60, 120, 1), (360, 40, 150, -1)])
+    image = palette_frame(raw)
+    with_probs = parser.parse(image, boxes=boxes, return_probabilities=True)
+    assert len(np.unique(with_probs.labels)) > 5
+    labels = parser.parse(image, boxes=boxes).labels
+    np.testing.assert_array_equal(labels, argmax_labels(torch.from_numpy(with_probs.probabilities)))
+    np.testing.assert_array_equal(labels, with_probs.labels)

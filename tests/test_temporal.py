@@ -191,3 +191,42 @@ def test_input_and_option_errors(noisy):
     with pytest.raises(ConfigError):
         TemporalSmoother({"ratio": 0.5})  # type: ignore[arg-type]
     assert SmoothingOptions().replace(ratio=0.5).ratio == 0.5
+
+
+def _people_first_frame(seed: int, corner: bool = False) -> torch.Tensor:
+    """18 x 96 x 128: confident background (one-hot) except a person box of mixed classes (what people-first
+    parsing pastes); ``corner`` adds an unsure pixel in a far corner."""
+    p = torch.zeros(18, 96, 128)
+    p[0] = 1.0
+    r = np.random.default_rng(seed).random((18, 40, 30)).astype(np.float32)
+    p[:, 30:70, 50:80] = torch.from_numpy(r / r.sum(0, keepdims=True))
+    if corner:
+        p[:, 95, 127] = 1.0 / 18
+    return p
+
+
+def test_blending_only_where_unsure_gives_the_whole_frame_blend_exactly():
+    sm = TemporalSmoother(SmoothingOptions(work_stride=1))
+    _, state = sm.step(_people_first_frame(1), None)
+    new = _people_first_frame(2)
+    copied, _ = sm.step(new.clone(), state)
+    buf = new.clone()
+    in_place, _ = sm.step(buf, state, out=buf)
+    assert in_place.data_ptr() == buf.data_ptr()
+    assert torch.equal(in_place, copied)
+    assert torch.equal(copied[:, :30], new[:, :30]) and torch.equal(copied[:, :, 80:], new[:, :, 80:])
+    assert not torch.equal(copied[:, 30:70, 50:80], new[:, 30:70, 50:80])  # the person is smoothed
+    # an unsure far corner makes the blend cover the whole frame: the person comes out the same
+    _, state_c = sm.step(_people_first_frame(1, corner=True), None)
+    whole, _ = sm.step(_people_first_frame(2, corner=True), state_c)
+    assert torch.equal(whole[:, 30:70, 50:80], copied[:, 30:70, 50:80])
+
+
+def test_inference_tensors_are_smoothed_in_place():
+    sm = TemporalSmoother(SmoothingOptions(work_stride=1))
+    with torch.inference_mode():
+        first, second = _people_first_frame(1), _people_first_frame(2)
+    _, state = sm.step(first, None, out=first)
+    expected, _ = sm.step(second.clone(), state)
+    out, _ = sm.step(second, state, out=second)
+    assert out.is_inference() and torch.equal(out, expected)

@@ -346,8 +346,9 @@ class Parser:
     ) -> list[ParseResult]:
         options = coerce_options(roi)
         out = []
-        for im, (probs, people) in zip(images, parse_images(self, images, roi, boxes, return_probabilities)):
-            labels = argmax_labels(probs)
+        for im, (probs, labels, people) in zip(images, parse_images(self, images, roi, boxes, return_probabilities)):
+            if labels is None:
+                labels = argmax_labels(probs)
             if people is None:  # whole-frame path: the people are the label map's person components
                 people = people_from_labels(labels, options)
             out.append(

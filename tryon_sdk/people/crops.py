@@ -3,6 +3,9 @@
 * **Paste** (:func:`paste`): a full-frame ``C x H x W`` probability map that
   is background outside every crop; where crops overlap, each pixel takes the
   crop that is more confident (larger top probability) there.
+  :func:`paste_labels` gives its argmax, the same labels, from the crops' own
+  labels without building the full-frame map (IMAGE mode without
+  probabilities: a 768x432 frame's 18-class map is 24 MB to fill and scan).
 * **IMAGE mode** (:func:`parse_images` routes each image people first or whole,
   by ``roi`` and its size; :func:`parse_people_first`): detection (or the app's boxes),
   every crop of every image in one batch, paste, and each person's box, area,
@@ -25,7 +28,7 @@ from .person import PeopleOptions, Person, box_iou, coerce_options, head_facing,
 if TYPE_CHECKING:
     from ..parser import Parser
 
-__all__ = ["paste", "parse_images", "parse_people_first", "person_in_crop"]
+__all__ = ["paste", "paste_labels", "parse_images", "parse_people_first", "person_in_crop"]
 
 _NEAR = 0.25  # mask components within this share of the previous box's size (per side) are the person
 _TRIM = 0.02  # a tracked box leaves out this share of the mask's mass on each side (thin paint bleeding away)
@@ -59,6 +62,34 @@ def paste(
                 conf[y0:y1, x0:x1] = top
         covered.append(win)
     return full
+
+
+def paste_labels(
+    shape: tuple[int, int], crops: Sequence[torch.Tensor], windows: Sequence[Box], labels: Sequence[np.ndarray]
+) -> np.ndarray:
+    """``argmax(paste(shape, crops, windows, ...))`` as an ``H x W`` uint8 map, from each crop's ``h x w``
+    labels: background outside the crops, the more confident crop where crops overlap."""
+    out = np.zeros(shape, np.uint8)
+    conf: np.ndarray | None = None  # top probability of the crop pasted at each pixel, -1 where none
+    covered: list[Box] = []
+    for probs, win, lab in zip(crops, windows, labels):
+        x0, y0, x1, y1 = win
+        overlaps = any(box_iou(win, c) > 0 for c in covered)
+        if overlaps or len(crops) > 1:
+            top = probs.float().amax(0).cpu().numpy()
+        if overlaps:
+            assert conf is not None
+            take = top > conf[y0:y1, x0:x1]
+            out[y0:y1, x0:x1] = np.where(take, lab, out[y0:y1, x0:x1])
+            np.maximum(top, conf[y0:y1, x0:x1], out=conf[y0:y1, x0:x1])
+        else:  # nothing pasted here yet
+            out[y0:y1, x0:x1] = lab
+            if len(crops) > 1:
+                if conf is None:
+                    conf = np.full(shape, -1.0, np.float32)
+                conf[y0:y1, x0:x1] = top
+        covered.append(win)
+    return out
 
 
 def person_in_crop(
@@ -108,8 +139,11 @@ def parse_people_first(
     images: Sequence[np.ndarray],
     options: PeopleOptions,
     boxes: Sequence[np.ndarray | None] | None = None,
-) -> list[tuple[torch.Tensor, list[Person]]]:
-    """IMAGE mode: full-frame probabilities and people of each image, people first.
+    *,
+    probabilities: bool = True,
+) -> list[tuple[torch.Tensor | None, np.ndarray, list[Person]]]:
+    """IMAGE mode, people first: per image its full-frame ``C x H x W`` probabilities (``None`` unless
+    ``probabilities``), its ``H x W`` uint8 labels and its people.
 
     ``boxes[i]`` (checked ``N x 4`` arrays) replace the detection for image ``i``. One detection pass for all
     images without boxes, then every crop of every image in batches of the parser's choosing.
@@ -131,17 +165,18 @@ def parse_people_first(
     out = []
     for i, image in enumerate(images):
         shape = image.shape[:2]
-        full = paste(shape, crops[i], plan[i], parser.config.num_classes, parser.device)
+        crop_labels = [argmax_labels(probs) for probs in crops[i]]
+        full = paste(shape, crops[i], plan[i], parser.config.num_classes, parser.device) if probabilities else None
         people = []
-        for probs, win in zip(crops[i], plan[i]):
-            lab = argmax_labels(probs)
+        for probs, win, lab in zip(crops[i], plan[i], crop_labels):
             found_p = person_in_crop(lab != 0, probs[0], win, None)
             if found_p is None:
                 continue
             box, area, score = found_p
             sub = lab[box.y0 - win.y0 : box.y1 - win.y0, box.x0 - win.x0 : box.x1 - win.x0]
             people.append(Person(box, area, head_facing(sub, options.facing, box.y0 == 0), None, score))
-        out.append((full, people))
+        labels = argmax_labels(full) if full is not None else paste_labels(shape, crops[i], plan[i], crop_labels)
+        out.append((full, labels, people))
     return out
 
 
@@ -151,11 +186,13 @@ def parse_images(
     roi: Any,
     boxes: Sequence[np.ndarray | None] | None,
     probabilities: bool,
-) -> list[tuple[torch.Tensor, list[Person] | None]]:
-    """IMAGE mode: ``C x H x W`` scores of each image, and its people when it was parsed people first.
+) -> list[tuple[torch.Tensor | None, np.ndarray | None, list[Person] | None]]:
+    """IMAGE mode: per image its ``C x H x W`` scores, its labels and its people.
 
     An image is parsed people first when ``roi`` asks for it (:func:`use_people_first`) or it has app-given
-    ``boxes``, else whole at the model's input size (people ``None``; ``probabilities=False`` may give logits).
+    ``boxes``: labels and people come with it, the scores only when ``probabilities``. Else it is parsed
+    whole at the model's input size: scores (``probabilities=False`` may give logits), labels and people
+    ``None``.
     """
     options = coerce_options(roi)
     boxes = list(boxes) if boxes is not None else [None] * len(images)
@@ -165,12 +202,14 @@ def parse_images(
         for i, (im, b) in enumerate(zip(images, boxes))
         if options is not None and (b is not None or use_people_first(roi, im.shape[:2], input_size))
     ]
-    found: dict[int, tuple[torch.Tensor, list[Person] | None]] = {}
+    found: dict[int, tuple[torch.Tensor | None, np.ndarray | None, list[Person] | None]] = {}
     if first:
         assert options is not None
-        done = parse_people_first(parser, [images[i] for i in first], options, [boxes[i] for i in first])
+        done = parse_people_first(
+            parser, [images[i] for i in first], options, [boxes[i] for i in first], probabilities=probabilities
+        )
         found = dict(zip(first, done))
     whole = [i for i in range(len(images)) if i not in found]
     for i, probs in zip(whole, parser.predict([images[i] for i in whole], probabilities=probabilities)):
-        found[i] = (probs, None)
+        found[i] = (probs, None, None)
     return [found[i] for i in range(len(images))]

@@ -94,7 +94,7 @@ class FrameStages:
             if not self.stateful:
                 found = parse_people_first(self.parser, [images[i] for i in first], opts)  # type: ignore[arg-type]
                 self._searches += len(first)
-                for i, (p, ppl) in zip(first, found):
+                for i, (p, _, ppl) in zip(first, found):
                     probs[i], people[i] = p, ppl
             else:
                 assert self._tracker is not None
@@ -124,7 +124,11 @@ class FrameStages:
             smooth_state = self._smooth_state if stateful else None
             limb_state = self._limb_state if stateful else None
             if self._smoother is not None:
-                probs, smooth_state = self._smoother.step(probs, smooth_state, timestamp_ms=ts, frame=image)
+                # the engine stage made these probabilities for this frame alone: smooth them in place
+                in_place = probs.device.type == "cpu" and probs.dtype == torch.float32 and probs.is_contiguous()
+                probs, smooth_state = self._smoother.step(
+                    probs, smooth_state, timestamp_ms=ts, frame=image, out=probs if in_place else None
+                )
             labels = argmax_labels(probs)
             if self._fixer is not None:
                 labels, limb_state = self._fixer.step(labels, limb_state, probabilities=probs)

@@ -310,17 +310,9 @@ class TemporalSmoother:
 
         reason = self._reset_reason(p, state, timestamp_ms, labels, colour_hist)
         result = self._buffer(out, p)
-        if reason is not None or opt.ratio == 0.0:
-            if result.data_ptr() != p.data_ptr():
-                result.copy_(p)
-        else:
-            assert state is not None
-            weight = opt.ratio * self._uncertainty(small, top1, top2, hard)
-            weight_full = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR) if s > 1 else weight
-            flow = None
-            if grey is not None and state.grey is not None and state.grey.shape == grey.shape:
-                flow = self._dis().calc(grey, state.grey, None)  # new -> previous, for backward warping
-            _blend(p, state.probs, weight_full, result, flow)
+        # an engine's probabilities are inference tensors; writing into them is only allowed in inference mode
+        with torch.inference_mode(result.is_inference()):
+            self._mix(p, state, result, reason, small, top1, top2, hard, grey, (h, w))
 
         new_state = SmoothingState(
             probs=result,
@@ -336,6 +328,35 @@ class TemporalSmoother:
         return result, new_state
 
     # -- pieces -------------------------------------------------------------------------------------------------
+
+    def _mix(
+        self,
+        p: torch.Tensor,
+        state: SmoothingState | None,
+        result: torch.Tensor,
+        reason: str | None,
+        small: np.ndarray,
+        top1: np.ndarray,
+        top2: np.ndarray,
+        hard: bool,
+        grey: np.ndarray | None,
+        shape: tuple[int, int],
+    ) -> None:
+        """``result`` = the new frame (on a reset) or its blend with the past."""
+        opt = self.options
+        s = opt.work_stride
+        h, w = shape
+        if reason is not None or opt.ratio == 0.0:
+            if result.data_ptr() != p.data_ptr():
+                result.copy_(p)
+        else:
+            assert state is not None
+            weight = opt.ratio * self._uncertainty(small, top1, top2, hard)
+            weight_full = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR) if s > 1 else weight
+            flow = None
+            if grey is not None and state.grey is not None and state.grey.shape == grey.shape:
+                flow = self._dis().calc(grey, state.grey, None)  # new -> previous, for backward warping
+            _blend(p, state.probs, weight_full, result, flow)
 
     def _reset_reason(
         self,
@@ -407,7 +428,18 @@ def _blend(p: torch.Tensor, prev: torch.Tensor, weight: np.ndarray, result: torc
     c, h, w = p.shape
     wt = torch.from_numpy(weight)[None]
     if flow is None:
-        torch.lerp(p, prev, wt, out=result)
+        # Where the weight is 0 the result is the new frame exactly; people-first frames are confident
+        # background outside the people, so the blend runs on the box around the unsure pixels only.
+        rows, cols = np.flatnonzero(weight.any(axis=1)), np.flatnonzero(weight.any(axis=0))
+        if result.data_ptr() != p.data_ptr():
+            if rows.size == 0 or (rows.size == h and cols.size == w):
+                torch.lerp(p, prev, wt, out=result) if rows.size else result.copy_(p)
+                return
+            result.copy_(p)
+        if rows.size == 0:
+            return
+        box = (slice(None), slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        result[box] = torch.lerp(p[box], prev[box], wt[box])
         return
     fh, fw = flow.shape[:2]
     flow_full = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
