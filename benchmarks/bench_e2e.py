@@ -198,7 +198,7 @@ def _bare_forward(parser: Parser, frames, rounds: int = 3) -> float:
 @pytest.fixture(scope="module")
 def labelled(frames):
     """Ground-truth parse results of the sample (a random-weight model would give empty garment regions)."""
-    from tryon_sdk.parser import ParseResult
+    from tryon_sdk.result import ParseResult
 
     out = {}
     for size in (FRAME_SIZE, SMOKE_FRAME_SIZE):

@@ -470,7 +470,7 @@ def test_working_size_results_are_restated_at_the_frame_size():
     """Pixel measures of a working-size result (stride, people's boxes and areas when present) scale with it."""
     import dataclasses
 
-    from tryon_sdk.parser import ParseResult
+    from tryon_sdk.result import ParseResult
     from tryon_sdk.video.stages import at_frame_size as _at_frame_size
     from tryon_sdk.regions import Box
 

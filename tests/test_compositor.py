@@ -22,7 +22,7 @@ from tryon_sdk.compositor import (
 )
 from tryon_sdk.errors import ConfigError, InputError
 from tryon_sdk.labels import PALETTE
-from tryon_sdk.parser import ParseResult
+from tryon_sdk.result import ParseResult
 
 H, W = 120, 160
 SHIRT = (slice(30, 100), slice(40, 120))  # rows, cols of the upper-clothes rectangle

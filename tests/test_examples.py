@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tryon_sdk.compositor import Compositor
-from tryon_sdk.parser import ParseResult
+from tryon_sdk.result import ParseResult
 from tryon_sdk.video.writers import write_png
 from videos import make_video
 

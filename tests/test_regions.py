@@ -8,7 +8,7 @@ import pytest
 
 from tryon_sdk import ConfigError
 from tryon_sdk.labels import ATR_CLASSES
-from tryon_sdk.parser import ParseResult
+from tryon_sdk.result import ParseResult
 from tryon_sdk.refine import refine_alpha
 from tryon_sdk.regions import REGIONS, agnostic_image, agnostic_mask, region_alpha, region_box
 from tryon_sdk.visualize import colorize, overlay

@@ -12,7 +12,8 @@ from .labels import ATR_CLASSES, FLIP_PAIRS, NUM_CLASSES, PALETTE  # noqa: E402
 __all__ = ["__version__", "ATR_CLASSES", "FLIP_PAIRS", "NUM_CLASSES", "PALETTE", *_errors.__all__]
 
 from .config import ModelConfig  # noqa: E402
-from .parser import ParseResult, Parser  # noqa: E402
+from .parser import Parser  # noqa: E402
+from .result import ParseResult  # noqa: E402
 from .regions import REGIONS  # noqa: E402
 from .video.stream import RunningMode, StreamOptions, VideoSession  # noqa: E402
 

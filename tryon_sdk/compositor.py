@@ -2,7 +2,7 @@
 
 A compositor is any callable ``(frame, result) -> frame`` (see
 :class:`Compositor`): ``frame`` is the ``HxWx3`` uint8 RGB image, ``result``
-the :class:`~tryon_sdk.parser.ParseResult` for it (labels, region alphas via
+the :class:`~tryon_sdk.result.ParseResult` for it (labels, region alphas via
 ``result.region(name)``, probabilities when the parser kept them). It returns
 a new ``HxWx3`` uint8 RGB frame and leaves its input untouched. The CLI, the
 stream session and the webcam demo all take one.
@@ -36,7 +36,7 @@ from .regions import REGIONS, region_alpha, region_classes
 from .visualize import overlay
 
 if TYPE_CHECKING:
-    from .parser import ParseResult
+    from .result import ParseResult
 
 __all__ = [
     "Compositor",

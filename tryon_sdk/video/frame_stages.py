@@ -2,7 +2,7 @@
 
 Engine (people first with tracked regions of interest, or the whole frame) -> temporal
 smoothing of the probabilities -> argmax -> left/right limb consistency -> each person's facing
--> :class:`~tryon_sdk.parser.ParseResult`. IMAGE mode keeps no state between frames.
+-> :class:`~tryon_sdk.result.ParseResult`. IMAGE mode keeps no state between frames.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..labels import argmax_labels, swap_lr
-from ..parser import ParseResult
+from ..result import ParseResult
 from ..people.facing import FacingFilter, head_evidence
 from ..people.crops import parse_people_first
 from ..people.detect import people_from_labels

@@ -8,7 +8,8 @@ from typing import Any
 
 from ..errors import InputError, VideoError
 from ..outputs import PendingOutput
-from ..parser import ParseResult, Parser
+from ..parser import Parser
+from ..result import ParseResult
 from .commit import RunOutputs, commit_run
 from .reader import read_image
 from .writers import write_png

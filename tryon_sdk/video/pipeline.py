@@ -54,7 +54,8 @@ from typing import Any, Iterator
 
 from ..errors import InputError, VideoError
 from ..outputs import FrameSink, PendingOutput
-from ..parser import ParseResult, Parser
+from ..parser import Parser
+from ..result import ParseResult
 from .commit import RunOutputs, commit_run, prepare_output_dir
 from .evaluate import EVAL_CONFIGS, EVAL_GOALS, evaluate_video
 from .images import run_images

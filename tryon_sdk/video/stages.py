@@ -18,7 +18,8 @@ import numpy as np
 
 from ..compositor import Compositor
 from ..outputs import FrameSink
-from ..parser import ParseResult, Parser
+from ..parser import Parser
+from ..result import ParseResult
 from .reader import DecodedFrame, VideoReader
 from .job import HeapTrimmer, batched
 from .options import work_size

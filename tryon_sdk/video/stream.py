@@ -50,7 +50,7 @@ from ..compositor import Compositor, OverlayCompositor
 from ..errors import ConfigError, InputError
 from ..inputs import to_rgb_uint8
 from ..labels import argmax_labels
-from ..parser import ParseResult
+from ..result import ParseResult
 from ..people.person import Person
 from .frame_stages import FrameStages
 from .stream_options import (

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..compositor import Compositor
 from ..errors import ConfigError
-from ..parser import ParseResult
+from ..result import ParseResult
 from ..people.person import coerce_options
 
 if TYPE_CHECKING:

@@ -12,7 +12,8 @@ import numpy as np
 from .._version import __version__
 
 if TYPE_CHECKING:
-    from ..parser import ParseResult, Parser
+    from ..parser import Parser
+    from ..result import ParseResult
     from .options import PipelineOptions
 
 __all__ = ["Summary", "summary_json", "model_entry", "options_entry", "option_repr", "class_share", "people_json"]

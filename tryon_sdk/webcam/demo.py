@@ -17,7 +17,8 @@ from .display import Recorder, Window, draw_hud, has_display
 from .options import DEFAULT_OUTPUT, KEYS_HELP, DemoOptions, DemoState, Switch
 
 if TYPE_CHECKING:
-    from ..parser import ParseResult, Parser
+    from ..parser import Parser
+    from ..result import ParseResult
 
 __all__ = ["DemoStats", "run_demo"]
 

@@ -13,7 +13,7 @@ from ..errors import ConfigError
 from ..regions import REGIONS, region_classes
 
 if TYPE_CHECKING:
-    from ..parser import ParseResult
+    from ..result import ParseResult
 
 __all__ = [
     "DemoOptions", "DemoState", "Switch", "add_demo_arguments", "options_from_args",
