@@ -169,3 +169,15 @@ def test_sunglasses_on_a_face_are_a_front_view_and_on_hair_are_not():
     back_glasses = with_sunglasses(person(-1), HAIR)
     assert classify_head(head_evidence(back_glasses), OPTS) == -1
     assert head_evidence(back_glasses) == head_evidence(np.ascontiguousarray(back_glasses[:, ::-1]))
+
+
+def test_a_stray_hair_patch_above_the_head_does_not_hide_the_face():
+    """Parsers sometimes paint a patch of "hair" in the background above a person; the head is the largest
+    head blob, so the patch does not set the crown (it would put the face zone on the hair)."""
+    lab = person(1)
+    ys, xs = np.nonzero(np.isin(lab, (HAIR, FACE)))
+    top, x0, x1 = ys.min(), xs.min(), xs.max()
+    patch = lab.copy()
+    patch[max(0, top - 14) : top - 6, x0 : x1 + 1] = HAIR  # as wide as the head, 6 rows above it
+    assert classify_head(head_evidence(patch), OPTS) == 1
+    assert head_evidence(patch).share == pytest.approx(head_evidence(lab).share)

@@ -6,8 +6,8 @@ image's right, seen from behind on its left. Parsers trained on front views
 keep labelling by image position on back views, so the facing has to come
 from somewhere else. The head tells it:
 
-* **Head zone.** The head is the Hat/Hair/Sunglasses/Face pixels in the top
-  35% of the person. Its width ``w`` is the 90th percentile of its row widths,
+* **Head zone.** The head is the largest connected blob of Hat/Hair/Sunglasses/Face
+  pixels in the top 35% of the person (a stray patch is not the head). Its width ``w`` is the 90th percentile of its row widths,
   its crown the first row at least 0.3 ``w`` wide. The zone is the
   ``0.9 w`` rows below the crown: forehead, eyes and cheekbones from the
   front, skull from behind (a head is about 1.3 ``w`` tall).
@@ -154,6 +154,9 @@ def head_evidence(labels: np.ndarray, mask: np.ndarray | None = None, *, top_cut
     lab = labels[top:band_end]
     per = person[top:band_end]
     head = _HEAD_LUT[lab] & per
+    n_cc, cc, stats, _ = cv2.connectedComponentsWithStats(head.view(np.uint8), connectivity=8)
+    if n_cc > 2:  # the head is one blob: a stray patch of "hair" above or beside it must not set the crown
+        head = cc == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     n_head = int(np.count_nonzero(head))
     if n_head == 0:
         if top_cut:
