@@ -126,3 +126,10 @@ def test_cli_parse_on_onnxruntime(cache, tmp_path):
     cv2.imwrite(str(image), cv2.cvtColor(_frames(1)[0], cv2.COLOR_RGB2BGR))
     assert main(["parse", str(image), "-o", str(tmp_path / "out"), "--runtime", "onnxruntime", "--device", "cpu"]) == 0
     assert (tmp_path / "out" / "labels.png").is_file()
+
+
+def test_auto_falls_back_to_torch_without_onnxruntime(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    assert Parser.from_pretrained(device="cpu").engine.name == "torch"

@@ -37,7 +37,7 @@ def import_onnxruntime() -> Any:
         import onnxruntime
     except ImportError as exc:
         raise ConfigError(
-            "ONNX models need onnxruntime, which is not installed: pip install 'tryon-sdk[onnx]' "
+            "ONNX models need onnxruntime, a dependency of tryon-sdk that is missing here: pip install onnxruntime "
             "(or onnxruntime-gpu for CUDA)"
         ) from exc
     return onnxruntime
