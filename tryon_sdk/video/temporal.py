@@ -25,8 +25,11 @@ ambiguities too little.
 pixel (4: 128x96 for 512x384), spread by a max filter over ``spread`` cells
 (so that thin unsure bands between samples are not missed) and bilinearly
 upsampled; only the final blend (one fused ``torch.lerp``) runs at full
-resolution (skipping confident areas cost more than it saved: one fused
-lerp over the frame beats many small ones).
+resolution, on the one box around the pixels whose weight is not zero
+(elsewhere the result is the new frame exactly; people-first frames are
+confident background outside the people). One box, not many small ones:
+skipping every confident patch cost more than it saved. ``out=probs``
+smooths in place (the session does so with the engine's fresh output).
 
 *Hard input* (labels-only engines: one-hot probabilities, see
 :func:`one_hot`): a one-hot pixel has uncertainty 0 and would never be
