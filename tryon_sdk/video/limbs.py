@@ -26,13 +26,13 @@ Algorithm, per frame, on a grid of every ``work_stride``-th pixel:
   arms), or the whole body's line when there are fewer of them than half the
   region's cells (bare legs, a shoe below the hem).
 * **Regions.** Connected components (8-connectivity) of the union of each
-  pair's two classes. A region whose left and right parts sit side by side
-  (a vertical line separates them, they overlap in height, neither is over
-  twice as wide as tall, each holds a quarter or more: two legs or shoes
-  standing together) is split in two; so is a leg or shoe region
-  (``centre_split``) of a person seen from behind that straddles the centre
-  line at its height with a quarter or more on each side (two legs the parser called one).
-  Any other region is one limb.
+  pair's two classes. A region whose left and right parts sit side by side (a
+  vertical line separates them, they overlap in height, neither is over twice
+  as wide as tall, each holds a quarter or more: two legs or shoes standing
+  together) is split in two; so is a leg or shoe region (``centre_split``) of
+  a person seen from behind that straddles the centre line at its height with
+  a quarter or more on each side (two legs the parser called one). Any other
+  region is one limb.
 * **Votes.** Per region, ``v = (L - R) / (L + R)`` in [-1, 1] from its left
   and right pixel counts, or its probability mass when ``probabilities`` are
   given. Its *offset* ``o = clip((x_region - x_centre) / spread, -1, 1)``:
@@ -70,13 +70,14 @@ Algorithm, per frame, on a grid of every ``work_stride``-th pixel:
   facing flips, because the geometry and the corrected vote flip together).
   For a person seen from behind (the head shows hair only, not a sustained
   profile), a region off the centre line at its height (``|o_h| >= 0.1``) is
-  placed by geometry alone: ``3 * f * sign(o_h)`` is added, which track and vote cannot
-  outweigh, so a back view gets its own sides however the parser's votes
-  scatter (it learnt sides on front views; there its votes are kept, since
-  they know crossed legs and arms in front of the body). The two regions of a pair of one person (with more, the two
-  largest) get opposite sides, the higher score taking left, unless they look
-  like two pieces of one limb (offsets less than 0.5 apart and not on
-  different tracks); all other regions take ``sign(S)``.
+  placed by geometry alone: ``3 * f * sign(o_h)`` is added, which track and
+  vote cannot outweigh, so a back view gets its own sides however the parser's
+  votes scatter (it learnt sides on front views; there its votes are kept,
+  since they know crossed legs and arms in front of the body). The two regions
+  of a pair of one person (with more, the two largest) get opposite sides, the
+  higher score taking left, unless they look like two pieces of one limb
+  (offsets less than 0.5 apart and not on different tracks); all other regions
+  take ``sign(S)``.
 * **Relabel** every full-resolution pixel of the pair with its region's side
   (looked up through the work grid, dilated by one cell to reach thin parts).
 
@@ -117,14 +118,15 @@ _SPLIT_Y_OVERLAP = 0.5  # the two parts overlap over this share of the shorter o
 _SPLIT_MAX_ASPECT = 2.0  # each part at most this many times wider than tall
 _TRACK_VOTE = 0.2  # |vote| under which a frame neither confirms nor contradicts a track
 _PAIR_OFFSET_GAP = 0.5  # offsets this far apart: two limbs, not two pieces of one
-_GEOMETRY_MIN_OFFSET = 0.1  # |offset| from which a known facing places a limb on its side outright
+_GEOMETRY_MIN_OFFSET = 0.1  # |offset at its height| from which a limb of a person seen from behind is placed outright
 _GEOMETRY_WEIGHT = 3.0  # outweighs track + vote (each at most 1)
 _BAND_MIN_CELLS = 4  # body cells at a limb's height from which they, not the whole body, give the centre line
 _BAND_MIN_SHARE = 0.5  # ... and at least this share of the limb's own cells
 
 
 class _BodyRows(NamedTuple):
-    """Per person: cumulative per-row count and sum of x of its non-limb cells (P x h+1); whole-body centre and spread (P)."""
+    """Per person: cumulative per-row count and sum of x of its non-limb cells (P x h+1); whole-body
+    centre and spread (P)."""
 
     count: np.ndarray
     sum_x: np.ndarray
