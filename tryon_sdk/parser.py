@@ -23,7 +23,7 @@ import torch
 
 from .models.checkpoint import load_checkpoint, load_weights_into, save_checkpoint
 from .config import ModelConfig
-from .engines.runtime import RUNTIMES, check_expected, checkpoint_on_onnxruntime, choose_runtime, open_onnx_file
+from .engines.runtime import RUNTIMES, auto_onnx_engine, check_expected, checkpoint_on_onnxruntime, open_onnx_file
 from .engines.torch_engine import PRECISIONS as TORCH_PRECISIONS, Engine, TorchEngine
 from .engines.tta import flip_tta_probabilities
 from .models.builders import build_model, output_stride
@@ -127,7 +127,7 @@ class Parser:
 
         ``runtime="auto"`` (the default) runs on ONNX Runtime on the CPU when the checkpoint ships a
         ``model.onnx`` of the same weights (the bundled model does) and no torch-only option is asked for,
-        else on torch (:func:`~tryon_sdk.engines.runtime.choose_runtime`). ``runtime="onnxruntime"`` always
+        else on torch (:func:`~tryon_sdk.engines.runtime.auto_onnx_engine`). ``runtime="onnxruntime"`` always
         runs a safetensors checkpoint on ONNX Runtime (much faster than torch on a few CPU cores; exported
         once and cached when the folder has no ``model.onnx``; ``int8`` runs the folder's
         ``model-int8.onnx``); ``runtime="torch"`` always on torch. ``.onnx`` files always run on ONNX
@@ -154,9 +154,12 @@ class Parser:
         model = build_model(config)
         load_weights_into(model, state, config, source=str(path))
         if runtime == "auto":
-            runtime = choose_runtime(
+            auto = auto_onnx_engine(
                 path, config, device=device, precision=precision, channels_last=channels_last, compile=compile
             )
+            if auto is not None:
+                return cls._checked(auto, flip_tta, module=model.eval())
+            runtime = "torch"
         if runtime == "onnxruntime":
             engine = checkpoint_on_onnxruntime(
                 path, model, config, device=device, precision=precision, channels_last=channels_last, compile=compile

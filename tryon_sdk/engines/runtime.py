@@ -1,11 +1,11 @@
-"""Choosing the ONNX Runtime engine for :meth:`Parser.from_pretrained <tryon_sdk.parser.Parser.from_pretrained>`.
+"""Choosing the engine for :meth:`Parser.from_pretrained <tryon_sdk.parser.Parser.from_pretrained>`.
 
-Two ways lead to ONNX Runtime: an exported ``.onnx`` file (:func:`open_onnx_file`),
-or a safetensors checkpoint with ``runtime="onnxruntime"`` (:func:`checkpoint_on_onnxruntime`:
-the folder's ``model.onnx``, else an export cached by the weights' checksum; with
-``precision="int8"`` the folder's ``model-int8.onnx``). Options ONNX Runtime cannot
-honour are refused with a :class:`~tryon_sdk.errors.ConfigError` that names them,
-never dropped.
+Three ways lead to ONNX Runtime: an exported ``.onnx`` file (:func:`open_onnx_file`); a safetensors
+checkpoint with ``runtime="auto"`` (the default) whose folder ships a ``model.onnx`` of the same weights,
+on the CPU (:func:`auto_onnx_engine`; otherwise torch); or ``runtime="onnxruntime"``
+(:func:`checkpoint_on_onnxruntime`: the folder's ``model.onnx``, else an export cached by the weights'
+checksum; with ``precision="int8"`` the folder's ``model-int8.onnx``). Options ONNX Runtime cannot honour
+are refused with a :class:`~tryon_sdk.errors.ConfigError` that names them, never dropped.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ __all__ = [
     "RUNTIMES",
     "check_expected",
     "checkpoint_on_onnxruntime",
-    "choose_runtime",
+    "auto_onnx_engine",
     "onnx_file",
     "open_onnx_file",
     "onnx_precision",
@@ -96,40 +96,33 @@ def open_onnx_file(
     return engine
 
 
-def _bundled_onnx_matches(folder: Path, config: ModelConfig) -> bool:
-    """Does the checkpoint folder ship a ``model.onnx`` exported from exactly these weights?"""
-    bundled = folder / "model.onnx"
-    if config.sha256 is None or not bundled.is_file():
-        return False
-    from .onnx_engine import load_onnx_config
-
-    try:
-        return load_onnx_config(bundled).sha256 == config.sha256
-    except CheckpointError:
-        return False
-
-
-def choose_runtime(
+def auto_onnx_engine(
     path: Path, config: ModelConfig, *, device: str | torch.device, precision: str, channels_last: bool | None, compile: bool
-) -> str:
-    """What ``runtime="auto"`` runs a safetensors checkpoint on.
+) -> "OnnxEngine | None":
+    """The engine ``runtime="auto"`` runs a safetensors checkpoint on: ONNX Runtime, or ``None`` for torch.
 
     ONNX Runtime when that is the fastest correct path and costs nothing to set up: the device is the
     CPU, no torch-only option is asked for (fp16/bf16, channels_last, compile), ONNX Runtime is installed
-    and the checkpoint folder ships a ``model.onnx`` exported from the same weights (the bundled model
-    does). Otherwise torch. On two Xeon cores ONNX Runtime runs the default model's forward pass about
-    twice as fast as torch fp32, with the same labels (see the README's benchmarks).
+    and the checkpoint folder ships a ``model.onnx`` exported from the same weights (its config records
+    the weights' SHA-256; the bundled model does). On two Xeon cores ONNX Runtime runs the default
+    model's forward pass about twice as fast as torch fp32, with the same labels (see the README).
     """
     import importlib.util
 
     from .torch_engine import resolve_device
 
     if resolve_device(device).type != "cpu" or precision != "fp32" or channels_last or compile:
-        return "torch"
-    if importlib.util.find_spec("onnxruntime") is None:
-        return "torch"
-    folder = path if path.is_dir() else path.parent
-    return "onnxruntime" if _bundled_onnx_matches(folder, config) else "torch"
+        return None
+    bundled = (path if path.is_dir() else path.parent) / "model.onnx"
+    if config.sha256 is None or not bundled.is_file() or importlib.util.find_spec("onnxruntime") is None:
+        return None
+    from .onnx_engine import OnnxEngine
+
+    try:
+        engine = OnnxEngine(bundled, device=device)
+    except CheckpointError:  # not a readable tryon_sdk export: the checkpoint itself still runs on torch
+        return None
+    return engine if engine.config.sha256 == config.sha256 else None
 
 
 def onnx_file(folder: Path, model: torch.nn.Module, config: ModelConfig, precision: str) -> Path:

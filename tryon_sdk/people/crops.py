@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -34,6 +34,33 @@ _NEAR = 0.25  # mask components within this share of the previous box's size (pe
 _TRIM = 0.02  # a tracked box leaves out this share of the mask's mass on each side (thin paint bleeding away)
 
 
+def _pasted_where(
+    shape: tuple[int, int], crops: Sequence[torch.Tensor], windows: Sequence[Box]
+) -> Iterator[torch.Tensor | None]:
+    """Per crop: where it is pasted, as an ``h x w`` bool tensor over its window (``None``: all of it).
+
+    Crops are pasted in order; where a window overlaps earlier ones, a pixel takes the crop that is more
+    confident there (larger top probability)."""
+    conf: torch.Tensor | None = None  # top probability of the crop pasted at each pixel, -1 where none
+    covered: list[Box] = []
+    for probs, win in zip(crops, windows):
+        x0, y0, x1, y1 = win
+        overlaps = any(box_iou(win, c) > 0 for c in covered)
+        top = probs.float().amax(0) if overlaps or len(crops) > 1 else None
+        if overlaps:
+            assert conf is not None and top is not None
+            take = top > conf[y0:y1, x0:x1]
+            conf[y0:y1, x0:x1] = torch.maximum(top, conf[y0:y1, x0:x1])
+            yield take
+        else:  # nothing pasted here yet
+            if top is not None:
+                if conf is None:
+                    conf = torch.full(shape, -1.0, device=top.device)
+                conf[y0:y1, x0:x1] = top
+            yield None
+        covered.append(win)
+
+
 def paste(
     shape: tuple[int, int], crops: Sequence[torch.Tensor], windows: Sequence[Box], num_classes: int, device: Any = None
 ) -> torch.Tensor:
@@ -43,24 +70,10 @@ def paste(
     dev = crops[0].device if crops else (device or "cpu")
     full = torch.zeros((num_classes, H, W), dtype=torch.float32, device=dev)
     full[0] = 1.0
-    conf: torch.Tensor | None = None  # top probability of the crop pasted at each pixel, -1 where none
-    covered: list[Box] = []
-    for probs, win in zip(crops, windows):
+    for probs, win, take in zip(crops, windows, _pasted_where(shape, crops, windows)):
         x0, y0, x1, y1 = win
-        probs = probs.float()
-        top = probs.amax(0)
-        if any(box_iou(win, c) > 0 for c in covered):
-            assert conf is not None
-            take = top > conf[y0:y1, x0:x1]
-            full[:, y0:y1, x0:x1] = torch.where(take[None], probs, full[:, y0:y1, x0:x1])
-            conf[y0:y1, x0:x1] = torch.maximum(top, conf[y0:y1, x0:x1])
-        else:  # nothing pasted here yet
-            full[:, y0:y1, x0:x1] = probs
-            if len(crops) > 1:
-                if conf is None:
-                    conf = torch.full((H, W), -1.0, device=dev)
-                conf[y0:y1, x0:x1] = top
-        covered.append(win)
+        region = full[:, y0:y1, x0:x1]
+        region[:] = probs.float() if take is None else torch.where(take[None], probs.float(), region)
     return full
 
 
@@ -70,25 +83,10 @@ def paste_labels(
     """``argmax(paste(shape, crops, windows, ...))`` as an ``H x W`` uint8 map, from each crop's ``h x w``
     labels: background outside the crops, the more confident crop where crops overlap."""
     out = np.zeros(shape, np.uint8)
-    conf: np.ndarray | None = None  # top probability of the crop pasted at each pixel, -1 where none
-    covered: list[Box] = []
-    for probs, win, lab in zip(crops, windows, labels):
+    for lab, win, take in zip(labels, windows, _pasted_where(shape, crops, windows)):
         x0, y0, x1, y1 = win
-        overlaps = any(box_iou(win, c) > 0 for c in covered)
-        if overlaps or len(crops) > 1:
-            top = probs.float().amax(0).cpu().numpy()
-        if overlaps:
-            assert conf is not None
-            take = top > conf[y0:y1, x0:x1]
-            out[y0:y1, x0:x1] = np.where(take, lab, out[y0:y1, x0:x1])
-            np.maximum(top, conf[y0:y1, x0:x1], out=conf[y0:y1, x0:x1])
-        else:  # nothing pasted here yet
-            out[y0:y1, x0:x1] = lab
-            if len(crops) > 1:
-                if conf is None:
-                    conf = np.full(shape, -1.0, np.float32)
-                conf[y0:y1, x0:x1] = top
-        covered.append(win)
+        region = out[y0:y1, x0:x1]
+        region[:] = lab if take is None else np.where(take.cpu().numpy(), lab, region)
     return out
 
 

@@ -434,15 +434,14 @@ def _blend(p: torch.Tensor, prev: torch.Tensor, weight: np.ndarray, result: torc
         # Where the weight is 0 the result is the new frame exactly; people-first frames are confident
         # background outside the people, so the blend runs on the box around the unsure pixels only.
         rows, cols = np.flatnonzero(weight.any(axis=1)), np.flatnonzero(weight.any(axis=0))
-        if result.data_ptr() != p.data_ptr():
-            if rows.size == 0 or (rows.size == h and cols.size == w):
-                torch.lerp(p, prev, wt, out=result) if rows.size else result.copy_(p)
-                return
-            result.copy_(p)
-        if rows.size == 0:
+        if rows.size == h and cols.size == w:  # unsure pixels everywhere: one blend over the frame
+            torch.lerp(p, prev, wt, out=result)
             return
-        box = (slice(None), slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-        result[box] = torch.lerp(p[box], prev[box], wt[box])
+        if result.data_ptr() != p.data_ptr():
+            result.copy_(p)
+        if rows.size:
+            box = (slice(None), slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+            result[box] = torch.lerp(p[box], prev[box], wt[box])
         return
     fh, fw = flow.shape[:2]
     flow_full = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
