@@ -6,9 +6,10 @@ image's right, seen from behind on its left. Parsers trained on front views
 keep labelling by image position on back views, so the facing has to come
 from somewhere else. The head tells it:
 
-* **Head zone.** The head is the largest connected blob of Hat/Hair/Sunglasses/Face
-  pixels in the top 35% of the person (a stray patch is not the head). Its width ``w`` is the 90th percentile of its row widths,
-  its crown the first row at least 0.3 ``w`` wide. The zone is the
+* **Head zone.** The head is the largest connected blob of
+  Hat/Hair/Sunglasses/Face pixels in the top 35% of the person (a stray
+  patch is not the head). Its width ``w`` is the 90th percentile of its row
+  widths, its crown the first row at least 0.3 ``w`` wide. The zone is the
   ``0.9 w`` rows below the crown: forehead, eyes and cheekbones from the
   front, skull from behind (a head is about 1.3 ``w`` tall).
 * **Evidence.** ``share`` = Face pixels / person pixels in the zone. From the
