@@ -139,14 +139,17 @@ def optimize_for_gpu(
     fp16 autocast and channels_last (tensor cores), optionally
     ``torch.compile``, and :class:`CudaGraphEngine` for fixed input sizes.
     Raises :class:`ConfigError` on a machine without CUDA or for a parser
-    whose engine is not a torch one.
+    of an exported ``.onnx`` file (no torch network behind it).
     """
     from ..parser import Parser
 
     _need_cuda("optimize_for_gpu")
-    model = getattr(parser.engine, "model", None)
+    model = parser.model  # the torch network, also behind an ONNX Runtime engine (the CPU default)
     if not isinstance(model, nn.Module):
-        raise ConfigError(f"optimize_for_gpu needs a torch engine, got {type(parser.engine).__name__}")
+        raise ConfigError(
+            f"optimize_for_gpu needs the model's torch network; this parser runs {type(parser.engine).__name__} "
+            "on an exported .onnx file, which has none: load the checkpoint folder instead"
+        )
     device = parser.device if parser.device.type == "cuda" else torch.device("cuda")
     # TorchEngine runs a copy whenever it must move or re-lay-out the module, so ``parser`` keeps working.
     engine: Engine = TorchEngine(model, parser.config, device=device, precision=precision,

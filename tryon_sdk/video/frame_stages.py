@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FrameStages"]
 
-_HAS_STRIDE = "stride_px" in {f.name for f in dataclasses.fields(ParseResult)}
 
 
 def _temporal_stages(options: StreamOptions) -> tuple[Any, Any]:
@@ -147,7 +146,7 @@ class FrameStages:
                     timestamp_ms=ts,
                     people=people,
                     copy=self._smoother is not None and stateful,  # the smoother remembers this very tensor
-                    **self._extra_fields(labels.shape),
+                    stride_px=self._stride_px(labels.shape),
                 )
             )
         return results
@@ -174,10 +173,8 @@ class FrameStages:
             self._facing_state = state
         return tuple(dataclasses.replace(p, facing=facing[key]) for key, p in zip(keys, people))
 
-    def _extra_fields(self, shape: tuple[int, int]) -> dict[str, Any]:
-        # ParseResult.stride_px (edge-refinement radius) is set the way Parser.parse sets it.
-        if not _HAS_STRIDE or not hasattr(self.parser, "stride_px"):
-            return {}
+    def _stride_px(self, shape: tuple[int, int]) -> float:
+        """ParseResult.stride_px (edge-refinement radius), as Parser.parse sets it; cached per frame size."""
         if shape not in self._stride_cache:
             self._stride_cache[shape] = self.parser.stride_px(shape)
-        return {"stride_px": self._stride_cache[shape]}
+        return self._stride_cache[shape]

@@ -62,15 +62,10 @@ def at_frame_size(result: ParseResult, labels: np.ndarray, image: np.ndarray) ->
     changes: dict[str, Any] = {"labels": labels, "probabilities": None, "image": image}
     if result.stride_px:
         changes["stride_px"] = result.stride_px * s
-    people = getattr(result, "people", None)
-    if people and all(dataclasses.is_dataclass(p) and hasattr(p, "box") for p in people):
-        scaled = []
-        for p in people:
-            box = p.box
-            new_box = type(box)(*(int(round(v * s)) for v in box)) if box is not None else None
-            extra = {"area": int(round(p.area * s * s))} if hasattr(p, "area") else {}
-            scaled.append(dataclasses.replace(p, box=new_box, **extra))
-        changes["people"] = tuple(scaled)
+    changes["people"] = tuple(
+        dataclasses.replace(p, box=type(p.box)(*(int(round(v * s)) for v in p.box)), area=int(round(p.area * s * s)))
+        for p in result.people
+    )
     return dataclasses.replace(result, **changes)
 
 

@@ -120,7 +120,7 @@ def class_share(labels: np.ndarray, num_classes: int) -> list[float]:
 def people_json(result: ParseResult, scale: float) -> list[dict[str, Any]]:
     """``result.people`` for summary.json, boxes and areas scaled by ``scale`` (working size -> frame size)."""
     out = []
-    for person in getattr(result, "people", ()):
+    for person in result.people:
         d = person.as_dict()
         d["box"] = [int(round(v * scale)) for v in d["box"]]
         d["area"] = int(round(d["area"] * scale * scale))
