@@ -450,13 +450,13 @@ def test_probability_budget_holds_large_frames_one_at_a_time(tmp_path, monkeypat
     one_map = reference.config.num_classes * 48 * 64 * 4
     monkeypatch.setattr(tryon_sdk.video.options, "PROBABILITY_BYTES", one_map)
     calls: list[int] = []
-    original = reference.predict
+    original = reference.predict_grids
 
-    def predict(images, **kw):
+    def predict_grids(images, **kw):
         calls.append(len(images))
         return original(images, **kw)
 
-    monkeypatch.setattr(reference, "predict", predict)
+    monkeypatch.setattr(reference, "predict_grids", predict_grids)
     summary = pipeline.run_pipeline(reference, src, tmp_path / "out", pipeline.PipelineOptions(batch_size=4))
     assert summary["frames_processed"] == 9
     assert calls == [1] * 9

@@ -125,7 +125,7 @@ def test_shared_stages_give_what_separate_sessions_give(parser, steady_video):
         stream = ConfigStream(True, True, mirrored)
         got = []
         for i in range(0, len(frames), 3):
-            probs = parser.predict(images[i : i + 3])
+            probs = parser.predict_grids(images[i : i + 3])
             got += stream.run(images[i : i + 3], probs, stamps[i : i + 3])
         for name, (smooth, limbs) in EVAL_CONFIGS.items():
             opts = StreamOptions(RunningMode.VIDEO, smoothing=smooth, limb_consistency=limbs, mirrored=mirrored)

@@ -9,6 +9,7 @@ import pytest
 import torch
 from tryon_sdk.errors import ConfigError, InputError
 from tryon_sdk.labels import FLIP_PAIRS, swap_lr
+from tryon_sdk.resample import GridScores
 from tryon_sdk.video.limbs import LimbConsistency, LimbOptions
 from tryon_sdk.video.stream import RunningMode, StreamOptions, VideoSession, open_stream
 from tryon_sdk.video.temporal import SmoothingOptions, TemporalSmoother
@@ -101,13 +102,17 @@ def test_image_mode_is_stateless(parser):
 
 
 def test_video_mode_is_engine_then_smoothing_then_argmax(parser):
+    """Smoothing runs on the model's grid; probabilities and labels come at the frame's size from it."""
     frames = clip(5)
     smoother = TemporalSmoother(SmoothingOptions(ratio=0.8))
     state, expected = None, []
     for i, frame in enumerate(frames):
-        probs, state = parser.predict([frame])[0], state
-        probs, state = smoother.step(probs, state, timestamp_ms=40 * i, frame=frames[i])
-        expected.append(probs)
+        grid = parser.predict_grids([frame])[0]
+        assert grid.scores.shape[-2:] != frame.shape[:2]  # the grid is smaller than the frame
+        probs, state = smoother.on_grid(grid.scale).step(
+            grid.scores, state, timestamp_ms=40 * i, frame=frames[i]
+        )
+        expected.append(GridScores(probs, grid.size).full())
     with open_stream(parser, mode="video", smoothing=SmoothingOptions(ratio=0.8), return_probabilities=True, **NO_LIMBS) as s:
         got = [s.parse(f, 40 * i) for i, f in enumerate(frames)]
     for i, (r, e) in enumerate(zip(got, expected)):
@@ -126,8 +131,10 @@ def test_limb_consistency_runs_on_the_argmax_of_the_smoothed_probabilities(parse
     s_state = l_state = None
     expected = []
     for i, frame in enumerate(frames):
-        probs, s_state = smoother.step(parser.predict([frame])[0], s_state, timestamp_ms=30 * i, frame=frame)
-        labels, l_state = fixer.step(probs.argmax(0).to(torch.uint8).numpy(), l_state, probabilities=probs)
+        grid = parser.predict_grids([frame])[0]
+        probs, s_state = smoother.on_grid(grid.scale).step(grid.scores, s_state, timestamp_ms=30 * i, frame=frame)
+        full = GridScores(probs, grid.size).full()
+        labels, l_state = fixer.step(full.argmax(0).to(torch.uint8).numpy(), l_state, probabilities=full)
         expected.append(labels)
     with parser.stream(mode="video", mirrored=mirrored) as s:  # defaults: smoothing and limb consistency on
         got = [s.parse(f, 30 * i).labels for i, f in enumerate(frames)]

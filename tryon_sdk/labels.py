@@ -146,7 +146,8 @@ def hflip_labels(labels: Labels) -> Labels:
 
 
 def argmax_labels(scores: torch.Tensor) -> np.ndarray:
-    """``CxHxW`` scores -> ``HxW`` uint8 ids of the largest (the first one on ties, like ``torch.argmax``)."""
+    """``CxHxW`` (or ``CxN``) scores -> ``HxW`` (``N``) uint8 ids of the largest (the first one on ties, like
+    ``torch.argmax``)."""
     if scores.device.type != "cpu":
         return scores.argmax(0).to(torch.uint8).cpu().numpy()
     # On CPU torch's argmax over the leading dim is ~4x slower than this running max.

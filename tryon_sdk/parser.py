@@ -36,6 +36,7 @@ from .people.detect import people_from_labels
 from .people.person import check_boxes, coerce_options
 from .regions import Box
 from .preprocess import Preprocess
+from .resample import GridScores
 from .result import ParseResult
 from .models.registry import resolve_checkpoint
 
@@ -198,16 +199,28 @@ class Parser:
         Returns:
             one ``CxHxW`` float32 tensor per image, on the engine's device, at the image's size.
         """
+        return [g.full() for g in self.predict_grids(images, probabilities=probabilities)]
+
+    def predict_grids(self, images: Sequence[np.ndarray], *, probabilities: bool = True) -> list[GridScores]:
+        """Like :meth:`predict`, but each image's scores stay on the model's grid (:class:`GridScores`:
+        ``.full()`` resizes them, ``.labels()`` gives the argmax at the image's size without resizing every
+        class)."""
         if not images:
             return []
         with torch.inference_mode():
             tensors = [t.to(self.device) for t in self._upload(images)]
-            return self._scores(tensors, probabilities)
+            return self._grids(tensors, probabilities)
 
     def predict_regions(self, images: Sequence[np.ndarray], windows: Sequence[Sequence[Box]]) -> list[list[torch.Tensor]]:
         """Probabilities of crops: ``windows[i]`` are pixel boxes of ``images[i]``; every crop is parsed at the
         model's input size, all in one batch. Returns, per image, one ``C x h x w`` float32 tensor per window
         (on the engine's device, at the window's size)."""
+        return [[g.full() for g in grids] for grids in self.predict_region_grids(images, windows)]
+
+    def predict_region_grids(
+        self, images: Sequence[np.ndarray], windows: Sequence[Sequence[Box]]
+    ) -> list[list[GridScores]]:
+        """:meth:`predict_regions` with each crop's probabilities left on the model's grid."""
         crops: list[torch.Tensor] = []
         with torch.inference_mode():
             for image, wins in zip(images, windows):
@@ -215,7 +228,7 @@ class Parser:
                     continue
                 frame = self._upload([image])[0].to(self.device)
                 crops += [frame[:, y0:y1, x0:x1] for x0, y0, x1, y1 in wins]
-            scores = self._scores(crops, True) if crops else []
+            scores = self._grids(crops, True) if crops else []
         out, k = [], 0
         for wins in windows:
             out.append(scores[k : k + len(wins)])
@@ -244,10 +257,10 @@ class Parser:
         out = self.engine(batch)
         return out.softmax(1) if probabilities else out
 
-    def _scores(self, tensors: list[torch.Tensor], probabilities: bool) -> list[torch.Tensor]:
+    def _grids(self, tensors: list[torch.Tensor], probabilities: bool) -> list[GridScores]:
         batch, boxes = self.preprocess(tensors)
         probs = self._forward(batch, probabilities)
-        return [Preprocess.restore(p, box) for p, box in zip(probs, boxes)]
+        return [GridScores(Preprocess.crop(p, box), box.source) for p, box in zip(probs, boxes)]
 
     def stride_px(self, shape: tuple[int, int]) -> float:
         """The network's output stride in the pixels of an image of ``shape`` (H, W)."""

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import cv2
@@ -22,14 +23,17 @@ import torch
 
 from ..labels import argmax_labels
 from ..regions import Box
+from ..resample import GridScores
 from .detect import crop_window, detect_people
 from .person import PeopleOptions, Person, box_iou, coerce_options, head_facing, use_people_first
 
 if TYPE_CHECKING:
     from ..parser import Parser
+    from ..preprocess import Preprocess
 
-__all__ = ["paste", "paste_labels", "parse_images", "parse_people_first", "person_in_crop"]
+__all__ = ["paste", "paste_grids", "grid_scale", "paste_labels", "parse_images", "parse_people_first", "person_in_crop", "person_score", "grid_score"]
 
+_GRID_STEPS = 4  # work-grid scales are powers of 2 ** (1 / _GRID_STEPS)
 _NEAR = 0.25  # mask components within this share of the previous box's size (per side) are the person
 _TRIM = 0.02  # a tracked box leaves out this share of the mask's mass on each side (thin paint bleeding away)
 
@@ -77,6 +81,40 @@ def paste(
     return full
 
 
+def grid_scale(windows: Sequence[Box], preprocess: "Preprocess", previous: float | None = None) -> float:
+    """Scale (of the frame) of the grid a stream's pasted crops live on.
+
+    About the scale the finest crop is parsed at (at most 1), so the grid keeps the crops' detail while
+    smoothing works on a fraction of the frame's pixels; on a ladder of powers of ``2 ** (1/4)``, and
+    ``previous`` is kept while the crops stay within one step of it (the smoothing state is resized when the
+    grid changes). Without crops: ``previous``, else the scale the model sees the whole frame at.
+    """
+    if not windows:
+        return previous if previous is not None else 1.0
+    need = min(1.0, max(preprocess.plan((w.y1 - w.y0, w.x1 - w.x0)).scaled[0] / (w.y1 - w.y0) for w in windows))
+    if previous is not None and abs(math.log2(need / previous)) <= 1 / _GRID_STEPS:
+        return previous
+    return min(1.0, 2.0 ** (-round(-_GRID_STEPS * math.log2(need)) / _GRID_STEPS))
+
+
+def paste_grids(
+    shape: tuple[int, int], scale: float, grids: Sequence[GridScores], windows: Sequence[Box], num_classes: int,
+    device: Any = None,
+) -> GridScores:
+    """:func:`paste` on a grid at ``scale`` of a frame of ``shape``: the crops' probabilities (on the model's
+    grid, ``windows`` in frame pixels) resized to their windows' place on the grid, as :class:`GridScores`
+    of the frame."""
+    work = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
+    sy, sx = work[0] / shape[0], work[1] / shape[1]
+    boxes, crops = [], []
+    for g, (x0, y0, x1, y1) in zip(grids, windows):
+        gx0, gy0 = min(round(x0 * sx), work[1] - 1), min(round(y0 * sy), work[0] - 1)
+        gx1, gy1 = max(gx0 + 1, round(x1 * sx)), max(gy0 + 1, round(y1 * sy))
+        boxes.append(Box(gx0, gy0, gx1, gy1))
+        crops.append(GridScores(g.scores, (gy1 - gy0, gx1 - gx0)).full())
+    return GridScores(paste(work, crops, boxes, num_classes, device), shape)
+
+
 def paste_labels(
     shape: tuple[int, int], crops: Sequence[torch.Tensor], windows: Sequence[Box], labels: Sequence[np.ndarray]
 ) -> np.ndarray:
@@ -91,9 +129,9 @@ def paste_labels(
 
 
 def person_in_crop(
-    mask: np.ndarray, probs_bg: torch.Tensor, window: Box, near: Sequence[float] | None
-) -> tuple[Box, int, float] | None:
-    """Box (frame pixels), pixel area and score of the person in a crop's person mask (``h x w`` bool).
+    mask: np.ndarray, window: Box, near: Sequence[float] | None
+) -> tuple[Box, int, np.ndarray] | None:
+    """Box (frame pixels), pixel area and mask (``h x w`` bool) of the person in a crop's person mask.
 
     ``near``: the person's previous box (frame pixels); only mask components touching it (grown by half its
     size) count, so a neighbour stepping into the crop does not join. ``None`` takes every component.
@@ -119,9 +157,19 @@ def person_in_crop(
         ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
         (xa, xb), (ya, yb) = (int(xs[0]), int(xs[-1]) + 1), (int(ys[0]), int(ys[-1]) + 1)
     box = Box(xa + x0w, ya + y0w, xb + x0w, yb + y0w)
-    area = int(np.count_nonzero(mask))
-    score = float(1.0 - probs_bg.float().cpu().numpy()[mask].mean())
-    return box, area, score
+    return box, int(np.count_nonzero(mask)), mask
+
+
+def person_score(probs_bg: torch.Tensor, mask: np.ndarray) -> float:
+    """A person's score: the mean probability of not being background over their mask (both ``h x w``)."""
+    return float(1.0 - probs_bg.float().cpu().numpy()[mask].mean())
+
+
+def grid_score(grid: GridScores) -> float:
+    """:func:`person_score` of everyone in a crop, on the model's grid (no full-size probabilities needed)."""
+    bg = grid.scores[0]
+    person = argmax_labels(grid.scores) != 0
+    return person_score(bg, person) if person.any() else 0.0
 
 
 def _span(profile: np.ndarray) -> tuple[int, int]:
@@ -159,22 +207,38 @@ def parse_people_first(
         shape = image.shape[:2]
         src = [d.box for d in found[i]] if boxes[i] is None else [tuple(b) for b in boxes[i]]  # type: ignore[union-attr]
         plan.append([crop_window(b, shape, parser.config.input_size, options.margin) for b in src])
-    crops = parser.predict_regions(images, plan)
+    grids = parser.predict_region_grids(images, plan)
     out = []
     for i, image in enumerate(images):
         shape = image.shape[:2]
-        crop_labels = [argmax_labels(probs) for probs in crops[i]]
-        full = paste(shape, crops[i], plan[i], parser.config.num_classes, parser.device) if probabilities else None
+        # overlapping crops are pasted by confidence, which needs their probabilities at full size
+        full_size = probabilities or len(grids[i]) > 1
+        crops = [g.full() for g in grids[i]] if full_size else []
+        crop_labels = [argmax_labels(c) for c in crops] if full_size else [g.labels() for g in grids[i]]
         people = []
-        for probs, win, lab in zip(crops[i], plan[i], crop_labels):
-            found_p = person_in_crop(lab != 0, probs[0], win, None)
+        for g, win, lab in zip(grids[i], plan[i], crop_labels):
+            found_p = person_in_crop(lab != 0, win, None)
             if found_p is None:
                 continue
-            box, area, score = found_p
+            box, area, _ = found_p
             sub = lab[box.y0 - win.y0 : box.y1 - win.y0, box.x0 - win.x0 : box.x1 - win.x0]
-            people.append(Person(box, area, head_facing(sub, options.facing, box.y0 == 0), None, score))
-        labels = argmax_labels(full) if full is not None else paste_labels(shape, crops[i], plan[i], crop_labels)
+            people.append(Person(box, area, head_facing(sub, options.facing, box.y0 == 0), None, grid_score(g)))
+        full = paste(shape, crops, plan[i], parser.config.num_classes, parser.device) if probabilities else None
+        if full is not None:
+            labels = argmax_labels(full)
+        elif full_size:
+            labels = paste_labels(shape, crops, plan[i], crop_labels)
+        else:
+            labels = _placed(shape, plan[i], crop_labels)
         out.append((full, labels, people))
+    return out
+
+
+def _placed(shape: tuple[int, int], windows: Sequence[Box], labels: Sequence[np.ndarray]) -> np.ndarray:
+    """An ``H x W`` uint8 map: background, and the labels of at most one crop at its window."""
+    out = np.zeros(shape, np.uint8)
+    for (x0, y0, x1, y1), lab in zip(windows, labels):
+        out[y0:y1, x0:x1] = lab
     return out
 
 
@@ -188,9 +252,9 @@ def parse_images(
     """IMAGE mode: per image its ``C x H x W`` scores, its labels and its people.
 
     An image is parsed people first when ``roi`` asks for it (:func:`use_people_first`) or it has app-given
-    ``boxes``: labels and people come with it, the scores only when ``probabilities``. Else it is parsed
-    whole at the model's input size: scores (``probabilities=False`` may give logits), labels and people
-    ``None``.
+    ``boxes``: labels and people come with it. Else it is parsed whole at the model's input size, and its
+    people are ``None``. The scores come only when ``probabilities`` (else ``None``: labels are taken on the
+    model's grid, :class:`~tryon_sdk.resample.GridScores`).
     """
     options = coerce_options(roi)
     boxes = list(boxes) if boxes is not None else [None] * len(images)
@@ -208,6 +272,6 @@ def parse_images(
         )
         found = dict(zip(first, done))
     whole = [i for i in range(len(images)) if i not in found]
-    for i, probs in zip(whole, parser.predict([images[i] for i in whole], probabilities=probabilities)):
-        found[i] = (probs, None, None)
+    for i, grid in zip(whole, parser.predict_grids([images[i] for i in whole], probabilities=probabilities)):
+        found[i] = (grid.full(), None, None) if probabilities else (None, grid.labels(), None)
     return [found[i] for i in range(len(images))]

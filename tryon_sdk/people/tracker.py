@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from .crops import paste, person_in_crop
+from ..resample import GridScores
+from .crops import grid_scale, paste_grids, person_in_crop, person_score
 from .detect import crop_window, detect_people
 from .facing import UNKNOWN
 from .person import PeopleOptions, Person, box_iou
@@ -72,6 +73,7 @@ class PeopleState:
     since_detect: int = 0  # frames since the last whole-frame detection
     redetect: bool = False  # a mask touched a crop edge, or a person was lost: search the frame next time
     detections: int = 0  # whole-frame passes so far (for stats and tests)
+    grid_scale: float | None = None  # scale of the grid the crops are pasted on (crops.grid_scale)
 
 
 class PeopleTracker:
@@ -87,9 +89,10 @@ class PeopleTracker:
 
     def step(
         self, parser: "Parser", image: np.ndarray, state: PeopleState | None = None
-    ) -> tuple[torch.Tensor, list[Person], PeopleState]:
-        """One frame: ``C x H x W`` float32 probabilities (on the parser's device), the people (facing not yet
-        decided: the temporal stage does that), and the new state."""
+    ) -> tuple[GridScores, list[Person], PeopleState]:
+        """One frame: its probabilities (on the parser's device, on a grid of the frame (:func:`~tryon_sdk.people.crops.grid_scale`),
+        background outside the crops), the people (facing not yet decided: the temporal stage does that),
+        and the new state."""
         opt = self.options
         shape = image.shape[:2]
         if state is None or state.shape != shape:
@@ -124,24 +127,27 @@ class PeopleTracker:
             force_search = bool(missed)
         else:
             force_search = False
-        if not tracks:
-            full = paste(shape, [], [], parser.config.num_classes, parser.device)
-            return full, [], PeopleState(shape, (), next_id, since, False, detections)
         tracks.sort(key=lambda t: t.track_id)
         windows = [crop_window(t.predicted(), shape, parser.config.input_size, opt.margin) for t in tracks]
-        crops = parser.predict_regions([image], [windows])[0]
-        full = paste(shape, crops, windows, parser.config.num_classes, parser.device)
+        scale = grid_scale(windows, parser.preprocess, state.grid_scale)
+        if not tracks:
+            full = paste_grids(shape, scale, [], [], parser.config.num_classes, parser.device)
+            return full, [], PeopleState(shape, (), next_id, since, False, detections, scale)
+        grids = parser.predict_region_grids([image], [windows])[0]
+        full = paste_grids(shape, scale, grids, windows, parser.config.num_classes, parser.device)
         kept: list[Track] = []
         people: list[Person] = []
         redetect = force_search
         H, W = shape
-        for track, probs, win in zip(tracks, crops, windows):
-            mask = (probs[0] < 0.5).cpu().numpy()  # person: background below one half (cheaper than an argmax)
-            found = person_in_crop(mask, probs[0], win, track.predicted())
+        for track, grid, win in zip(tracks, grids, windows):
+            bg = GridScores(grid.scores[:1], (win.y1 - win.y0, win.x1 - win.x0)).full()[0]  # at the crop's size
+            mask = (bg < 0.5).cpu().numpy()  # person: background below one half (cheaper than an argmax)
+            found = person_in_crop(mask, win, track.predicted())
             if found is None or found[1] < opt.min_crop_share * mask.size:
                 redetect = True  # lost: look for people again on the next frame
                 continue
-            box, area, score = found
+            box, area, person_mask = found
+            score = person_score(bg, person_mask)
             touches = (box.x0 <= win.x0 and win.x0 > 0) or (box.y0 <= win.y0 and win.y0 > 0)
             touches |= (box.x1 >= win.x1 and win.x1 < W) or (box.y1 >= win.y1 and win.y1 < H)
             redetect |= bool(touches)
@@ -157,7 +163,7 @@ class PeopleTracker:
             kept.append(dataclasses.replace(track, box=smoothed, age=track.age + 1, velocity=velocity))
             people.append(Person(box, area, UNKNOWN, track.track_id, score))
         kept, people = _merge_duplicates(kept, people)
-        return full, people, PeopleState(shape, tuple(kept), next_id, since, redetect, detections)
+        return full, people, PeopleState(shape, tuple(kept), next_id, since, redetect, detections, scale)
 
 
 def _clamp_growth(old: Sequence[float], new: Sequence[float]) -> tuple[float, float, float, float]:

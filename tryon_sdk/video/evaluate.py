@@ -18,8 +18,9 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import ConfigError, VideoError
-from ..labels import argmax_labels, swap_lr
+from ..labels import swap_lr
 from ..parser import Parser
+from ..resample import GridScores
 from .reader import VideoReader
 from .job import HeapTrimmer, batched, run_stages
 from .options import QUEUE_BYTES, WORK_PIXELS, check_frame_range, check_progress, engine_batch, queue_depth, work_size
@@ -99,13 +100,17 @@ class ConfigStream:
         """Labels of every configuration, per frame (frames in stream order)."""
         out = []
         for i, (image, ts) in enumerate(zip(images, stamps)):
-            p, probs[i] = probs[i], None
-            raw = argmax_labels(p)
-            labels = {(False, False): self._finish(raw, p, False, False)}
-            labels[(False, True)] = self._finish(raw, p, False, True) if self.fixer is not None else labels[(False, False)]
+            g, probs[i] = probs[i], None
+            if not isinstance(g, GridScores):
+                g = GridScores(g, image.shape[:2])
+            raw = g.labels()
+            labels = {(False, False): self._finish(raw, g, False, False)}
+            labels[(False, True)] = self._finish(raw, g, False, True) if self.fixer is not None else labels[(False, False)]
             if self.smoother is not None:
-                sp, self._smooth_state = self.smoother.step(p, self._smooth_state, timestamp_ms=ts, frame=image)
-                smooth = argmax_labels(sp)
+                smoother = self.smoother.on_grid(g.scale)  # a new tensor: the unsmoothed configurations read g
+                p, self._smooth_state = smoother.step(g.scores, self._smooth_state, timestamp_ms=ts, frame=image)
+                sp = GridScores(p, g.size)
+                smooth = sp.labels()
                 labels[(True, False)] = self._finish(smooth, sp, True, False)
                 labels[(True, True)] = self._finish(smooth, sp, True, True) if self.fixer is not None else labels[(True, False)]
             else:
@@ -139,7 +144,7 @@ class _Engine:
             t0 = time.perf_counter()
             images = [image for _, image in batch]
             views = [images] + ([[np.ascontiguousarray(im[:, ::-1]) for im in images]] if self.flip else [])
-            probs = self.parser.predict([im for view in views for im in view])
+            probs = self.parser.predict_grids([im for view in views for im in view])
             self.seconds += time.perf_counter() - t0
             n = len(images)
             yield _Batch([f.timestamp_ms for f, _ in batch], views, [probs[k * n : (k + 1) * n] for k in range(len(views))])

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import torch
 
-from ..labels import argmax_labels, swap_lr
+from ..labels import swap_lr
+from ..resample import GridScores
 from ..result import ParseResult
 from ..people.facing import FacingFilter, head_evidence
 from ..people.crops import parse_people_first
@@ -43,6 +44,18 @@ def _temporal_stages(options: StreamOptions) -> tuple[Any, Any]:
     return smoother, fixer
 
 
+def _on_grid(state: Any, grid: GridScores, frame_size: tuple[int, int] | None) -> Any:
+    """The smoothing state moved onto this frame's grid when people first changed the grid's scale (the
+    previous frame, of ``frame_size``, had the same size; finer or coarser crops): its probabilities resized,
+    the rest kept."""
+    if state is None or state.probs.shape == grid.scores.shape or state.probs.shape[0] != grid.scores.shape[0]:
+        return state
+    if frame_size != tuple(grid.size):
+        return state  # another stream size: the smoother starts afresh
+    resized = GridScores(state.probs, tuple(grid.scores.shape[-2:])).full()
+    return dataclasses.replace(state, probs=resized)
+
+
 class FrameStages:
     """The stages of one stream and their state; the owner (a session) calls them from one thread,
     except :meth:`predict`, whose state (the tracked people) only it touches."""
@@ -60,6 +73,7 @@ class FrameStages:
         self._facing_state: Any = None
         self._searches = 0
         self._stride_cache: dict[tuple[int, int], float] = {}
+        self._frame_size: tuple[int, int] | None = None  # of the previous frame (stateful modes)
 
     @property
     def people_searches(self) -> int:
@@ -80,8 +94,10 @@ class FrameStages:
         self._smooth_state = self._limb_state = None
         self._facing_state = None
 
-    def predict(self, images: Sequence[np.ndarray]) -> tuple[list[torch.Tensor], list[list[Person] | None]]:
-        """Engine stage: probabilities per frame and the people found (see :meth:`VideoSession.predict`)."""
+    def predict(self, images: Sequence[np.ndarray]) -> tuple[list[GridScores], list[list[Person] | None]]:
+        """Engine stage: probabilities per frame, on a grid smaller than the frame (the model's for a whole
+        frame, :func:`~tryon_sdk.people.crops.grid_scale` for people first), and the people found (see
+        :meth:`VideoSession.predict`)."""
         roi, opts = self.options.roi, self._people_options
         input_size = self.parser.config.input_size
         first = [
@@ -94,7 +110,7 @@ class FrameStages:
                 found = parse_people_first(self.parser, [images[i] for i in first], opts)  # type: ignore[arg-type]
                 self._searches += len(first)
                 for i, (p, _, ppl) in zip(first, found):
-                    probs[i], people[i] = p, ppl
+                    probs[i], people[i] = GridScores(p, images[i].shape[:2]), ppl
             else:
                 assert self._tracker is not None
                 for i in first:
@@ -103,7 +119,7 @@ class FrameStages:
                     )
         whole = [i for i in range(len(images)) if probs[i] is None]
         if whole:
-            for i, p in zip(whole, self.parser.predict([images[i] for i in whole])):
+            for i, p in zip(whole, self.parser.predict_grids([images[i] for i in whole])):
                 probs[i] = p
         return probs, people
 
@@ -111,41 +127,52 @@ class FrameStages:
         self,
         images: list[np.ndarray],
         timestamps: list[int | None],
-        probs_list: Sequence[torch.Tensor],
+        probs_list: Sequence[GridScores | torch.Tensor],
         people_list: Sequence[Sequence[Person] | None] | None = None,
     ) -> list[ParseResult]:
-        """The stages after the engine, frame by frame: smoothing, argmax, limb consistency, the people's facing."""
+        """The stages after the engine, frame by frame: smoothing, argmax, limb consistency, the people's facing.
+
+        ``probs_list``: per frame its probabilities on a grid (:meth:`predict`) or at the frame's size
+        (``C x H x W``). Smoothing runs on the grid; labels are taken at the frame's size from it
+        (:meth:`GridScores.labels`), and the limb stage weighs its votes with it."""
         stateful = self.stateful
         names = self.parser.config.class_names
         people_list = people_list if people_list is not None else [None] * len(images)
         results = []
-        for image, probs, ts, found in zip(images, probs_list, timestamps, people_list):
+        for image, scores, ts, found in zip(images, probs_list, timestamps, people_list):
+            grid = scores if isinstance(scores, GridScores) else GridScores(scores, image.shape[:2])
             smooth_state = self._smooth_state if stateful else None
             limb_state = self._limb_state if stateful else None
             if self._smoother is not None:
+                smooth_state = _on_grid(smooth_state, grid, self._frame_size)
                 # the engine stage made these probabilities for this frame alone: smooth them in place
-                in_place = probs.device.type == "cpu" and probs.dtype == torch.float32 and probs.is_contiguous()
-                probs, smooth_state = self._smoother.step(
-                    probs, smooth_state, timestamp_ms=ts, frame=image, out=probs if in_place else None
+                p = grid.scores
+                in_place = p.device.type == "cpu" and p.dtype == torch.float32 and p.is_contiguous()
+                p, smooth_state = self._smoother.on_grid(grid.scale).step(
+                    p, smooth_state, timestamp_ms=ts, frame=image, out=p if in_place else None
                 )
-            labels = argmax_labels(probs)
+                grid = GridScores(p, grid.size)
+            labels = grid.labels()
             if self._fixer is not None:
-                labels, limb_state = self._fixer.step(labels, limb_state, probabilities=probs)
+                labels, limb_state = self._fixer.step(labels, limb_state, probabilities=grid)
                 labels = np.asarray(labels, dtype=np.uint8)
             elif self.options.mirrored:  # the limb stage handles this itself when it runs
                 labels = swap_lr(labels)
             people = self._people(labels, found, limb_state, stateful)
             if stateful:
                 self._smooth_state, self._limb_state = smooth_state, limb_state
+                self._frame_size = grid.size
+            probs = grid.full() if self.options.return_probabilities else None
             results.append(
                 ParseResult.from_maps(
                     labels,
-                    probs if self.options.return_probabilities else None,
+                    probs,
                     image,
                     names,
                     timestamp_ms=ts,
                     people=people,
-                    copy=self._smoother is not None and stateful,  # the smoother remembers this very tensor
+                    # the smoother remembers this very tensor
+                    copy=self._smoother is not None and stateful and probs is grid.scores,
                     stride_px=self._stride_px(labels.shape),
                 )
             )

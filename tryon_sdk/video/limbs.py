@@ -108,6 +108,7 @@ import torch
 from ..errors import ConfigError, InputError
 from ..people.facing import FacingOptions, classify_head, facing_name, head_evidence
 from ..labels import FLIP_PAIRS
+from ..resample import GridScores
 
 __all__ = ["LimbOptions", "LimbState", "LimbConsistency"]
 
@@ -324,13 +325,13 @@ class LimbConsistency:
         self,
         labels: np.ndarray | torch.Tensor,
         state: LimbState | None = None,
-        probabilities: np.ndarray | torch.Tensor | None = None,
+        probabilities: np.ndarray | torch.Tensor | GridScores | None = None,
     ) -> tuple[np.ndarray | torch.Tensor, LimbState]:
         """Fix one frame.
 
         labels: H x W uint8 label map (numpy or torch; the result has the same type).
         state: the state returned for the previous frame of this stream, or None.
-        probabilities: optional C x H x W class probabilities of the frame;
+        probabilities: optional C x H x W class probabilities of the frame (or :class:`GridScores` of it);
             when given, votes weigh probability mass instead of counting pixels.
 
         Returns the fixed H x W uint8 labels (a new array) and the new state.
@@ -434,11 +435,19 @@ class LimbConsistency:
 
     @staticmethod
     def _check_probs(
-        probabilities: np.ndarray | torch.Tensor | None, shape: tuple[int, int], max_left: int, max_right: int
-    ) -> np.ndarray | None:
+        probabilities: np.ndarray | torch.Tensor | GridScores | None, shape: tuple[int, int], max_left: int, max_right: int
+    ) -> np.ndarray | GridScores | None:
         if probabilities is None:
             return None
         p = probabilities
+        if isinstance(p, GridScores):
+            if tuple(p.size) != tuple(shape):
+                raise InputError(f"probabilities are for a {p.size[0]} x {p.size[1]} frame, labels {shape[0]} x {shape[1]}")
+            if p.scores.shape[0] <= max(max_left, max_right):
+                raise InputError(
+                    f"probabilities have {p.scores.shape[0]} classes; the limb pairs need {max(max_left, max_right) + 1}"
+                )
+            return p
         if isinstance(p, torch.Tensor):
             p = p.detach().cpu()
             p = (p if p.dtype == torch.float32 else p.float()).numpy()
@@ -501,7 +510,7 @@ class LimbConsistency:
 
     def _region_geometry(
         self, rid: np.ndarray, n: int, xs: np.ndarray, ys: np.ndarray, side_raw: np.ndarray, cell_person: np.ndarray,
-        pair_small: np.ndarray, idx: np.ndarray, probs: np.ndarray | None, s: int, body: _BodyRows,
+        pair_small: np.ndarray, idx: np.ndarray, probs: np.ndarray | GridScores | None, s: int, body: _BodyRows,
     ) -> _Regions:
         """Per region (index 0 unused): area, vote, centroid, person and offsets from its person's centre lines."""
         area = np.bincount(rid, minlength=n).astype(np.float64)
@@ -511,8 +520,9 @@ class LimbConsistency:
         else:
             pk = pair_small.ravel()[idx]
             yf, xf = ys * s, xs * s
-            m_left = np.bincount(rid, weights=probs[self._left[pk], yf, xf], minlength=n)
-            m_right = np.bincount(rid, weights=probs[self._right[pk], yf, xf], minlength=n)
+            at = probs.at if isinstance(probs, GridScores) else lambda c, y, x: probs[c, y, x]
+            m_left = np.bincount(rid, weights=at(self._left[pk], yf, xf), minlength=n)
+            m_right = np.bincount(rid, weights=at(self._right[pk], yf, xf), minlength=n)
         with np.errstate(invalid="ignore", divide="ignore"):
             vote = np.nan_to_num((m_left - m_right) / (m_left + m_right))
             cx = np.bincount(rid, weights=xs, minlength=n) / np.maximum(area, 1)

@@ -50,6 +50,7 @@ from ..compositor import Compositor, OverlayCompositor
 from ..errors import ConfigError, InputError
 from ..inputs import to_rgb_uint8
 from ..labels import argmax_labels
+from ..resample import GridScores
 from ..result import ParseResult
 from ..people.person import Person
 from .frame_stages import FrameStages
@@ -211,9 +212,10 @@ class VideoSession:
             raise err
 
     # --------------------------------------------------------------- pipeline
-    def predict(self, images: Sequence[np.ndarray]) -> tuple[list[torch.Tensor], list[list[Person] | None]]:
-        """Engine stage: ``CxHxW`` float32 probabilities per frame (on the engine's device) and the people
-        found (``None`` where the whole frame was parsed). People first follows the session's ``roi``;
+    def predict(self, images: Sequence[np.ndarray]) -> tuple[list[GridScores], list[list[Person] | None]]:
+        """Engine stage: each frame's probabilities (on the engine's device, on a grid smaller than the frame:
+        :class:`~tryon_sdk.resample.GridScores`, ``.full()`` gives ``C x H x W`` at the frame's size) and the
+        people found (``None`` where the whole frame was parsed). People first follows the session's ``roi``;
         in VIDEO / LIVE_STREAM mode frames must come in order (the regions of interest are tracked)."""
         return self._stages.predict(images)
 
@@ -221,7 +223,7 @@ class VideoSession:
         self,
         images: list[np.ndarray],
         timestamps: list[int | None],
-        probs_list: Sequence[torch.Tensor] | None = None,
+        probs_list: Sequence[GridScores | torch.Tensor] | None = None,
         people_list: Sequence[Sequence[Person] | None] | None = None,
     ) -> list[ParseResult]:
         """Engine on the whole batch (unless ``probs_list`` is given), then the stateful stages frame by frame."""
@@ -253,25 +255,28 @@ class VideoSession:
     def parse_probabilities(
         self,
         frames: Sequence[Any],
-        probabilities: Sequence[torch.Tensor],
+        probabilities: Sequence[GridScores | torch.Tensor],
         timestamps_ms: Sequence[int] | None = None,
         *,
         people: Sequence[Sequence[Person] | None] | None = None,
     ) -> list[ParseResult]:
         """Run the stages after the engine on probabilities computed elsewhere.
 
-        ``probabilities`` are ``CxHxW`` float32 tensors as :meth:`Parser.predict` (whole frame) or
-        :meth:`predict` (people first) returns them for ``frames`` (e.g. one engine call shared by several
-        sessions in an evaluation, or the engine stage of a pipeline); ``people`` what :meth:`predict`
-        found (``None``: taken from the label maps).
+        ``probabilities`` are what :meth:`predict` returns for ``frames`` (e.g. the engine stage of a
+        pipeline), :meth:`Parser.predict_grids`' or ``CxHxW`` float32 tensors at the frames' size
+        (:meth:`Parser.predict`; e.g. one engine call shared by several sessions in an evaluation);
+        ``people`` what :meth:`predict` found (``None``: taken from the label maps).
         """
         if len(probabilities) != len(frames):
             raise InputError(f"{len(frames)} frames but {len(probabilities)} probability maps")
         if people is not None and len(people) != len(frames):
             raise InputError(f"{len(frames)} frames but {len(people)} people lists")
         for f, p in zip(frames, probabilities):
-            if not isinstance(p, torch.Tensor) or p.ndim != 3 or tuple(p.shape[1:]) != tuple(np.shape(f)[:2]):
-                raise InputError(f"probabilities must be CxHxW tensors at the frame size {np.shape(f)[:2]}")
+            size = tuple(p.size) if isinstance(p, GridScores) else tuple(getattr(p, "shape", ())[1:])
+            if not isinstance(p, (GridScores, torch.Tensor)) or len(size) != 2 or size != tuple(np.shape(f)[:2]):
+                raise InputError(
+                    f"probabilities must be GridScores or CxHxW tensors for the frame size {np.shape(f)[:2]}"
+                )
         return self._parse_many("parse_probabilities", frames, timestamps_ms, list(probabilities), people)
 
     def parse_stream(
@@ -305,7 +310,7 @@ class VideoSession:
                 if pending is not None:
                     pending[2].cancel()
 
-    def _predict_timed(self, images: list[np.ndarray]) -> tuple[list[torch.Tensor], list[list[Person] | None]]:
+    def _predict_timed(self, images: list[np.ndarray]) -> tuple[list[GridScores], list[list[Person] | None]]:
         t0 = time.perf_counter()
         out = self.predict(images)
         with self._cv:
@@ -352,7 +357,7 @@ class VideoSession:
         method: str,
         frames: Sequence[Any],
         timestamps_ms: Sequence[int] | None,
-        probabilities: list[torch.Tensor] | None,
+        probabilities: Sequence[GridScores | torch.Tensor] | None,
         people: Sequence[Sequence[Person] | None] | None = None,
     ) -> list[ParseResult]:
         images, stamps = self._admit(method, frames, timestamps_ms, self._last_ts)
