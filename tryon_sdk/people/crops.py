@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import cv2
@@ -29,11 +28,9 @@ from .person import PeopleOptions, Person, box_iou, coerce_options, head_facing,
 
 if TYPE_CHECKING:
     from ..parser import Parser
-    from ..preprocess import Preprocess
 
-__all__ = ["paste", "paste_grids", "grid_scale", "paste_labels", "parse_images", "parse_people_first", "person_in_crop", "person_score", "grid_score"]
+__all__ = ["paste",  "paste_labels", "parse_images", "parse_people_first", "person_in_crop", "person_score", "grid_score"]
 
-_GRID_STEPS = 4  # work-grid scales are powers of 2 ** (1 / _GRID_STEPS)
 _NEAR = 0.25  # mask components within this share of the previous box's size (per side) are the person
 _TRIM = 0.02  # a tracked box leaves out this share of the mask's mass on each side (thin paint bleeding away)
 
@@ -79,40 +76,6 @@ def paste(
         region = full[:, y0:y1, x0:x1]
         region[:] = probs.float() if take is None else torch.where(take[None], probs.float(), region)
     return full
-
-
-def grid_scale(windows: Sequence[Box], preprocess: "Preprocess", previous: float | None = None) -> float:
-    """Scale (of the frame) of the grid a stream's pasted crops live on.
-
-    About the scale the finest crop is parsed at (at most 1), so the grid keeps the crops' detail while
-    smoothing works on a fraction of the frame's pixels; on a ladder of powers of ``2 ** (1/4)``, and
-    ``previous`` is kept while the crops stay within one step of it (the smoothing state is resized when the
-    grid changes). Without crops: ``previous``, else the scale the model sees the whole frame at.
-    """
-    if not windows:
-        return previous if previous is not None else 1.0
-    need = min(1.0, max(preprocess.plan((w.y1 - w.y0, w.x1 - w.x0)).scaled[0] / (w.y1 - w.y0) for w in windows))
-    if previous is not None and abs(math.log2(need / previous)) <= 1 / _GRID_STEPS:
-        return previous
-    return min(1.0, 2.0 ** (-round(-_GRID_STEPS * math.log2(need)) / _GRID_STEPS))
-
-
-def paste_grids(
-    shape: tuple[int, int], scale: float, grids: Sequence[GridScores], windows: Sequence[Box], num_classes: int,
-    device: Any = None,
-) -> GridScores:
-    """:func:`paste` on a grid at ``scale`` of a frame of ``shape``: the crops' probabilities (on the model's
-    grid, ``windows`` in frame pixels) resized to their windows' place on the grid, as :class:`GridScores`
-    of the frame."""
-    work = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
-    sy, sx = work[0] / shape[0], work[1] / shape[1]
-    boxes, crops = [], []
-    for g, (x0, y0, x1, y1) in zip(grids, windows):
-        gx0, gy0 = min(round(x0 * sx), work[1] - 1), min(round(y0 * sy), work[0] - 1)
-        gx1, gy1 = max(gx0 + 1, round(x1 * sx)), max(gy0 + 1, round(y1 * sy))
-        boxes.append(Box(gx0, gy0, gx1, gy1))
-        crops.append(GridScores(g.scores, (gy1 - gy0, gx1 - gx0)).full())
-    return GridScores(paste(work, crops, boxes, num_classes, device), shape)
 
 
 def paste_labels(

@@ -28,7 +28,7 @@ import torch
 
 from ..errors import ConfigError
 from ..resample import GridScores
-from .crops import grid_scale, paste_grids, person_in_crop, person_score
+from .crops import paste, person_in_crop, person_score
 from .detect import crop_window, detect_people
 from .facing import UNKNOWN
 from .person import PeopleOptions, Person, box_iou
@@ -73,7 +73,6 @@ class PeopleState:
     since_detect: int = 0  # frames since the last whole-frame detection
     redetect: bool = False  # a mask touched a crop edge, or a person was lost: search the frame next time
     detections: int = 0  # whole-frame passes so far (for stats and tests)
-    grid_scale: float | None = None  # scale of the grid the crops are pasted on (crops.grid_scale)
 
 
 class PeopleTracker:
@@ -90,9 +89,9 @@ class PeopleTracker:
     def step(
         self, parser: "Parser", image: np.ndarray, state: PeopleState | None = None
     ) -> tuple[GridScores, list[Person], PeopleState]:
-        """One frame: its probabilities (on the parser's device, on a grid of the frame (:func:`~tryon_sdk.people.crops.grid_scale`),
-        background outside the crops), the people (facing not yet decided: the temporal stage does that),
-        and the new state."""
+        """One frame: its ``C x H x W`` float32 probabilities (on the parser's device, background outside the
+        crops; as :class:`GridScores` at the frame's own size), the people (facing not yet decided: the
+        temporal stage does that), and the new state."""
         opt = self.options
         shape = image.shape[:2]
         if state is None or state.shape != shape:
@@ -127,20 +126,20 @@ class PeopleTracker:
             force_search = bool(missed)
         else:
             force_search = False
+        if not tracks:
+            full = paste(shape, [], [], parser.config.num_classes, parser.device)
+            return GridScores(full, shape), [], PeopleState(shape, (), next_id, since, False, detections)
         tracks.sort(key=lambda t: t.track_id)
         windows = [crop_window(t.predicted(), shape, parser.config.input_size, opt.margin) for t in tracks]
-        scale = grid_scale(windows, parser.preprocess, state.grid_scale)
-        if not tracks:
-            full = paste_grids(shape, scale, [], [], parser.config.num_classes, parser.device)
-            return full, [], PeopleState(shape, (), next_id, since, False, detections, scale)
         grids = parser.predict_region_grids([image], [windows])[0]
-        full = paste_grids(shape, scale, grids, windows, parser.config.num_classes, parser.device)
+        crops = [g.full() for g in grids]
+        full = GridScores(paste(shape, crops, windows, parser.config.num_classes, parser.device), shape)
         kept: list[Track] = []
         people: list[Person] = []
         redetect = force_search
         H, W = shape
-        for track, grid, win in zip(tracks, grids, windows):
-            bg = GridScores(grid.scores[:1], (win.y1 - win.y0, win.x1 - win.x0)).full()[0]  # at the crop's size
+        for track, probs, win in zip(tracks, crops, windows):
+            bg = probs[0]
             mask = (bg < 0.5).cpu().numpy()  # person: background below one half (cheaper than an argmax)
             found = person_in_crop(mask, win, track.predicted())
             if found is None or found[1] < opt.min_crop_share * mask.size:
@@ -163,7 +162,7 @@ class PeopleTracker:
             kept.append(dataclasses.replace(track, box=smoothed, age=track.age + 1, velocity=velocity))
             people.append(Person(box, area, UNKNOWN, track.track_id, score))
         kept, people = _merge_duplicates(kept, people)
-        return full, people, PeopleState(shape, tuple(kept), next_id, since, redetect, detections, scale)
+        return full, people, PeopleState(shape, tuple(kept), next_id, since, redetect, detections)
 
 
 def _clamp_growth(old: Sequence[float], new: Sequence[float]) -> tuple[float, float, float, float]:

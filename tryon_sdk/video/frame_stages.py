@@ -44,18 +44,6 @@ def _temporal_stages(options: StreamOptions) -> tuple[Any, Any]:
     return smoother, fixer
 
 
-def _on_grid(state: Any, grid: GridScores, frame_size: tuple[int, int] | None) -> Any:
-    """The smoothing state moved onto this frame's grid when people first changed the grid's scale (the
-    previous frame, of ``frame_size``, had the same size; finer or coarser crops): its probabilities resized,
-    the rest kept."""
-    if state is None or state.probs.shape == grid.scores.shape or state.probs.shape[0] != grid.scores.shape[0]:
-        return state
-    if frame_size != tuple(grid.size):
-        return state  # another stream size: the smoother starts afresh
-    resized = GridScores(state.probs, tuple(grid.scores.shape[-2:])).full()
-    return dataclasses.replace(state, probs=resized)
-
-
 class FrameStages:
     """The stages of one stream and their state; the owner (a session) calls them from one thread,
     except :meth:`predict`, whose state (the tracked people) only it touches."""
@@ -73,7 +61,6 @@ class FrameStages:
         self._facing_state: Any = None
         self._searches = 0
         self._stride_cache: dict[tuple[int, int], float] = {}
-        self._frame_size: tuple[int, int] | None = None  # of the previous frame (stateful modes)
 
     @property
     def people_searches(self) -> int:
@@ -95,9 +82,8 @@ class FrameStages:
         self._facing_state = None
 
     def predict(self, images: Sequence[np.ndarray]) -> tuple[list[GridScores], list[list[Person] | None]]:
-        """Engine stage: probabilities per frame, on a grid smaller than the frame (the model's for a whole
-        frame, :func:`~tryon_sdk.people.crops.grid_scale` for people first), and the people found (see
-        :meth:`VideoSession.predict`)."""
+        """Engine stage: probabilities per frame (on the model's grid for a whole frame, pasted at the frame's
+        size for people first) and the people found (see :meth:`VideoSession.predict`)."""
         roi, opts = self.options.roi, self._people_options
         input_size = self.parser.config.input_size
         first = [
@@ -144,7 +130,6 @@ class FrameStages:
             smooth_state = self._smooth_state if stateful else None
             limb_state = self._limb_state if stateful else None
             if self._smoother is not None:
-                smooth_state = _on_grid(smooth_state, grid, self._frame_size)
                 # the engine stage made these probabilities for this frame alone: smooth them in place
                 p = grid.scores
                 in_place = p.device.type == "cpu" and p.dtype == torch.float32 and p.is_contiguous()
@@ -161,7 +146,6 @@ class FrameStages:
             people = self._people(labels, found, limb_state, stateful)
             if stateful:
                 self._smooth_state, self._limb_state = smooth_state, limb_state
-                self._frame_size = grid.size
             probs = grid.full() if self.options.return_probabilities else None
             results.append(
                 ParseResult.from_maps(

@@ -21,8 +21,8 @@ tie only scores ``log 2 / log 18 = 0.24`` and the score is dominated by how
 the remaining mass spreads over irrelevant classes, so it smooths the real
 ambiguities too little.
 
-*Cost*: the uncertainty is computed on a grid ``work_stride`` times coarser
-(4: 128x96 for 512x384; the pixels at the cells' centres), spread by a max filter over ``spread`` cells
+*Cost*: the uncertainty is computed on a grid of every ``work_stride``-th
+pixel (4: 128x96 for 512x384), spread by a max filter over ``spread`` cells
 (so that thin unsure bands between samples are not missed) and bilinearly
 upsampled; only the final blend (one fused ``torch.lerp``) runs at full
 resolution, on the one box around the pixels whose weight is not zero
@@ -98,8 +98,8 @@ class SmoothingOptions:
         ``combine_with_previous_ratio``), 0..1; 0 disables smoothing.
     uncertainty: ``"margin"`` (1 - (top1 - top2)) or ``"entropy"``
         (normalised entropy).
-    work_stride: the uncertainty and the cut detector run on a grid n times
-        coarser in each direction, 1..16.
+    work_stride: the uncertainty and the cut detector run on every n-th
+        pixel in each direction, 1..16.
     spread: radius in work-grid cells of a max filter on the uncertainty, so
         that unsure pixels between two samples are not missed, 0..8.
     hard_radius: for one-hot input, radius in work-grid cells of the box the
@@ -224,24 +224,6 @@ def _check_frame(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
-def _work_grid(p: np.ndarray, s: int) -> np.ndarray:
-    """``C x ceil(h/s) x ceil(w/s)`` samples of ``C x h x w`` probabilities: the pixel at each cell's centre,
-    picked mirror-symmetrically, so a mirrored frame gives the mirrored grid (every ``s``-th pixel from the
-    first would not)."""
-    if s == 1:
-        return p
-    _, h, w = p.shape
-    return p.take(_centres(h, s), axis=1).take(_centres(w, s), axis=2)
-
-
-def _centres(n: int, s: int) -> np.ndarray:
-    """Indices of ``ceil(n/s)`` pixels at the centres of as many equal cells over ``n``; index ``k`` from the
-    end mirrors index ``k`` from the start."""
-    m = -(-n // s)
-    first = np.floor((np.arange(m) + 0.5) * (n / m)).astype(np.int64)
-    return np.where(np.arange(m) < m / 2, first, n - 1 - first[::-1])
-
-
 def _top2_argmax(small: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-1 value, top-2 value and argmax over axis 0 of a small C x h x w array.
 
@@ -330,7 +312,7 @@ class TemporalSmoother:
         if frame is not None:
             frame = _check_frame(frame)
         s = opt.work_stride
-        small = _work_grid(p.numpy(), s)
+        small = np.ascontiguousarray(p.numpy()[:, ::s, ::s])
         top1, top2, labels = _top2_argmax(small)
         hard = opt.hard_radius > 0 and float(top1.min()) >= 1.0
         colour_hist = _colour_hist(frame) if frame is not None and opt.cut_colour_threshold is not None else None
@@ -413,10 +395,9 @@ class TemporalSmoother:
                 return "cut-colour"
         if opt.cut_label_threshold is not None:
             n = p.shape[0]
-            # shares, not counts: people first may have moved the state onto a grid of another size
-            now = np.bincount(labels.ravel(), minlength=n) / labels.size
-            before = np.bincount(state.labels.ravel(), minlength=n) / state.labels.size
-            if 0.5 * np.abs(now - before).sum() > opt.cut_label_threshold:
+            now = np.bincount(labels.ravel(), minlength=n)
+            before = np.bincount(state.labels.ravel(), minlength=n)
+            if 0.5 * np.abs(now - before).sum() > opt.cut_label_threshold * labels.size:
                 return "cut-labels"
         return None
 
