@@ -1,0 +1,76 @@
+"""Labels and scores from the model's grid (``tryon_sdk.resample``) against resizing every class."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tryon_sdk.labels import argmax_labels
+from tryon_sdk.resample import GridScores, upsampled_labels
+from tryon_sdk.video.temporal import SmoothingOptions, TemporalSmoother
+
+from videos import calibrated_parser, synthetic_frame
+
+
+def _full_argmax(scores: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    return argmax_labels(F.interpolate(scores[None], size=size, mode="bilinear", align_corners=False)[0])
+
+
+def _blobs(c: int, h: int, w: int, seed: int) -> torch.Tensor:
+    """Smooth random scores: large regions with boundaries between them, as a network gives."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.randn(1, c, max(2, h // 6), max(2, w // 6), generator=g)
+    return F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)[0]
+
+
+@pytest.mark.parametrize(
+    "grid, size",
+    [((162, 288), (432, 768)), ((37, 53), (120, 200)), ((20, 20), (13, 17)), ((5, 5), (5, 9)), ((1, 4), (3, 8))],
+)
+def test_labels_equal_the_argmax_of_the_resized_scores(grid, size):
+    scores = _blobs(18, *grid, seed=sum(grid))
+    got = upsampled_labels(scores, size)
+    assert got.dtype == np.uint8 and got.shape == size
+    np.testing.assert_array_equal(got, _full_argmax(scores, size))
+    assert len(np.unique(got)) > 1 or grid[0] * grid[1] < 30  # the case has boundaries to get right
+
+
+def test_labels_of_white_noise_scores():
+    """Every cell a boundary: the band is the whole image."""
+    scores = torch.randn(6, 9, 11, generator=torch.Generator().manual_seed(3))
+    np.testing.assert_array_equal(upsampled_labels(scores, (31, 40)), _full_argmax(scores, (31, 40)))
+
+
+def test_grid_scores_full_and_at():
+    scores = _blobs(7, 24, 30, seed=5)
+    g = GridScores(scores, (61, 77))
+    full = g.full()
+    assert full.shape == (7, 61, 77) and g.scale == pytest.approx(24 / 61)
+    rng = np.random.default_rng(0)
+    ys, xs, cs = rng.integers(0, 61, 500), rng.integers(0, 77, 500), rng.integers(0, 7, 500)
+    np.testing.assert_allclose(g.at(cs, ys, xs), full.numpy()[cs, ys, xs], atol=1e-5)
+    np.testing.assert_array_equal(g.labels(), argmax_labels(full))
+    same = GridScores(full, (61, 77))
+    assert same.full() is full and same.scale == 1.0
+
+
+def test_parser_grids_give_the_parse():
+    parser = calibrated_parser()
+    frame = synthetic_frame(4, 200, 120)
+    grid = parser.predict_grids([frame])[0]
+    assert grid.size == frame.shape[:2] and grid.scores.shape[-2:] != frame.shape[:2]
+    np.testing.assert_allclose(grid.full().numpy(), parser.predict([frame])[0].numpy(), atol=1e-6)
+    np.testing.assert_array_equal(grid.labels(), argmax_labels(grid.full()))
+    # parse takes the cheaper logits' argmax when no probabilities are asked for
+    logits = parser.predict_grids([frame], probabilities=False)[0]
+    np.testing.assert_array_equal(logits.labels(), parser.parse(frame, roi=False).labels)
+
+
+def test_smoother_on_a_grid_spans_the_same_frame_pixels():
+    smoother = TemporalSmoother(SmoothingOptions(work_stride=4))
+    assert smoother.on_grid(1.0) is smoother
+    assert smoother.on_grid(0.5).options.work_stride == 2 and smoother.on_grid(0.5) is smoother.on_grid(0.5)
+    assert smoother.on_grid(0.05).options.work_stride == 1
+    assert smoother.on_grid(0.5).options.ratio == smoother.options.ratio
