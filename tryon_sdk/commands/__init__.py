@@ -32,7 +32,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="NHWC memory format (default: on for CUDA, off for CPU)")
     p.add_argument("--flip-tta", action="store_true",
-                   help="average with the mirrored frame (left/right swapped back): exactly flip-equivariant, 2x the inference")
+                   help="average with the mirrored frame (left/right swapped back): a flip-equivariant network output, 2x the inference")
 
 
 def add_checksum_argument(p: argparse.ArgumentParser) -> None:
