@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
 
 from ..errors import ConfigError
 from ..resample import GridScores
