@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from .labels import argmax_labels
 
-__all__ = ["GridScores", "upsampled_labels"]
+__all__ = ["GridScores", "centre_samples", "upsampled_labels"]
 
 
 @dataclass(frozen=True)
@@ -111,3 +111,13 @@ def _band(mixed: np.ndarray, y0: np.ndarray, x0: np.ndarray) -> tuple[np.ndarray
     start = np.cumsum(n) - n
     xs = np.repeat(first[cells] - start, n) + np.arange(int(n.sum()))
     return ys, xs
+
+
+def centre_samples(n: int, s: int) -> np.ndarray:
+    """Pixel indices of ``ceil(n / s)`` samples over ``n`` pixels, one at the centre of each of as many
+    equal cells, picked mirror-symmetrically (index ``k`` from the end is ``n - 1`` minus index ``k`` from
+    the start): a mirrored frame is sampled at the mirrored pixels, which every ``s``-th pixel from the
+    first is not."""
+    m = -(-n // s)
+    first = np.floor((np.arange(m) + 0.5) * (n / m)).astype(np.int64)
+    return np.where(np.arange(m) < m / 2, first, n - 1 - first[::-1])

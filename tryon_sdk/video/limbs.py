@@ -16,7 +16,8 @@ arms 14/15) of each frame so that:
 4. over time a limb keeps its side, which changes only on sustained
    evidence (the person turning round), never for a frame or two.
 
-Algorithm, per frame, on a grid of every ``work_stride``-th pixel:
+Algorithm, per frame, on a grid ``work_stride`` times coarser, sampled at its cells' centres (mirror-
+symmetrically: a mirrored frame gives the mirrored grid):
 
 * **Persons.** Connected components of the foreground after bridging gaps of
   ``person_gap`` cells. Per person: the centre line and the spread (std) of
@@ -108,7 +109,7 @@ import torch
 from ..errors import ConfigError, InputError
 from ..people.facing import FacingOptions, classify_head, facing_name, head_evidence
 from ..labels import FLIP_PAIRS
-from ..resample import GridScores
+from ..resample import GridScores, centre_samples
 
 __all__ = ["LimbOptions", "LimbState", "LimbConsistency"]
 
@@ -146,6 +147,56 @@ class _Regions(NamedTuple):
     person: np.ndarray
     offset: np.ndarray
     offset_at_height: np.ndarray
+
+
+class _Axis(NamedTuple):
+    """One axis of the work grid: the pixel each cell samples, each pixel's cell, each cell's pixel span."""
+
+    sample: np.ndarray  # (n_cells,) int64 pixel index sampled by each cell
+    cell: np.ndarray  # (n_pixels,) int64 cell of each pixel (its nearest sample)
+    start: np.ndarray  # (n_cells,) first pixel of each cell
+    stop: np.ndarray  # (n_cells,) one past its last pixel
+
+
+def _axis(n: int, s: int) -> _Axis:
+    """``ceil(n / s)`` cells over ``n`` pixels, mirror-symmetric (:func:`~tryon_sdk.resample.centre_samples`):
+    each cell samples the pixel at its centre; a pixel belongs to the nearest sample, ties going towards the
+    middle, so cell ``k`` from the end is cell ``k`` from the start mirrored."""
+    sample = centre_samples(n, s)
+    m = len(sample)
+    p = np.arange(n)
+    hi = np.clip(np.searchsorted(sample, p), 1, max(m - 1, 1)) if m > 1 else np.zeros(n, np.int64)
+    lo = np.maximum(hi - 1, 0)
+    d_lo, d_hi = np.abs(p - sample[lo]), np.abs(sample[hi] - p)
+    towards_middle = np.where(p < (n - 1) / 2, hi, lo)
+    cell = np.where(d_lo < d_hi, lo, np.where(d_hi < d_lo, hi, towards_middle))
+    start = np.searchsorted(cell, np.arange(m), side="left")
+    stop = np.searchsorted(cell, np.arange(m), side="right")
+    return _Axis(sample, cell, start, stop)
+
+
+class _Grid(NamedTuple):
+    rows: _Axis
+    cols: _Axis
+
+    @staticmethod
+    def of(shape: tuple[int, int], s: int) -> "_Grid":
+        return _Grid(_axis(shape[0], s), _axis(shape[1], s))
+
+    def cells(self, box: tuple[int, int, int, int]) -> tuple[slice, slice]:
+        """The cells covering a pixel box ``(x0, y0, x1, y1)`` (exclusive ends, inside the image)."""
+        x0, y0, x1, y1 = box
+        return (
+            slice(int(self.rows.cell[y0]), int(self.rows.cell[max(y1 - 1, y0)]) + 1),
+            slice(int(self.cols.cell[x0]), int(self.cols.cell[max(x1 - 1, x0)]) + 1),
+        )
+
+    def pixels(self, y0: int, y1: int, x0: int, x1: int) -> tuple[slice, slice]:
+        """The pixels of cells ``y0..y1-1`` x ``x0..x1-1``."""
+        return (
+            slice(int(self.rows.start[y0]), int(self.rows.stop[y1 - 1])),
+            slice(int(self.cols.start[x0]), int(self.cols.stop[x1 - 1])),
+        )
 
 
 def _region_rows(rid: np.ndarray, ys: np.ndarray, person: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
@@ -262,6 +313,7 @@ class LimbState:
     person_polarity: np.ndarray | None = None  # (P+1,) int8, +1 votes follow own sides, -1 image position
     person_box: np.ndarray | None = None  # (P+1, 4) int32 work-grid x0, y0, x1, y1 (exclusive)
     stride: int = 1  # work-grid step in label-map pixels
+    grid: "_Grid | None" = None  # the work grid's cells (mirror-symmetric sampling)
 
     @property
     def facing(self) -> int | None:
@@ -273,9 +325,11 @@ class LimbState:
     def facing_in(self, box: tuple[int, int, int, int], flip_frames: int = 1) -> str:
         """Facing (``"front"``, ``"back"``, ``"side"``, ``"unknown"``) of the person covering most of a
         label-map box ``(x0, y0, x1, y1)``."""
-        s = self.stride
+        H, W = self.shape
         x0, y0, x1, y1 = (int(v) for v in box)
-        sub = self.persons[y0 // s : -(-y1 // s), x0 // s : -(-x1 // s)]
+        x0, y0, x1, y1 = min(max(x0, 0), W - 1), min(max(y0, 0), H - 1), min(max(x1, 1), W), min(max(y1, 1), H)
+        grid = self.grid if self.grid is not None else _Grid.of(self.shape, self.stride)
+        sub = self.persons[grid.cells((x0, y0, x1, y1))]
         counts = np.bincount(sub.ravel(), minlength=len(self.person_facing))
         counts[0] = 0
         if counts.sum() == 0:
@@ -341,7 +395,8 @@ class LimbConsistency:
         H, W = lab.shape
         probs = self._check_probs(probabilities, lab.shape, int(self._left.max(initial=0)), int(self._right.max()))
         s = self._stride(lab.shape)
-        small = np.ascontiguousarray(lab[::s, ::s])
+        grid = _Grid.of((H, W), s)
+        small = np.ascontiguousarray(lab.take(grid.rows.sample, axis=0).take(grid.cols.sample, axis=1))
         h, w = small.shape
         if state is not None and (state.shape != (H, W) or state.regions.shape != (h, w)):
             state = None  # another size (or a state from a fixer with another grid): start afresh
@@ -363,12 +418,12 @@ class LimbConsistency:
         cell_person = persons.ravel()[idx]
         if opt.split_touching and idx.size:
             rid, region_pair = self._split_touching(rid, region_pair, side_raw, xs, ys)
-        geo = self._region_geometry(rid, len(region_pair), xs, ys, side_raw, cell_person, pair_small, idx, probs, s, body)
+        geo = self._region_geometry(rid, len(region_pair), xs, ys, side_raw, cell_person, pair_small, idx, probs, grid, body)
 
         # -- facing evidence and hysteresis -------------------------------------------------------------------
         fidx = np.flatnonzero(fg_bool)
         person_area = np.bincount(persons.ravel()[fidx], minlength=n_persons)
-        head_obs, head_share = self._head_observations(lab, s, persons, pstats, person_area)
+        head_obs, head_share = self._head_observations(lab, s, grid, persons, pstats, person_area)
         facing, p_contrary, p_age, p_evidence, head_age, side_run, polarity = self._update_facing(
             state, persons, fidx, n_persons, geo.area, geo.vote, geo.offset, geo.person, head_obs, head_share
         )
@@ -379,7 +434,7 @@ class LimbConsistency:
             split_rid, split_pair = self._split_at_centre(rid, region_pair, xs, ys, cell_person, body, from_behind)
             if len(split_pair) != len(region_pair):
                 rid, region_pair = split_rid, split_pair
-                geo = self._region_geometry(rid, len(region_pair), xs, ys, side_raw, cell_person, pair_small, idx, probs, s, body)
+                geo = self._region_geometry(rid, len(region_pair), xs, ys, side_raw, cell_person, pair_small, idx, probs, grid, body)
         if opt.split_touching and idx.size:
             regions.ravel()[idx] = rid
         area, cx, cy, offset, person_of = geo.area, geo.cx, geo.cy, geo.offset, geo.person
@@ -399,7 +454,7 @@ class LimbConsistency:
         out_side = -side if self.mirrored else side
         n_left_cells = np.bincount(rid, weights=side_raw > 0, minlength=n_reg + 1)
         need = np.where(out_side > 0, area - n_left_cells, np.where(out_side < 0, n_left_cells, 0)) > 0
-        fixed = self._relabel(lab, regions, out_side, need, xs, ys, rid, s)
+        fixed = self._relabel(lab, regions, out_side, need, xs, ys, rid, s, grid)
         new_state = LimbState(
             shape=(H, W),
             regions=regions,
@@ -421,6 +476,7 @@ class LimbConsistency:
                 [pstats[:, 0], pstats[:, 1], pstats[:, 0] + pstats[:, 2], pstats[:, 1] + pstats[:, 3]], axis=1
             ).astype(np.int32),
             stride=s,
+            grid=grid,
         )
         if isinstance(labels, torch.Tensor):
             return torch.from_numpy(fixed), new_state
@@ -510,7 +566,7 @@ class LimbConsistency:
 
     def _region_geometry(
         self, rid: np.ndarray, n: int, xs: np.ndarray, ys: np.ndarray, side_raw: np.ndarray, cell_person: np.ndarray,
-        pair_small: np.ndarray, idx: np.ndarray, probs: np.ndarray | GridScores | None, s: int, body: _BodyRows,
+        pair_small: np.ndarray, idx: np.ndarray, probs: np.ndarray | GridScores | None, grid: _Grid, body: _BodyRows,
     ) -> _Regions:
         """Per region (index 0 unused): area, vote, centroid, person and offsets from its person's centre lines."""
         area = np.bincount(rid, minlength=n).astype(np.float64)
@@ -519,7 +575,7 @@ class LimbConsistency:
             m_right = area - m_left
         else:
             pk = pair_small.ravel()[idx]
-            yf, xf = ys * s, xs * s
+            yf, xf = grid.rows.sample[ys], grid.cols.sample[xs]
             at = probs.at if isinstance(probs, GridScores) else lambda c, y, x: probs[c, y, x]
             m_left = np.bincount(rid, weights=at(self._left[pk], yf, xf), minlength=n)
             m_right = np.bincount(rid, weights=at(self._right[pk], yf, xf), minlength=n)
@@ -596,7 +652,7 @@ class LimbConsistency:
         return rid, np.array(pairs, np.int32)
 
     def _head_observations(
-        self, lab: np.ndarray, s: int, persons: np.ndarray, pstats: np.ndarray, person_area: np.ndarray
+        self, lab: np.ndarray, s: int, grid: _Grid, persons: np.ndarray, pstats: np.ndarray, person_area: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per person: head says +1 front, -1 back, 0 side, 2 nothing; and the Face share of its head zone (NaN).
 
@@ -608,12 +664,11 @@ class LimbConsistency:
         head = self.options.head
         if head is None:
             return obs, share
-        H, W = lab.shape
         for p in np.flatnonzero(person_area * s * s >= head.min_head_pixels):
             if p == 0:
                 continue
             x, y, w, h = (int(v) for v in pstats[p, :4])
-            ev = head_evidence(lab[y * s : min((y + h) * s, H), x * s : min((x + w) * s, W)], top_cut=y == 0)
+            ev = head_evidence(lab[grid.pixels(y, y + h, x, x + w)], top_cut=y == 0)
             c = classify_head(ev, head)
             if c is not None:
                 obs[p], share[p] = c, ev.share  # type: ignore[union-attr]
@@ -776,19 +831,19 @@ class LimbConsistency:
 
     def _relabel(
         self, lab: np.ndarray, regions: np.ndarray, out_side: np.ndarray, need: np.ndarray, xs: np.ndarray,
-        ys: np.ndarray, rid: np.ndarray, s: int,
+        ys: np.ndarray, rid: np.ndarray, s: int, grid: _Grid,
     ) -> np.ndarray:
         """Full-resolution labels with every pair pixel of the regions in ``need`` set to its region's side."""
         fixed = lab.copy()
         cells = need[rid]
         if not cells.any():
             return fixed
-        H, W = lab.shape
         h, w = regions.shape
         # only the box around the regions that change is visited (one cell of margin for the dilation)
         y0, y1 = max(int(ys[cells].min()) - 1, 0), min(int(ys[cells].max()) + 2, h)
         x0, x1 = max(int(xs[cells].min()) - 1, 0), min(int(xs[cells].max()) + 2, w)
-        crop = lab[y0 * s : min(y1 * s, H), x0 * s : min(x1 * s, W)]
+        box = grid.pixels(y0, y1, x0, x1)
+        crop = lab[box]
         pair_full = cv2.LUT(crop, self._pair_lut)
         pix = np.flatnonzero(pair_full != 0)
         if pix.size == 0:
@@ -801,11 +856,11 @@ class LimbConsistency:
             reg = np.where(reg > 0, reg, grown)
         cw = crop.shape[1]
         yf, xf = np.divmod(pix, cw)
-        new_side = side_map[reg[yf // s, xf // s]]
+        new_side = side_map[reg[grid.rows.cell[yf + box[0].start] - y0, grid.cols.cell[xf + box[1].start] - x0]]
         pk = pair_full.ravel()[pix]
         old = crop.ravel()[pix]
         new = np.where(new_side > 0, self._left[pk], np.where(new_side < 0, self._right[pk], old))
         patch = crop.copy()
         patch.ravel()[pix] = new
-        fixed[y0 * s : min(y1 * s, H), x0 * s : min(x1 * s, W)] = patch
+        fixed[box] = patch
         return fixed

@@ -21,8 +21,8 @@ tie only scores ``log 2 / log 18 = 0.24`` and the score is dominated by how
 the remaining mass spreads over irrelevant classes, so it smooths the real
 ambiguities too little.
 
-*Cost*: the uncertainty is computed on a grid of every ``work_stride``-th
-pixel (4: 128x96 for 512x384), spread by a max filter over ``spread`` cells
+*Cost*: the uncertainty is computed on a grid ``work_stride`` times coarser
+(4: 128x96 for 512x384; the pixels at its cells' centres, mirror-symmetrically), spread by a max filter over ``spread`` cells
 (so that thin unsure bands between samples are not missed) and bilinearly
 upsampled; only the final blend (one fused ``torch.lerp``) runs at full
 resolution, on the one box around the pixels whose weight is not zero
@@ -73,6 +73,7 @@ import torch
 
 from ..errors import ConfigError, InputError
 from ..labels import NUM_CLASSES
+from ..resample import centre_samples
 
 __all__ = [
     "SmoothingOptions",
@@ -98,8 +99,8 @@ class SmoothingOptions:
         ``combine_with_previous_ratio``), 0..1; 0 disables smoothing.
     uncertainty: ``"margin"`` (1 - (top1 - top2)) or ``"entropy"``
         (normalised entropy).
-    work_stride: the uncertainty and the cut detector run on every n-th
-        pixel in each direction, 1..16.
+    work_stride: the uncertainty and the cut detector run on a grid n times
+        coarser in each direction, 1..16.
     spread: radius in work-grid cells of a max filter on the uncertainty, so
         that unsure pixels between two samples are not missed, 0..8.
     hard_radius: for one-hot input, radius in work-grid cells of the box the
@@ -312,7 +313,8 @@ class TemporalSmoother:
         if frame is not None:
             frame = _check_frame(frame)
         s = opt.work_stride
-        small = np.ascontiguousarray(p.numpy()[:, ::s, ::s])
+        # the pixels at the cells' centres, mirror-symmetrically: a mirrored frame gives the mirrored grid
+        small = p.numpy().take(centre_samples(h, s), axis=1).take(centre_samples(w, s), axis=2) if s > 1 else p.numpy()
         top1, top2, labels = _top2_argmax(small)
         hard = opt.hard_radius > 0 and float(top1.min()) >= 1.0
         colour_hist = _colour_hist(frame) if frame is not None and opt.cut_colour_threshold is not None else None
