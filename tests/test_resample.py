@@ -74,3 +74,14 @@ def test_smoother_on_a_grid_spans_the_same_frame_pixels():
     assert smoother.on_grid(0.5).options.work_stride == 2 and smoother.on_grid(0.5) is smoother.on_grid(0.5)
     assert smoother.on_grid(0.05).options.work_stride == 1
     assert smoother.on_grid(0.5).options.ratio == smoother.options.ratio
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 128, 203, 432, 768])
+@pytest.mark.parametrize("s", [1, 2, 3, 4, 5])
+def test_centre_samples_are_mirror_symmetric(n, s):
+    from tryon_sdk.resample import centre_samples
+
+    idx = centre_samples(n, s)
+    assert len(idx) in (-(-n // s), -(-n // s) + 1) and idx.min() >= 0 and idx.max() < n
+    assert np.all(np.diff(idx) > 0)  # distinct, in order
+    np.testing.assert_array_equal(idx, n - 1 - idx[::-1])

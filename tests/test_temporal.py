@@ -230,3 +230,17 @@ def test_inference_tensors_are_smoothed_in_place():
     expected, _ = sm.step(second.clone(), state)
     out, _ = sm.step(second, state, out=second)
     assert out.is_inference() and torch.equal(out, expected)
+
+
+@pytest.mark.parametrize("stride", [3, 4])
+def test_mirrored_probabilities_give_the_mirrored_result(noisy, stride):
+    """The work grid is sampled mirror-symmetrically, whatever the stride and the width."""
+    probs = noisy.probs
+    assert (probs[0].shape[-1] - 1) % stride != 0
+    options = SmoothingOptions(work_stride=stride)
+    a, b = TemporalSmoother(options), TemporalSmoother(options)
+    sa = sb = None
+    for t, p in enumerate(probs):
+        out, sa = a.step(p, sa, timestamp_ms=40 * t)
+        mir, sb = b.step(np.ascontiguousarray(p[..., ::-1]) if isinstance(p, np.ndarray) else p.flip(-1), sb, timestamp_ms=40 * t)
+        np.testing.assert_allclose(np.asarray(mir)[..., ::-1], np.asarray(out), atol=1e-5)

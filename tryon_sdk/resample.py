@@ -114,10 +114,11 @@ def _band(mixed: np.ndarray, y0: np.ndarray, x0: np.ndarray) -> tuple[np.ndarray
 
 
 def centre_samples(n: int, s: int) -> np.ndarray:
-    """Pixel indices of ``ceil(n / s)`` samples over ``n`` pixels, one at the centre of each of as many
-    equal cells, picked mirror-symmetrically (index ``k`` from the end is ``n - 1`` minus index ``k`` from
-    the start): a mirrored frame is sampled at the mirrored pixels, which every ``s``-th pixel from the
-    first is not."""
+    """Pixel indices of ``ceil(n / s)`` samples over ``n`` pixels (one more where ``n`` is even and that
+    count odd), one at the centre of each of as many equal cells, picked mirror-symmetrically (index ``k``
+    from the end is ``n - 1`` minus index ``k`` from the start): a mirrored frame is sampled at the mirrored
+    pixels, which every ``s``-th pixel from the first is not."""
     m = -(-n // s)
+    m += (n % 2 == 0) and (m % 2 == 1) and m < n  # an even row has no middle pixel for a middle cell
     first = np.floor((np.arange(m) + 0.5) * (n / m)).astype(np.int64)
     return np.where(np.arange(m) < m / 2, first, n - 1 - first[::-1])
