@@ -10,7 +10,7 @@ from tryon_sdk import ConfigError
 from tryon_sdk.labels import ATR_CLASSES
 from tryon_sdk.result import ParseResult
 from tryon_sdk.refine import refine_alpha
-from tryon_sdk.regions import REGIONS, agnostic_image, agnostic_mask, region_alpha, region_box
+from tryon_sdk.regions import REGIONS, agnostic_image, agnostic_mask, region_alpha, region_box, region_classes
 from tryon_sdk.visualize import colorize, overlay
 
 # Written out by class name, independently of the code's id sets.
@@ -138,7 +138,7 @@ def test_result_region_uses_refinement_by_default(person_image):
     res = ParseResult(probs.argmax(0).astype(np.uint8), probs, person_image, stride_px=4.0)
     raw = res.region("upper_body", refine=False)
     refined = res.region("upper_body")
-    np.testing.assert_allclose(raw, soft, atol=1e-6)
+    np.testing.assert_allclose(raw, np.where(soft >= 1 / 512, soft, 0), atol=1e-6)  # what 8 bits would not show: 0
     assert np.abs(refined - truth).sum() < 0.3 * np.abs(raw - truth).sum()
     assert res.box("upper_body") == region_box(soft)
 
@@ -167,3 +167,13 @@ def test_colour_refinement_keeps_alpha_where_colours_do_not_differ():
     assert stacked.shape == (2, 60, 60)
     with pytest.raises(ConfigError, match="valid: colour, guided"):
         refine_alpha(alpha, image, method="bilateral")
+
+
+def test_refinement_leaves_a_hard_alpha_as_it_is(person_image):
+    """Labels only (no probabilities): the alpha is 0/1, nothing is unsure, refinement moves nothing."""
+    lab = _person_labels()
+    h, w = lab.shape
+    res = ParseResult(lab, None, cv2.resize(person_image, (w, h)), stride_px=4.0)
+    np.testing.assert_array_equal(res.region("upper_body"), np.isin(lab, sorted(region_classes("upper_body"))))
+    feathered = res.region("upper_body", feather=3.0)
+    assert ((feathered > 0.02) & (feathered < 0.98)).any()  # feathering still softens the edge

@@ -31,8 +31,7 @@ from PIL import ImageColor
 
 from .errors import ConfigError, InputError
 from .labels import PALETTE
-from .refine import default_radius
-from .regions import REGIONS, region_alpha, region_classes
+from .regions import REGIONS, region_alpha_box, region_classes
 from .visualize import overlay
 
 if TYPE_CHECKING:
@@ -117,35 +116,20 @@ def _check_unit(name: str, value: float) -> float:
 def cropped_region_alpha(
     result: "ParseResult", region: str, *, feather: float = 0.0, refine: bool = True
 ) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
-    """A region's alpha computed on its bounding box only: ``(alpha, (y0, y1, x0, x1))``, ``None`` if absent.
+    """A result's region alpha on its bounding box only: ``(alpha, (y0, y1, x0, x1))``, ``None`` if absent.
 
-    Equal to ``result.region(region, feather=feather, refine=refine)[y0:y1, x0:x1]``
-    (and zero outside the box), but edge refinement and feathering only run on
-    the box plus a margin that covers their reach, which is several times
-    faster for a garment that fills part of the frame.
+    Equal to ``result.region(region, feather=feather, refine=refine)[y0:y1, x0:x1]`` (and zero outside the
+    box); see :func:`~tryon_sdk.regions.region_alpha_box`.
     """
-    coarse = result.region(region, refine=False)
-    ys, xs = np.nonzero(coarse > 1.0 / 512)  # softmax is never exactly 0; this little alpha would not show
-    if ys.size == 0:
-        return None
-    h, w = coarse.shape
-    guide = result.image if refine and result.image is not None else None
-    radius = default_radius((h, w), result.stride_px) if guide is not None else 0
-    reach = int(np.ceil(4.0 * feather / 2.56)) + 1 if feather > 0 else 0  # OpenCV's Gaussian kernel radius
-    m = 2 * radius + reach + 2
-    y0, y1 = max(0, int(ys.min()) - m), min(h, int(ys.max()) + 1 + m)
-    x0, x1 = max(0, int(xs.min()) - m), min(w, int(xs.max()) + 1 + m)
-    probs = result.probabilities
-    alpha = region_alpha(
+    return region_alpha_box(
         region,
-        labels=result.labels[y0:y1, x0:x1],
-        probabilities=None if probs is None else probs[:, y0:y1, x0:x1],
-        image=None if guide is None else guide[y0:y1, x0:x1],
-        refine=guide is not None,
+        labels=result.labels,
+        probabilities=result.probabilities,
+        image=result.image if refine else None,
+        refine=refine,
         feather=feather,
-        radius=radius or None,
+        stride_px=result.stride_px,
     )
-    return alpha, (y0, y1, x0, x1)
 
 
 # ------------------------------------------------------------------ compositors

@@ -53,6 +53,9 @@ def _box(x: np.ndarray, r: int) -> np.ndarray:
 def _colour(alpha: np.ndarray, guide: np.ndarray, r: int, lo: float, hi: float, tau: float) -> np.ndarray:
     fg = (alpha > hi).astype(np.float32)
     bg = (alpha < lo).astype(np.float32)
+    band = (alpha > 0.02) & (alpha < 0.98) | ((fg == 0) & (bg == 0))
+    if not band.any():  # a 0/1 alpha: nothing is unsure, nothing moves
+        return alpha.astype(np.float32)
     wf, wb = _box(fg, r), _box(bg, r)
     f_mean = _box(guide * fg[..., None], r) / np.maximum(wf, 1e-6)[..., None]
     b_mean = _box(guide * bg[..., None], r) / np.maximum(wb, 1e-6)[..., None]
@@ -60,7 +63,6 @@ def _colour(alpha: np.ndarray, guide: np.ndarray, r: int, lo: float, hi: float, 
     dd = (d * d).sum(-1)
     est = np.clip(((guide - b_mean) * d).sum(-1) / (dd + 1e-6), 0.0, 1.0)
     trust = dd / (dd + tau) * ((wf > 0) & (wb > 0))
-    band = (alpha > 0.02) & (alpha < 0.98) | ((fg == 0) & (bg == 0))
     return np.where(band, alpha + trust * (est - alpha), alpha).astype(np.float32)
 
 

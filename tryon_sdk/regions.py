@@ -30,11 +30,14 @@ __all__ = [
     "Box",
     "region_classes",
     "region_alpha",
+    "region_alpha_box",
     "region_box",
     "feather_alpha",
     "agnostic_mask",
     "agnostic_image",
 ]
+
+_SHOWN = 1.0 / 512  # a region's alpha below this would not show in 8 bits: 0
 
 #: region name -> ATR class ids (see the README table).
 REGIONS: dict[str, frozenset[int]] = {
@@ -112,23 +115,70 @@ def region_alpha(
     ``refine`` snaps edges to ``image`` (``HxWx3`` uint8) with
     :func:`~tryon_sdk.refine.refine_alpha`'s default, the local two-colour model
     (the guided filter is the other method there); it is skipped when no image
-    is given. ``radius`` defaults to 1.5 network strides (``stride_px``, in image
-    pixels) so the window spans the blur of the upsampled logits, or 2% of the
-    image's longer side when the stride is not known.
+    is given, and it leaves a 0/1 alpha (labels only) as it is: such an alpha
+    has no uncertain band to move. ``radius`` defaults to 1.5 network strides
+    (``stride_px``, in image pixels) so the window spans the blur of the
+    upsampled logits, or 2% of the image's longer side when the stride is not
+    known. Refinement and feathering run on the region's bounding box plus their
+    reach (:func:`region_alpha_box`); the alpha is 0 elsewhere (where the summed
+    probability is below 1/512).
+    """
+    found = region_alpha_box(
+        name, labels=labels, probabilities=probabilities, image=image, refine=refine, feather=feather, radius=radius,
+        stride_px=stride_px,
+    )
+    shape = labels.shape if probabilities is None else tuple(probabilities.shape[1:])  # type: ignore[union-attr]
+    out = np.zeros(shape, np.float32)
+    if found is not None:
+        alpha, (y0, y1, x0, x1) = found
+        out[y0:y1, x0:x1] = alpha
+    return out
+
+
+def region_alpha_box(
+    name: str,
+    *,
+    labels: np.ndarray | None = None,
+    probabilities: np.ndarray | None = None,
+    image: np.ndarray | None = None,
+    refine: bool = True,
+    feather: float = 0.0,
+    radius: int | None = None,
+    stride_px: float | None = None,
+) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """A region's alpha on its bounding box only: ``(alpha, (y0, y1, x0, x1))``, ``None`` when absent.
+
+    The box holds every pixel whose summed probability is at least 1/512 (smaller alphas would not show),
+    plus a margin covering the reach of edge refinement and feathering, so these run on a fraction of a
+    frame that a garment fills in part. Arguments as in :func:`region_alpha`.
     """
     classes = sorted(region_classes(name))
     if probabilities is not None:
-        alpha = probabilities[classes].sum(axis=0, dtype=np.float32)
+        coarse = np.asarray(probabilities[classes]).sum(axis=0, dtype=np.float32)
     elif labels is not None:
-        alpha = np.isin(labels, classes).astype(np.float32)
+        coarse = np.isin(labels, classes).astype(np.float32)
     else:
         raise InputError("region_alpha needs labels or probabilities")
-    if refine and image is not None:
-        if image.shape[:2] != alpha.shape:
-            raise InputError(f"image {image.shape[:2]} and alpha {alpha.shape} sizes differ")
-        alpha = refine_alpha(alpha, image, radius=radius if radius is not None else default_radius(alpha.shape, stride_px))
+    if feather < 0:
+        raise ConfigError(f"feather must be >= 0 pixels, got {feather}")
+    refine = refine and image is not None
+    if refine and image.shape[:2] != coarse.shape:  # type: ignore[union-attr]
+        raise InputError(f"image {image.shape[:2]} and alpha {coarse.shape} sizes differ")  # type: ignore[union-attr]
+    shown = coarse >= _SHOWN
+    ys, xs = np.flatnonzero(shown.any(axis=1)), np.flatnonzero(shown.any(axis=0))
+    if ys.size == 0:
+        return None
+    h, w = coarse.shape
+    r = (radius if radius is not None else default_radius((h, w), stride_px)) if refine else 0
+    reach = int(np.ceil(4.0 * feather / 2.56)) + 1 if feather > 0 else 0  # OpenCV's Gaussian kernel radius
+    m = 2 * r + reach + 2 if refine or feather > 0 else 0
+    y0, y1 = max(0, int(ys[0]) - m), min(h, int(ys[-1]) + 1 + m)
+    x0, x1 = max(0, int(xs[0]) - m), min(w, int(xs[-1]) + 1 + m)
+    alpha = np.where(shown[y0:y1, x0:x1], coarse[y0:y1, x0:x1], np.float32(0.0))
+    if refine:
+        alpha = refine_alpha(alpha, image[y0:y1, x0:x1], radius=r)  # type: ignore[index]
     alpha = feather_alpha(np.ascontiguousarray(alpha, dtype=np.float32), feather)
-    return np.clip(alpha, 0.0, 1.0, out=alpha)
+    return np.clip(alpha, 0.0, 1.0, out=alpha), (y0, y1, x0, x1)
 
 
 def region_box(alpha: np.ndarray, threshold: float = 0.5) -> Box | None:
