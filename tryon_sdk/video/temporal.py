@@ -22,7 +22,8 @@ the remaining mass spreads over irrelevant classes, so it smooths the real
 ambiguities too little.
 
 *Cost*: the uncertainty is computed on a grid ``work_stride`` times coarser
-(4: 128x96 for 512x384; the pixels at its cells' centres, mirror-symmetrically), spread by a max filter over ``spread`` cells
+(4: 128x96 for 512x384; the pixels at its cells' centres, picked
+mirror-symmetrically), spread by a max filter over ``spread`` cells
 (so that thin unsure bands between samples are not missed) and bilinearly
 upsampled; only the final blend (one fused ``torch.lerp``) runs at full
 resolution, on the one box around the pixels whose weight is not zero
