@@ -16,7 +16,7 @@ always kept out of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -98,36 +98,13 @@ def feather_alpha(alpha: np.ndarray, feather: float) -> np.ndarray:
     return cv2.GaussianBlur(alpha, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
 
 
-def region_alpha(
-    name: str,
-    *,
-    labels: np.ndarray | None = None,
-    probabilities: np.ndarray | None = None,
-    image: np.ndarray | None = None,
-    refine: bool = True,
-    feather: float = 0.0,
-    radius: int | None = None,
-    stride_px: float | None = None,
-) -> np.ndarray:
-    """Soft ``HxW`` float32 alpha in [0, 1] of a named region.
-
-    Uses ``probabilities`` (``CxHxW``) when given, else ``labels`` (``HxW`` ids).
-    ``refine`` snaps edges to ``image`` (``HxWx3`` uint8) with
-    :func:`~tryon_sdk.refine.refine_alpha`'s default, the local two-colour model
-    (the guided filter is the other method there); it is skipped when no image
-    is given, and it leaves a 0/1 alpha (labels only) as it is: such an alpha
-    has no uncertain band to move. ``radius`` defaults to 1.5 network strides
-    (``stride_px``, in image pixels) so the window spans the blur of the
-    upsampled logits, or 2% of the image's longer side when the stride is not
-    known. Refinement and feathering run on the region's bounding box plus their
-    reach (:func:`region_alpha_box`); the alpha is 0 elsewhere (where the summed
-    probability is below 1/512).
-    """
-    found = region_alpha_box(
-        name, labels=labels, probabilities=probabilities, image=image, refine=refine, feather=feather, radius=radius,
-        stride_px=stride_px,
-    )
-    shape = labels.shape if probabilities is None else tuple(probabilities.shape[1:])  # type: ignore[union-attr]
+def region_alpha(name: str, **options: Any) -> np.ndarray:
+    """Soft ``HxW`` float32 alpha in [0, 1] of a named region: :func:`region_alpha_box` (same keyword
+    arguments: ``labels`` or ``probabilities``, ``image``, ``refine``, ``feather``, ``radius``,
+    ``stride_px``) at the frame's size, 0 outside the box."""
+    found = region_alpha_box(name, **options)
+    labels, probabilities = options.get("labels"), options.get("probabilities")
+    shape = labels.shape if probabilities is None else tuple(probabilities.shape[1:])
     out = np.zeros(shape, np.float32)
     if found is not None:
         alpha, (y0, y1, x0, x1) = found
@@ -146,11 +123,20 @@ def region_alpha_box(
     radius: int | None = None,
     stride_px: float | None = None,
 ) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
-    """A region's alpha on its bounding box only: ``(alpha, (y0, y1, x0, x1))``, ``None`` when absent.
+    """A region's soft alpha (float32 in [0, 1]) on its bounding box only: ``(alpha, (y0, y1, x0, x1))``,
+    ``None`` when absent.
 
-    The box holds every pixel whose summed probability is at least 1/512 (smaller alphas would not show),
-    plus a margin covering the reach of edge refinement and feathering, so these run on a fraction of a
-    frame that a garment fills in part. Arguments as in :func:`region_alpha`.
+    Uses ``probabilities`` (``CxHxW``) when given, else ``labels`` (``HxW`` ids). ``refine`` snaps edges to
+    ``image`` (``HxWx3`` uint8) with :func:`~tryon_sdk.refine.refine_alpha`'s default, the local two-colour
+    model (the guided filter is the other method there); it is skipped when no image is given, and it
+    leaves a 0/1 alpha (labels only) as it is: such an alpha has no uncertain band to move. ``radius``
+    defaults to 1.5 network strides (``stride_px``, in image pixels) so the window spans the blur of the
+    upsampled logits, or 2% of the image's longer side when the stride is not known. ``feather`` softens
+    the edges by that many pixels.
+
+    The box holds every pixel whose summed probability is at least 1/512 (smaller alphas would not show
+    in 8 bits and are 0), plus a margin covering the reach of refinement and feathering, so these run on
+    the part of the frame the region fills.
     """
     classes = sorted(region_classes(name))
     if probabilities is not None:
