@@ -316,3 +316,21 @@ def test_roi_option_is_validated_and_false_keeps_the_whole_frame(tiny_parser, pe
     with open_stream(tiny_parser, mode="video", roi=False) as session:
         same = session.parse_probabilities([big], tiny_parser.predict([big]), [0])[0]
     np.testing.assert_array_equal(whole.labels, same.labels)
+
+
+def test_engine_stage_apart_on_the_model_grid(parser):
+    """Whole-frame sessions: predict() keeps the scores on the model's grid; the stages after it give what
+    parse_many gives; grids for another frame size are refused."""
+    frames = clip(5, seed=4)
+    stamps = [40 * i for i in range(5)]
+    with open_stream(parser, mode="video", roi=False) as a, open_stream(parser, mode="video", roi=False) as b:
+        direct = a.parse_many(frames, stamps)
+        grids, people = b.predict(frames)
+        assert all(isinstance(g, GridScores) and g.size == frames[0].shape[:2] for g in grids)
+        assert grids[0].scores.shape[-2:] != frames[0].shape[:2]  # the model's grid, not the frame
+        split = b.parse_probabilities(frames, grids, stamps, people=people)
+        other = GridScores(grids[0].scores, (frames[0].shape[0] + 1, frames[0].shape[1]))
+        with pytest.raises(InputError, match="frame size"):
+            b.parse_probabilities(frames[:1], [other], [1000])
+    for x, y in zip(direct, split):
+        np.testing.assert_array_equal(x.labels, y.labels)
