@@ -403,3 +403,15 @@ def test_labels_without_probabilities_are_the_argmax_of_the_pasted_map(parser, b
     labels = parser.parse(image, boxes=boxes).labels
     np.testing.assert_array_equal(labels, argmax_labels(torch.from_numpy(with_probs.probabilities)))
     np.testing.assert_array_equal(labels, with_probs.labels)
+
+
+def test_paste_labels_of_one_window_needs_no_probabilities():
+    from tryon_sdk.errors import InputError
+    from tryon_sdk.people.crops import paste_labels
+    from tryon_sdk.regions import Box
+
+    lab = np.full((4, 5), 7, np.uint8)
+    out = paste_labels((10, 12), None, [Box(2, 3, 7, 7)], [lab])
+    assert out.shape == (10, 12) and (out[3:7, 2:7] == 7).all() and out.sum() == 7 * lab.size
+    with pytest.raises(InputError, match="probabilities"):
+        paste_labels((10, 12), None, [Box(0, 0, 5, 4), Box(1, 1, 6, 5)], [lab, lab])

@@ -15,6 +15,7 @@ ties).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,11 @@ class GridScores:
         """The grid's scale: its height over the image's."""
         return self.scores.shape[-2] / self.size[0]
 
+    @functools.cached_property
+    def grid_labels(self) -> np.ndarray:
+        """``h x w`` uint8 argmax on the grid itself."""
+        return argmax_labels(self.scores)
+
     def full(self) -> torch.Tensor:
         """``C x H x W`` scores at the image's size (bilinear, ``align_corners=False``)."""
         if tuple(self.scores.shape[-2:]) == tuple(self.size):
@@ -46,20 +52,17 @@ class GridScores:
 
     def labels(self) -> np.ndarray:
         """``H x W`` uint8 ``argmax(self.full())``, interpolating classes only near label boundaries."""
-        return upsampled_labels(self.scores, self.size)
+        return upsampled_labels(self.scores, self.size, grid_labels=self.grid_labels)
 
     def at(self, classes: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
         """``self.full()[classes, ys, xs]`` (float32, one value per point) without resizing the map."""
-        h, w = self.scores.shape[-2:]
-        y0, y1, wy = _axis(h, self.size[0])
-        x0, x1, wx = _axis(w, self.size[1])
         a = self.scores.detach().float().cpu().numpy()
-        ya, yb, xa, xb, ly, lx = y0[ys], y1[ys], x0[xs], x1[xs], wy[ys], wx[xs]
-        top = (1 - lx) * a[classes, ya, xa] + lx * a[classes, ya, xb]
-        return (1 - ly) * top + ly * ((1 - lx) * a[classes, yb, xa] + lx * a[classes, yb, xb])
+        if tuple(a.shape[-2:]) == tuple(self.size):
+            return a[classes, ys, xs]
+        return _bilinear_at(a, classes, ys, xs, self.size)
 
 
-def _axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _bilinear_axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Source cells and weight of bilinear resizing along one axis, as torch computes them (float32)."""
     scale = np.float32(n_in / n_out)
     src = np.maximum(scale * (np.arange(n_out, dtype=np.float32) + np.float32(0.5)) - np.float32(0.5), 0)
@@ -68,32 +71,37 @@ def _axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return i0, np.minimum(i0 + 1, n_in - 1), lam
 
 
-def upsampled_labels(scores: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+def _bilinear_at(a: np.ndarray, classes: np.ndarray | slice, ys: np.ndarray, xs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Values of ``a`` (``C x h x w``) resized bilinearly to ``size``, at the output pixels (``ys``, ``xs``):
+    ``len(ys)`` values for per-point ``classes``, ``C x len(ys)`` for ``slice(None)``."""
+    y0, y1, wy = _bilinear_axis(a.shape[-2], size[0])
+    x0, x1, wx = _bilinear_axis(a.shape[-1], size[1])
+    ya, yb, xa, xb, ly, lx = y0[ys], y1[ys], x0[xs], x1[xs], wy[ys], wx[xs]
+    top = (1 - lx) * a[classes, ya, xa] + lx * a[classes, ya, xb]
+    return (1 - ly) * top + ly * ((1 - lx) * a[classes, yb, xa] + lx * a[classes, yb, xb])
+
+
+def upsampled_labels(scores: torch.Tensor, size: tuple[int, int], *, grid_labels: np.ndarray | None = None) -> np.ndarray:
     """``argmax`` of ``scores`` (``C x h x w``) resized bilinearly to ``size`` (H, W): ``H x W`` uint8 ids.
 
     Equal to ``argmax_labels(F.interpolate(scores[None], size, mode="bilinear")[0])``; only the pixels whose
-    source cells disagree are interpolated.
+    source cells disagree are interpolated. ``grid_labels``: the argmax on the grid, when already known.
     """
-    low = argmax_labels(scores)
+    low = argmax_labels(scores) if grid_labels is None else grid_labels
     h, w = low.shape
     H, W = int(size[0]), int(size[1])
     if (h, w) == (H, W):
-        return low
+        return low.copy()
     # grid cells whose 2x2 neighbourhood (clamped at the edges) holds more than one label
     down = np.concatenate([low[1:], low[-1:]], axis=0)
     mixed = (low != down) | (low != np.concatenate([low[:, 1:], low[:, -1:]], axis=1))
     mixed |= low != np.concatenate([down[:, 1:], down[:, -1:]], axis=1)
-    y0, y1, wy = _axis(h, H)
-    x0, x1, wx = _axis(w, W)
+    y0, x0 = _bilinear_axis(h, H)[0], _bilinear_axis(w, W)[0]
     out = low.take(y0, axis=0).take(x0, axis=1)
     if mixed.any():
         ys, xs = _band(mixed, y0, x0)
-        a = scores.detach().float().cpu().numpy()
-        ya, yb, xa, xb = y0[ys], y1[ys], x0[xs], x1[xs]
-        ly, lx = wy[ys], wx[xs]
-        top = (1 - lx) * a[:, ya, xa] + lx * a[:, ya, xb]
-        bottom = (1 - lx) * a[:, yb, xa] + lx * a[:, yb, xb]
-        out[ys, xs] = argmax_labels(torch.from_numpy((1 - ly) * top + ly * bottom))
+        values = _bilinear_at(scores.detach().float().cpu().numpy(), slice(None), ys, xs, (H, W))
+        out[ys, xs] = argmax_labels(torch.from_numpy(values))
     return out
 
 

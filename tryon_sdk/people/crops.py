@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..labels import argmax_labels
 from ..regions import Box
 from ..resample import GridScores
@@ -36,12 +37,17 @@ _TRIM = 0.02  # a tracked box leaves out this share of the mask's mass on each s
 
 
 def _pasted_where(
-    shape: tuple[int, int], crops: Sequence[torch.Tensor], windows: Sequence[Box]
+    shape: tuple[int, int], crops: Sequence[torch.Tensor] | None, windows: Sequence[Box]
 ) -> Iterator[torch.Tensor | None]:
     """Per crop: where it is pasted, as an ``h x w`` bool tensor over its window (``None``: all of it).
 
     Crops are pasted in order; where a window overlaps earlier ones, a pixel takes the crop that is more
-    confident there (larger top probability)."""
+    confident there (larger top probability). ``crops=None``: a single window, no probabilities needed."""
+    if crops is None:
+        if len(windows) > 1:
+            raise InputError(f"{len(windows)} windows: pasting more than one needs the crops' probabilities")
+        yield from [None] * len(windows)
+        return
     conf: torch.Tensor | None = None  # top probability of the crop pasted at each pixel, -1 where none
     covered: list[Box] = []
     for probs, win in zip(crops, windows):
@@ -79,10 +85,11 @@ def paste(
 
 
 def paste_labels(
-    shape: tuple[int, int], crops: Sequence[torch.Tensor], windows: Sequence[Box], labels: Sequence[np.ndarray]
+    shape: tuple[int, int], crops: Sequence[torch.Tensor] | None, windows: Sequence[Box], labels: Sequence[np.ndarray]
 ) -> np.ndarray:
     """``argmax(paste(shape, crops, windows, ...))`` as an ``H x W`` uint8 map, from each crop's ``h x w``
-    labels: background outside the crops, the more confident crop where crops overlap."""
+    labels: background outside the crops, the more confident crop where crops overlap. ``crops`` (their
+    probabilities) may be ``None`` for a single window."""
     out = np.zeros(shape, np.uint8)
     for lab, win, take in zip(labels, windows, _pasted_where(shape, crops, windows)):
         x0, y0, x1, y1 = win
@@ -130,9 +137,8 @@ def person_score(probs_bg: torch.Tensor, mask: np.ndarray) -> float:
 
 def grid_score(grid: GridScores) -> float:
     """:func:`person_score` of everyone in a crop, on the model's grid (no full-size probabilities needed)."""
-    bg = grid.scores[0]
-    person = argmax_labels(grid.scores) != 0
-    return person_score(bg, person) if person.any() else 0.0
+    person = grid.grid_labels != 0
+    return person_score(grid.scores[0], person) if person.any() else 0.0
 
 
 def _span(profile: np.ndarray) -> tuple[int, int]:
@@ -189,19 +195,9 @@ def parse_people_first(
         full = paste(shape, crops, plan[i], parser.config.num_classes, parser.device) if probabilities else None
         if full is not None:
             labels = argmax_labels(full)
-        elif full_size:
-            labels = paste_labels(shape, crops, plan[i], crop_labels)
         else:
-            labels = _placed(shape, plan[i], crop_labels)
+            labels = paste_labels(shape, crops if full_size else None, plan[i], crop_labels)
         out.append((full, labels, people))
-    return out
-
-
-def _placed(shape: tuple[int, int], windows: Sequence[Box], labels: Sequence[np.ndarray]) -> np.ndarray:
-    """An ``H x W`` uint8 map: background, and the labels of at most one crop at its window."""
-    out = np.zeros(shape, np.uint8)
-    for (x0, y0, x1, y1), lab in zip(windows, labels):
-        out[y0:y1, x0:x1] = lab
     return out
 
 

@@ -139,8 +139,7 @@ class FrameStages:
                 grid = GridScores(p, grid.size)
             labels = grid.labels()
             if self._fixer is not None:
-                at_size = grid.scores if tuple(grid.scores.shape[-2:]) == tuple(grid.size) else grid
-                labels, limb_state = self._fixer.step(labels, limb_state, probabilities=at_size)
+                labels, limb_state = self._fixer.step(labels, limb_state, probabilities=grid)
                 labels = np.asarray(labels, dtype=np.uint8)
             elif self.options.mirrored:  # the limb stage handles this itself when it runs
                 labels = swap_lr(labels)

@@ -158,7 +158,7 @@ class _Axis(NamedTuple):
     stop: np.ndarray  # (n_cells,) one past its last pixel
 
 
-def _axis(n: int, s: int) -> _Axis:
+def _grid_axis(n: int, s: int) -> _Axis:
     """``ceil(n / s)`` cells over ``n`` pixels, mirror-symmetric (:func:`~tryon_sdk.resample.centre_samples`):
     each cell samples the pixel at its centre; a pixel belongs to the nearest sample, ties going towards the
     middle, so cell ``k`` from the end is cell ``k`` from the start mirrored."""
@@ -181,7 +181,7 @@ class _Grid(NamedTuple):
 
     @staticmethod
     def of(shape: tuple[int, int], s: int) -> "_Grid":
-        return _Grid(_axis(shape[0], s), _axis(shape[1], s))
+        return _Grid(_grid_axis(shape[0], s), _grid_axis(shape[1], s))
 
     def cells(self, box: tuple[int, int, int, int]) -> tuple[slice, slice]:
         """The cells covering a pixel box ``(x0, y0, x1, y1)`` (exclusive ends, inside the image)."""
