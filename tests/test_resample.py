@@ -90,3 +90,48 @@ def test_centre_samples_are_mirror_symmetric(n, s):
     assert len(idx) in (-(-n // s), -(-n // s) + 1) and idx.min() >= 0 and idx.max() < n
     assert np.all(np.diff(idx) > 0)  # distinct, in order
     np.testing.assert_array_equal(idx, n - 1 - idx[::-1])
+
+
+@pytest.mark.parametrize("window", [(0, 0, 60, 90), (37, 11, 101, 83), (5, 40, 128, 96)])
+def test_window_on_the_frame_grid_samples_the_windows_map_at_the_cells_centres(window):
+    from tryon_sdk.resample import window_on_grid
+
+    # scores affine in the source grid's coordinates: bilinear resizing reproduces them exactly, so each cell
+    # must hold the affine function at its centre mapped into the window's grid (clamped at its edges)
+    h, w = 36, 24
+    rows, cols = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    scores = torch.stack([rows, cols, 0.5 + 0.25 * rows - 0.75 * cols]).float()
+    x0, y0, x1, y1 = window
+    frame, grid = (96, 128), (72, 96)  # the grid at 3/4 of the frame
+    (gx0, gy0, gx1, gy1), out = window_on_grid(scores, window, frame, grid)
+    s = grid[0] / frame[0]
+    cy, cx = (np.arange(grid[0]) + 0.5) / s, (np.arange(grid[1]) + 0.5) / s  # cell centres, frame pixels
+    inside_y, inside_x = np.flatnonzero((cy >= y0) & (cy < y1)), np.flatnonzero((cx >= x0) & (cx < x1))
+    assert (gy0, gy1, gx0, gx1) == (inside_y[0], inside_y[-1] + 1, inside_x[0], inside_x[-1] + 1)
+    sy = np.clip((cy[gy0:gy1] - y0) * h / (y1 - y0) - 0.5, 0, h - 1)
+    sx = np.clip((cx[gx0:gx1] - x0) * w / (x1 - x0) - 0.5, 0, w - 1)
+    ry, rx = torch.from_numpy(sy)[:, None].expand(-1, len(sx)), torch.from_numpy(sx)[None].expand(len(sy), -1)
+    ref = torch.stack([ry, rx, 0.5 + 0.25 * ry - 0.75 * rx]).float()
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=0)
+
+
+def test_window_on_a_grid_of_the_frames_pixels_is_the_plain_resize():
+    from tryon_sdk.resample import window_on_grid
+
+    scores = torch.rand(4, 30, 20, generator=torch.Generator().manual_seed(2))
+    cells, out = window_on_grid(scores, (13, 7, 63, 82), (100, 90), (100, 90))
+    assert cells == (13, 7, 63, 82)
+    ref = F.interpolate(scores[None], size=(75, 50), mode="bilinear", align_corners=False)[0]
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
+
+
+def test_window_on_grid_of_a_mirrored_window_is_mirrored():
+    from tryon_sdk.resample import window_on_grid
+
+    scores = torch.rand(3, 40, 28, generator=torch.Generator().manual_seed(3))
+    frame, grid = (120, 200), (90, 150)
+    x0, y0, x1, y1 = 23, 10, 97, 110
+    (a0, b0, a1, b1), out = window_on_grid(scores, (x0, y0, x1, y1), frame, grid)
+    (m0, n0, m1, n1), mirrored = window_on_grid(scores.flip(-1), (200 - x1, y0, 200 - x0, y1), frame, grid)
+    assert (m0, m1, n0, n1) == (150 - a1, 150 - a0, b0, b1)
+    torch.testing.assert_close(mirrored, out.flip(-1), atol=1e-5, rtol=0)

@@ -23,14 +23,14 @@ import torch
 from ..errors import InputError
 from ..labels import argmax_labels
 from ..regions import Box
-from ..resample import GridScores
+from ..resample import GridScores, window_on_grid
 from .detect import crop_window, detect_people
 from .person import PeopleOptions, Person, box_iou, coerce_options, head_facing, use_people_first
 
 if TYPE_CHECKING:
     from ..parser import Parser
 
-__all__ = ["paste", "paste_labels", "parse_images", "parse_people_first", "person_in_crop", "person_score", "grid_score"]
+__all__ = ["paste", "paste_grids", "paste_labels", "parse_images", "parse_people_first", "person_in_crop", "person_score", "grid_score"]
 
 _NEAR = 0.25  # mask components within this share of the previous box's size (per side) are the person
 _TRIM = 0.02  # a tracked box leaves out this share of the mask's mass on each side (thin paint bleeding away)
@@ -82,6 +82,27 @@ def paste(
         region = full[:, y0:y1, x0:x1]
         region[:] = probs.float() if take is None else torch.where(take[None], probs.float(), region)
     return full
+
+
+def paste_grids(
+    size: tuple[int, int],
+    grid_size: tuple[int, int],
+    grids: Sequence[GridScores],
+    windows: Sequence[Box],
+    num_classes: int,
+    device: Any = None,
+) -> GridScores:
+    """:func:`paste` on a grid over the frame instead of its pixels: each crop's scores (on its own grid, at
+    ``windows[i]`` of a frame of ``size``) are resampled onto the frame grid's cells (``grid_size``) in its
+    window (:func:`~tryon_sdk.resample.window_on_grid`), then pasted as :func:`paste` does. A stream's frame
+    map costs the grid's cells, not the frame's pixels."""
+    sampled, cells = [], []
+    for g, win in zip(grids, windows):
+        (gx0, gy0, gx1, gy1), t = window_on_grid(g.scores, win, size, grid_size)
+        if gx1 > gx0 and gy1 > gy0:
+            sampled.append(t)
+            cells.append(Box(gx0, gy0, gx1, gy1))
+    return GridScores(paste(grid_size, sampled, cells, num_classes, device), size)
 
 
 def paste_labels(

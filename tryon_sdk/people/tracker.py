@@ -20,14 +20,17 @@ other by IoU > 0.5 merge (the older one stays).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+import torch.nn.functional as F
 
 from ..errors import ConfigError
+from ..regions import Box
 from ..resample import GridScores
-from .crops import paste, person_in_crop, person_score
+from .crops import paste_grids, person_in_crop, person_score
 from .detect import crop_window, detect_people
 from .facing import UNKNOWN
 from .person import PeopleOptions, Person, box_iou
@@ -42,6 +45,7 @@ _MAX_GROWTH = 0.1  # a tracked box grows at most this share of its size per side
 _MAX_SIZE = 1.5  # a tracked box is at most this many times the size the last search saw
 _MISSES = 2  # searches in a row that do not see a tracked person drop it
 _MERGE_IOU = 0.5  # tracks overlapping this much are one person
+_GRID_SLACK = 0.95  # a frame grid this much coarser than the finest crop's is kept
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class PeopleState:
     since_detect: int = 0  # frames since the last whole-frame detection
     redetect: bool = False  # a mask touched a crop edge, or a person was lost: search the frame next time
     detections: int = 0  # whole-frame passes so far (for stats and tests)
+    grid_scale: float = 0.0  # scale of the frame grid the crops are pasted on (0: none chosen yet)
 
 
 class PeopleTracker:
@@ -85,11 +90,32 @@ class PeopleTracker:
             raise ConfigError(f"options must be PeopleOptions, got {type(options).__name__}")
         self.options = options or PeopleOptions()
 
+    @staticmethod
+    def grid_scale(parser: "Parser", shape: tuple[int, int], windows: Sequence[Box], current: float) -> float:
+        """Scale of the grid over a frame of ``shape`` that the crops at ``windows`` are pasted on.
+
+        As fine as the finest crop's own grid (a power of the square root of 2, at most 1: the frame's
+        pixels), so pasting loses no resolution, and kept from frame to frame (``current``) while within
+        about one step of that, so the temporal stages see one grid while the people keep their size.
+        With no crops, ``current``, or the model's grid for the whole frame.
+        """
+        need = max((parser.preprocess.plan((w.y1 - w.y0, w.x1 - w.x0)).scaled[0] / (w.y1 - w.y0) for w in windows), default=0.0)
+        if need <= 0:
+            return current or parser.preprocess.plan(shape).scaled[0] / shape[0]
+        if current and _GRID_SLACK * need <= current <= 2 * need:
+            return current
+        return min(1.0, 2.0 ** (math.ceil(4 * math.log2(need)) / 4))
+
+    @staticmethod
+    def grid_size(shape: tuple[int, int], scale: float) -> tuple[int, int]:
+        """``(gh, gw)`` of the frame grid at ``scale`` (at most the frame's own size)."""
+        return min(shape[0], max(1, round(shape[0] * scale))), min(shape[1], max(1, round(shape[1] * scale)))
+
     def step(
         self, parser: "Parser", image: np.ndarray, state: PeopleState | None = None
     ) -> tuple[GridScores, list[Person], PeopleState]:
-        """One frame: its ``C x H x W`` float32 probabilities (on the parser's device, background outside the
-        crops; as :class:`GridScores` at the frame's own size), the people (facing not yet decided: the
+        """One frame: its float32 probabilities as :class:`GridScores` on a grid over the frame (:meth:`grid_scale`)
+        (on the parser's device, background outside the crops), the people (facing not yet decided: the
         temporal stage does that), and the new state."""
         opt = self.options
         shape = image.shape[:2]
@@ -126,19 +152,22 @@ class PeopleTracker:
         else:
             force_search = False
         if not tracks:
-            full = paste(shape, [], [], parser.config.num_classes, parser.device)
-            return GridScores(full, shape), [], PeopleState(shape, (), next_id, since, False, detections)
+            scale = self.grid_scale(parser, shape, [], state.grid_scale)
+            full = paste_grids(shape, self.grid_size(shape, scale), [], [], parser.config.num_classes, parser.device)
+            return full, [], PeopleState(shape, (), next_id, since, False, detections, scale)
         tracks.sort(key=lambda t: t.track_id)
         windows = [crop_window(t.predicted(), shape, parser.config.input_size, opt.margin) for t in tracks]
+        scale = self.grid_scale(parser, shape, windows, state.grid_scale)
+        grid_size = self.grid_size(shape, scale)
         grids = parser.predict_region_grids([image], [windows])[0]
-        crops = [g.full() for g in grids]
-        full = GridScores(paste(shape, crops, windows, parser.config.num_classes, parser.device), shape)
+        full = paste_grids(shape, grid_size, grids, windows, parser.config.num_classes, parser.device)
         kept: list[Track] = []
         people: list[Person] = []
         redetect = force_search
         H, W = shape
-        for track, probs, win in zip(tracks, crops, windows):
-            bg = probs[0]
+        for track, grid, win in zip(tracks, grids, windows):
+            # the background class alone at the crop's pixels: the person's box needs pixel precision
+            bg = F.interpolate(grid.scores[None, :1].float(), size=grid.size, mode="bilinear", align_corners=False)[0, 0]
             mask = (bg < 0.5).cpu().numpy()  # person: background below one half (cheaper than an argmax)
             found = person_in_crop(mask, win, track.predicted())
             if found is None or found[1] < opt.min_crop_share * mask.size:
@@ -161,7 +190,7 @@ class PeopleTracker:
             kept.append(dataclasses.replace(track, box=smoothed, age=track.age + 1, velocity=velocity))
             people.append(Person(box, area, UNKNOWN, track.track_id, score))
         kept, people = _merge_duplicates(kept, people)
-        return full, people, PeopleState(shape, tuple(kept), next_id, since, redetect, detections)
+        return full, people, PeopleState(shape, tuple(kept), next_id, since, redetect, detections, scale)
 
 
 def _clamp_growth(old: Sequence[float], new: Sequence[float]) -> tuple[float, float, float, float]:
