@@ -18,7 +18,8 @@ stands still at the table (silhouette at least 3/4 of the frame high, its centre
 frames) are taken in runs of 25 consecutive frames, one run per person, each run parsed by a fresh session
 from 5 frames before it. Reported: share of limb pixels (within the silhouette's box, 20 px margin) on the
 person's own side; flip equivariance (session on the mirrored frames vs mirrored output with sides
-swapped), transient left/right swaps and mixed limbs (``tryon_sdk.video.metrics``); the share of frames
+swapped), transient left/right swaps and mixed limbs (``tryon_sdk.video.metrics``; also leaving out two
+limbs touching side by side, each with its own side: ``mixed_within_limb_share``); the share of frames
 with a person found and their facing.
 
 ``ccp``: per-class IoU of the sided classes (shoes, legs, arms) on the CCP validation photos (front views)
@@ -119,7 +120,7 @@ def measure_clip(parser, frames: np.ndarray, sil: np.ndarray, runs: list[range],
     from tryon_sdk.video.metrics import VideoMetrics, own_side_counts
 
     good = total = 0
-    found = swaps = regions = mixed = 0
+    found = swaps = regions = mixed = apart = 0
     flip_equal = flip_total = 0.0
     facings: dict[str, int] = {}
     per_run = []
@@ -150,6 +151,7 @@ def measure_clip(parser, frames: np.ndarray, sil: np.ndarray, runs: list[range],
         per_run.append(round(run_good / run_total, 3) if run_total else None)
         swaps += res.total_transient_swaps
         regions, mixed = regions + res.limb_regions, mixed + res.mixed_regions
+        apart += res.side_by_side_regions
         flip_equal += metrics._flip_equal
         flip_total += metrics._flip_total
     n_frames = sum(len(r) for r in runs)
@@ -164,6 +166,7 @@ def measure_clip(parser, frames: np.ndarray, sil: np.ndarray, runs: list[range],
         "flip_equivariance": round(flip_equal / flip_total, 4) if flip_total else None,
         "transient_swaps": swaps,
         "mixed_limb_share": round(mixed / regions, 4) if regions else None,
+        "mixed_within_limb_share": round((mixed - apart) / regions, 4) if regions else None,
         "frames_with_person": round(found / n_frames, 4),
         "facing_of_largest_person": facings,
         "seconds": round(time.perf_counter() - t0, 1),

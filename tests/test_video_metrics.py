@@ -98,6 +98,21 @@ def test_mixed_limbs_by_hand():
     assert math.isnan(mixed_limb_share([np.zeros((4, 4), np.uint8)]))
 
 
+def test_touching_limbs_side_by_side_are_told_from_a_limb_labelled_both_ways():
+    m = np.zeros((12, 20), np.uint8)
+    m[2:10, 2:5], m[2:10, 5:8] = 13, 12  # two legs touching: right-labelled on the image's left, left beside it
+    m[2:6, 12:15], m[6:10, 12:15] = L_ARM, R_ARM  # one arm, top half left, bottom half right: no line parts them
+    res = compute_video_metrics([m], min_region_area=1)
+    assert (res.limb_regions, res.mixed_regions, res.side_by_side_regions) == (2, 2, 1)
+    assert res.mixed_limb_share == 1.0 and res.mixed_within_limb_share == pytest.approx(1 / 2)
+    # a leg with a stray other-side column is still side by side at a lower bar only
+    m[2:5, 3] = 12  # 3 of 48 pixels
+    assert compute_video_metrics([m], min_region_area=1).side_by_side_regions == 0
+    assert compute_video_metrics([m], min_region_area=1, side_by_side_agreement=0.85).side_by_side_regions == 1
+    with pytest.raises(ConfigError, match="side_by_side_agreement"):
+        VideoMetrics(side_by_side_agreement=0.4)
+
+
 def test_flip_equivariance_by_hand():
     parse = np.zeros((4, 6), np.uint8)
     parse[:, 0] = R_ARM

@@ -11,7 +11,12 @@
 * **mixed limbs**: share of limb regions (connected components of the union
   of a pair's two classes, 8-connectivity, at least ``min_region_area``
   pixels) whose minority side exceeds ``mixed_threshold`` of their pixels.
-  Two touching limbs (legs standing together) also count as one mixed region.
+  Two touching limbs (legs or shoes standing together) count as one mixed
+  region too; ``side_by_side_regions`` counts the mixed regions whose sides
+  sit side by side (a vertical line puts ``side_by_side_agreement`` of their
+  pixels on their own side: two limbs, each with one side), and
+  ``mixed_within_limb_share`` leaves them out: limbs labelled partly left,
+  partly right.
 * **flip equivariance**: agreement, over pixels that are a limb in either
   map, between the parse of a mirrored frame and the mirrored parse of the
   frame with sides swapped (:func:`~tryon_sdk.labels.hflip_labels`).
@@ -85,6 +90,8 @@ class VideoMetricsResult:
     limb_regions: int = 0
     mixed_regions: int = 0
     mixed_limb_share: float = math.nan
+    side_by_side_regions: int = 0
+    mixed_within_limb_share: float = math.nan
     flip_equivariance: float | None = None
 
     def as_dict(self) -> dict:
@@ -133,11 +140,16 @@ class VideoMetrics:
         mixed_threshold: float = 0.1,
         min_region_area: int = 16,
         min_side_pixels: int = 16,
+        side_by_side_agreement: float = 0.95,
     ) -> None:
         if isinstance(swap_window, bool) or not isinstance(swap_window, int) or swap_window < 1:
             raise ConfigError(f"swap_window={swap_window!r} is not valid; valid: an integer >= 1")
         if not (isinstance(mixed_threshold, (int, float)) and 0.0 <= mixed_threshold < 0.5):
             raise ConfigError(f"mixed_threshold={mixed_threshold!r} is not valid; valid: 0 <= threshold < 0.5")
+        if not (isinstance(side_by_side_agreement, (int, float)) and 0.5 < side_by_side_agreement <= 1.0):
+            raise ConfigError(
+                f"side_by_side_agreement={side_by_side_agreement!r} is not valid; valid: 0.5 < agreement <= 1"
+            )
         for name, value in (("min_region_area", min_region_area), ("min_side_pixels", min_side_pixels)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name}={value!r} is not valid; valid: an integer >= 1")
@@ -149,6 +161,7 @@ class VideoMetrics:
         self.mixed_threshold = float(mixed_threshold)
         self.min_region_area = min_region_area
         self.min_side_pixels = min_side_pixels
+        self.side_by_side_agreement = float(side_by_side_agreement)
         self.reset()
 
     def reset(self) -> None:
@@ -165,6 +178,7 @@ class VideoMetrics:
         self._swaps = {pair: _SwapCounter(self.swap_window) for pair in self.pairs}
         self._regions = 0
         self._mixed = 0
+        self._side_by_side = 0
         self._flip_equal = 0
         self._flip_total = 0
         self._flip_frames = 0
@@ -190,9 +204,10 @@ class VideoMetrics:
             self._prev_raw = r.copy()
         for pair in self.pairs:
             self._swaps[pair].update(self.frames, self._order(lab, pair))
-            regions, mixed = self._mixed_regions(lab, pair)
+            regions, mixed, side_by_side = self._mixed_regions(lab, pair)
             self._regions += regions
             self._mixed += mixed
+            self._side_by_side += side_by_side
         if mirrored is not None:
             equal, total = _flip_counts(_as_map(mirrored, "mirrored"), lab, self.pairs)
             self._flip_equal += equal
@@ -217,12 +232,13 @@ class VideoMetrics:
             return 0
         return 1 if xs[0] > xs[1] else -1
 
-    def _mixed_regions(self, lab: np.ndarray, pair: tuple[int, int]) -> tuple[int, int]:
+    def _mixed_regions(self, lab: np.ndarray, pair: tuple[int, int]) -> tuple[int, int, int]:
+        """Regions of a pair, the mixed ones, and the mixed ones whose sides sit side by side."""
         left, right = pair
         is_left = lab == left
         union = (is_left | (lab == right)).view(np.uint8)
         if not union.any():
-            return 0, 0
+            return 0, 0, 0
         n, cc = cv2.connectedComponents(union, connectivity=8, ltype=cv2.CV_32S)
         area = np.bincount(cc.ravel(), minlength=n)
         n_left = np.bincount(cc[is_left], minlength=n)
@@ -230,7 +246,8 @@ class VideoMetrics:
         big = area >= self.min_region_area
         minority = np.minimum(n_left, area - n_left)
         mixed = big & (minority > self.mixed_threshold * area)
-        return int(np.count_nonzero(big)), int(np.count_nonzero(mixed))
+        apart = sum(_split_by_a_vertical_line(cc == k + 1, is_left) >= self.side_by_side_agreement for k in np.flatnonzero(mixed))
+        return int(np.count_nonzero(big)), int(np.count_nonzero(mixed)), int(apart)
 
     def result(self) -> VideoMetricsResult:
         """The metrics of the frames so far."""
@@ -254,8 +271,28 @@ class VideoMetrics:
             limb_regions=self._regions,
             mixed_regions=self._mixed,
             mixed_limb_share=self._mixed / self._regions if self._regions else math.nan,
+            side_by_side_regions=self._side_by_side,
+            mixed_within_limb_share=(self._mixed - self._side_by_side) / self._regions if self._regions else math.nan,
             flip_equivariance=flip,
         )
+
+
+def _split_by_a_vertical_line(region: np.ndarray, is_left: np.ndarray) -> float:
+    """The largest share of a region's pixels that a vertical line puts on their own side (one side's label
+    left of it, the other's right of it, either way round)."""
+    ys, xs = np.nonzero(region)
+    side = is_left[ys, xs]
+    # per column, left-labelled and all pixels; a line before column c: left part | right part
+    cols = xs - xs.min()
+    n_left = np.bincount(cols, weights=side, minlength=cols.max() + 1)
+    n_all = np.bincount(cols, minlength=cols.max() + 1)
+    left_before = np.concatenate([[0], np.cumsum(n_left)])  # left-labelled pixels before each line
+    all_before = np.concatenate([[0], np.cumsum(n_all)])
+    total, total_left = all_before[-1], left_before[-1]
+    # left labels before the line and right labels after it, or the other way round
+    one = left_before + (total - all_before) - (total_left - left_before)
+    other = (all_before - left_before) + (total_left - left_before)
+    return float(max(one.max(), other.max()) / total)
 
 
 def _flip_counts(mirrored_parse: np.ndarray, parse: np.ndarray, pairs: Sequence[tuple[int, int]]) -> tuple[int, int]:
