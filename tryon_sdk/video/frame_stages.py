@@ -82,8 +82,9 @@ class FrameStages:
         self._facing_state = None
 
     def predict(self, images: Sequence[np.ndarray]) -> tuple[list[GridScores], list[list[Person] | None]]:
-        """Engine stage: probabilities per frame (on the model's grid for a whole frame, pasted at the frame's
-        size for people first) and the people found (see :meth:`VideoSession.predict`)."""
+        """Engine stage: probabilities per frame (on the model's grid for a whole frame; people first, on the
+        tracker's grid over the frame in a stream, pasted at the frame's size in an IMAGE session) and the
+        people found (see :meth:`VideoSession.predict`)."""
         roi, opts = self.options.roi, self._people_options
         input_size = self.parser.config.input_size
         first = [

@@ -23,8 +23,8 @@ mode the region of interest of each person follows their mask from frame to
 frame (:class:`~tryon_sdk.people.tracker.PeopleTracker`), with a whole-frame search
 every ``redetect_every`` frames, when a mask touches a crop edge, and while
 nobody is tracked; IMAGE mode searches every frame. Smoothing and limb
-consistency run on the pasted full-frame map, so moving crops change nothing
-for them. Each person's facing comes from the limb stage's head-based,
+consistency run on the crops pasted on one grid over the frame (as fine as
+the finest crop), so moving crops change nothing for them. Each person's facing comes from the limb stage's head-based,
 hysteresis-filtered facing (or, with limb consistency off, from a
 :class:`~tryon_sdk.people.facing.FacingFilter` per track).
 
