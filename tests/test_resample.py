@@ -135,3 +135,10 @@ def test_window_on_grid_of_a_mirrored_window_is_mirrored():
     (m0, n0, m1, n1), mirrored = window_on_grid(scores.flip(-1), (200 - x1, y0, 200 - x0, y1), frame, grid)
     assert (m0, m1, n0, n1) == (150 - a1, 150 - a0, b0, b1)
     torch.testing.assert_close(mirrored, out.flip(-1), atol=1e-5, rtol=0)
+
+
+def test_a_window_narrower_than_a_grid_cell_has_no_cells():
+    from tryon_sdk.resample import window_on_grid
+
+    (gx0, gy0, gx1, gy1), out = window_on_grid(torch.rand(3, 8, 8), (11, 10, 13, 30), (100, 100), (25, 25))  # centres at 10, 14
+    assert gx1 == gx0 and out.shape == (3, gy1 - gy0, 0)

@@ -122,21 +122,14 @@ def _band(mixed: np.ndarray, y0: np.ndarray, x0: np.ndarray) -> tuple[np.ndarray
     return ys, xs
 
 
-def _window_axis(
-    n_src: int, start: int, stop: int, n_frame: int, n_grid: int
-) -> tuple[int, int, torch.Tensor, torch.Tensor, torch.Tensor]:
+def _window_cells(start: int, stop: int, n_frame: int, n_grid: int) -> tuple[int, int, torch.Tensor]:
     """Along one axis: the frame-grid cells ``[j0, j1)`` whose centres lie in the window ``[start, stop)`` (frame
-    pixels), and for each its two source cells on the window's own grid of ``n_src`` cells and the weight of
-    the second (bilinear, ``align_corners=False``, clamped at the window's edges)."""
+    pixels), and their centres in the window's normalised coordinates (-1 and 1 at its edges, float64)."""
     s = n_grid / n_frame
     j0 = max(0, math.ceil(start * s - 0.5))
     j1 = min(n_grid, max(j0, math.ceil(stop * s - 0.5)))
-    u = (np.arange(j0, j1, dtype=np.float64) + 0.5) / s - start  # cell centres in window pixels
-    src = np.clip(u * (n_src / (stop - start)) - 0.5, 0, n_src - 1)
-    i0 = np.floor(src).astype(np.int64)
-    i1 = np.minimum(i0 + 1, n_src - 1)
-    lam = torch.from_numpy((src - i0).astype(np.float32))
-    return j0, j1, torch.from_numpy(i0), torch.from_numpy(i1), lam
+    u = (torch.arange(j0, j1, dtype=torch.float64) + 0.5) / s - start  # cell centres in window pixels
+    return j0, j1, 2 * u / (stop - start) - 1
 
 
 def window_on_grid(
@@ -148,21 +141,19 @@ def window_on_grid(
     ``frame_size``: the frame's ``(H, W)``; ``grid_size``: the frame grid's ``(gh, gw)``, cell ``(i, j)``
     centred on frame pixel ``((i + 0.5) * H / gh, (j + 0.5) * W / gw)``. Returns the grid cells
     ``(gx0, gy0, gx1, gy1)`` whose centres lie in the window and the ``C x (gy1 - gy0) x (gx1 - gx0)`` float32
-    scores there: the window's map resized bilinearly to the frame and sampled at those centres, without
-    building it. Cell centres are mirror-symmetric, so a mirrored window gives the mirrored cells.
+    scores there: the window's map resized bilinearly to the frame (``align_corners=False``, edges clamped)
+    and sampled at those centres, without building it. Cell centres are mirror-symmetric, so a mirrored
+    window gives the mirrored cells.
     """
     x0, y0, x1, y1 = (int(v) for v in window)
-    gy0, gy1, ya, yb, wy = _window_axis(scores.shape[-2], y0, y1, frame_size[0], grid_size[0])
-    gx0, gx1, xa, xb, wx = _window_axis(scores.shape[-1], x0, x1, frame_size[1], grid_size[1])
+    gy0, gy1, ny = _window_cells(y0, y1, frame_size[0], grid_size[0])
+    gx0, gx1, nx = _window_cells(x0, x1, frame_size[1], grid_size[1])
     a = scores.float()
-    if a.device.type != "cpu":
-        dev = a.device
-        rows = torch.lerp(a.index_select(1, ya.to(dev)), a.index_select(1, yb.to(dev)), wy.to(dev)[:, None])
-        return (gx0, gy0, gx1, gy1), torch.lerp(rows.index_select(2, xa.to(dev)), rows.index_select(2, xb.to(dev)), wx.to(dev))
-    # on the CPU numpy's take gathers along the last axis several times faster than index_select
-    rows = torch.lerp(a.index_select(1, ya), a.index_select(1, yb), wy[:, None]).numpy()
-    left, right = torch.from_numpy(rows.take(xa.numpy(), axis=2)), torch.from_numpy(rows.take(xb.numpy(), axis=2))
-    return (gx0, gy0, gx1, gy1), left.lerp_(right, wx)
+    if gy1 == gy0 or gx1 == gx0:  # a window narrower than a cell
+        return (gx0, gy0, gx1, gy1), a.new_zeros((a.shape[0], gy1 - gy0, gx1 - gx0))
+    grid = torch.stack(torch.meshgrid(nx, ny, indexing="xy"), -1).to(a.device, torch.float32)
+    out = F.grid_sample(a[None], grid[None], mode="bilinear", padding_mode="border", align_corners=False)[0]
+    return (gx0, gy0, gx1, gy1), out
 
 
 def centre_samples(n: int, s: int) -> np.ndarray:
