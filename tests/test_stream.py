@@ -157,7 +157,8 @@ def test_parse_many_matches_parse_one_by_one(parser):
     with open_stream(parser, mode="video", return_probabilities=True, **NO_LIMBS) as s:
         many = s.parse_many(frames[:3], [0, 10, 20]) + s.parse_many(frames[3:], [30, 40])
     for a, b in zip(one, many):
-        np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-4)
+        # batched and single convolutions round differently: up to ~1.5e-4 in this calibrated random network
+        np.testing.assert_allclose(a.probabilities, b.probabilities, atol=3e-4)
         assert (a.labels == b.labels).mean() > 0.99
 
 

@@ -100,7 +100,7 @@ class Preprocess:
 
         Returns a ``B x 3 x Hp x Wp`` float32 batch on that device and one :class:`Letterbox` per image.
         Images of different sizes are centred in the largest padded size. Resizing is bilinear,
-        antialiased when it shrinks.
+        antialiased when it shrinks; on the CPU it runs on the uint8 pixels (rounded to whole levels).
         """
         boxes = [self.plan((int(im.shape[1]), int(im.shape[2])), scale=scale, symmetric=symmetric) for im in images]
         ph = max(b.padded[0] for b in boxes)
@@ -111,13 +111,17 @@ class Preprocess:
         batch = torch.zeros((len(images), 3, ph, pw), dtype=torch.float32, device=device)
         out_boxes = []
         for i, (im, box) in enumerate(zip(images, boxes)):
-            x = im.float()
+            x = im
             if box.scaled != box.source:
                 antialias = box.scaled[0] < box.source[0]
+                if x.device.type != "cpu" or x.dtype != torch.uint8:
+                    x = x.float()
+                # on the CPU, uint8 in an HWC layout has a vectorised resize about twice as fast as float's
                 x = F.interpolate(x[None], size=box.scaled, mode="bilinear", align_corners=False, antialias=antialias)[0]
             box = Letterbox(box.source, box.scaled, (ph, pw), ((ph - box.scaled[0]) // 2, (pw - box.scaled[1]) // 2))
             top, left = box.offset
-            batch[i, :, top : top + box.scaled[0], left : left + box.scaled[1]] = (x - m) / s
+            region = batch[i, :, top : top + box.scaled[0], left : left + box.scaled[1]]
+            region.copy_(x).sub_(m).div_(s)
             out_boxes.append(box)
         return batch, out_boxes
 
