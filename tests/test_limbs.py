@@ -294,3 +294,30 @@ def test_limb_stage_is_flip_equivariant_on_a_coarse_work_grid(seed):
         limb = np.isin(a, LIMBS) | np.isin(b[:, ::-1], LIMBS)
         assert limb.any()
         assert np.mean(swap_lr(b[:, ::-1])[limb] == a[limb]) > 0.9
+
+
+def test_a_thin_limb_between_the_work_grids_samples_gets_one_side():
+    """A sliver a few pixels wide (a sleeve's edge painted as arm) that the work grid's samples miss takes the
+    side of the limb it hangs from, not the parser's label where no sample reaches it."""
+    from tryon_sdk.resample import centre_samples
+
+    size, stride = (240, 180), 6
+    lab = draw_person(size, 90.0, facing=1)
+    ys, xs = np.nonzero(lab == L_ARM)
+    bottom = ys.max()
+    sampled = set(centre_samples(size[1], stride).tolist())
+    # two columns next to the arm's lowest pixels that no sample falls on
+    x = next(x for x in sorted(set(xs[ys == bottom].tolist())) if x not in sampled and x + 1 not in sampled)
+    lab[bottom + 1 : bottom + 16, x : x + 2] = L_ARM
+    lab[bottom + 16 : bottom + 31, x : x + 2] = R_ARM  # its lower half called the other side
+    lab[bottom + 1 : bottom + 31, x - 3 : x] = 0  # nothing else next to it
+    lab[bottom + 1 : bottom + 31, x + 2 : x + 5] = 0
+    out, _, _ = run([lab], LimbOptions(work_stride=stride))
+    sliver = out[0][bottom + 1 : bottom + 31, x : x + 2]
+    arm = out[0][ys, xs]
+    assert np.all(arm == arm[0]) and np.all(sliver == arm[0])
+    # a sliver on its own, touching no limb, keeps the parser's labels
+    alone = np.zeros(size, np.uint8)
+    alone[50:80, x : x + 2] = R_ARM
+    out, _, _ = run([np.where(alone > 0, alone, lab)], LimbOptions(work_stride=stride))
+    assert np.all(out[0][50:80, x : x + 2] == R_ARM)

@@ -80,7 +80,11 @@ symmetrically: a mirrored frame gives the mirrored grid):
   (offsets less than 0.5 apart and not on different tracks); all other regions
   take ``sign(S)``.
 * **Relabel** every full-resolution pixel of the pair with its region's side
-  (looked up through the work grid, dilated by one cell to reach thin parts).
+  (looked up through the work grid, dilated by one cell to reach thin parts,
+  from a region of the same pair only). A pixel no region reaches (a sliver
+  thinner than the stride, between the samples) takes the side of the nearest
+  reached pixel of the limb it is connected to at full resolution, so that
+  rule 1 holds for the pixels too; a sliver touching no limb keeps its label.
 
 Mirrored frames (a selfie preview): the parser labels sides as they look,
 i.e. as if the frame were not mirrored; the person's own sides are the other
@@ -454,7 +458,7 @@ class LimbConsistency:
         out_side = -side if self.mirrored else side
         n_left_cells = np.bincount(rid, weights=side_raw > 0, minlength=n_reg + 1)
         need = np.where(out_side > 0, area - n_left_cells, np.where(out_side < 0, n_left_cells, 0)) > 0
-        fixed = self._relabel(lab, regions, out_side, need, xs, ys, rid, s, grid)
+        fixed = self._relabel(lab, regions, region_pair, out_side, need, xs, ys, rid, s, grid)
         new_state = LimbState(
             shape=(H, W),
             regions=regions,
@@ -830,18 +834,27 @@ class LimbConsistency:
         return side
 
     def _relabel(
-        self, lab: np.ndarray, regions: np.ndarray, out_side: np.ndarray, need: np.ndarray, xs: np.ndarray,
-        ys: np.ndarray, rid: np.ndarray, s: int, grid: _Grid,
+        self, lab: np.ndarray, regions: np.ndarray, region_pair: np.ndarray, out_side: np.ndarray, need: np.ndarray,
+        xs: np.ndarray, ys: np.ndarray, rid: np.ndarray, s: int, grid: _Grid,
     ) -> np.ndarray:
-        """Full-resolution labels with every pair pixel of the regions in ``need`` set to its region's side."""
+        """Full-resolution labels with every pair pixel of the regions in ``need`` set to its region's side, and
+        (on a coarse work grid) the pair pixels no region reaches set to the side of the limb they belong to."""
         fixed = lab.copy()
         cells = need[rid]
-        if not cells.any():
-            return fixed
         h, w = regions.shape
-        # only the box around the regions that change is visited (one cell of margin for the dilation)
-        y0, y1 = max(int(ys[cells].min()) - 1, 0), min(int(ys[cells].max()) + 2, h)
-        x0, x1 = max(int(xs[cells].min()) - 1, 0), min(int(xs[cells].max()) + 2, w)
+        # only the box around the regions that change is visited (one cell of margin for the dilation) ...
+        y0, y1, x0, x1 = h, 0, w, 0
+        if cells.any():
+            y0, y1 = max(int(ys[cells].min()) - 1, 0), min(int(ys[cells].max()) + 2, h)
+            x0, x1 = max(int(xs[cells].min()) - 1, 0), min(int(xs[cells].max()) + 2, w)
+        if s > 1:  # ... and every pair pixel: a sliver between the samples may reach far from any region
+            pair_rows = np.flatnonzero(cv2.LUT(lab, self._pair_lut).any(axis=1))
+            if pair_rows.size:
+                pair_cols = np.flatnonzero(cv2.LUT(lab[pair_rows[0] : pair_rows[-1] + 1], self._pair_lut).any(axis=0))
+                y0, y1 = min(y0, int(grid.rows.cell[pair_rows[0]])), max(y1, int(grid.rows.cell[pair_rows[-1]]) + 1)
+                x0, x1 = min(x0, int(grid.cols.cell[pair_cols[0]])), max(x1, int(grid.cols.cell[pair_cols[-1]]) + 1)
+        if y1 <= y0 or x1 <= x0:
+            return fixed
         box = grid.pixels(y0, y1, x0, x1)
         crop = lab[box]
         pair_full = cv2.LUT(crop, self._pair_lut)
@@ -856,11 +869,45 @@ class LimbConsistency:
             reg = np.where(reg > 0, reg, grown)
         cw = crop.shape[1]
         yf, xf = np.divmod(pix, cw)
-        new_side = side_map[reg[grid.rows.cell[yf + box[0].start] - y0, grid.cols.cell[xf + box[1].start] - x0]]
+        region_of = reg[grid.rows.cell[yf + box[0].start] - y0, grid.cols.cell[xf + box[1].start] - x0]
         pk = pair_full.ravel()[pix]
+        region_of = np.where(region_pair[region_of] == pk, region_of, 0)  # a neighbour of another pair is no guide
+        new_side = side_map[region_of]
         old = crop.ravel()[pix]
         new = np.where(new_side > 0, self._left[pk], np.where(new_side < 0, self._right[pk], old))
         patch = crop.copy()
         patch.ravel()[pix] = new
+        missed = region_of == 0
+        if s > 1 and missed.any() and not missed.all():
+            self._follow_nearest(patch, pair_full, pix[missed], pk[missed], pix[~missed])
         fixed[box] = patch
         return fixed
+
+    def _follow_nearest(
+        self, patch: np.ndarray, pair_full: np.ndarray, missed: np.ndarray, missed_pair: np.ndarray, reached: np.ndarray
+    ) -> None:
+        """Pair pixels no work-grid region reaches (a sliver thinner than the work stride, between its samples)
+        take the side of the nearest reached pixel of the same connected limb, in place (``missed``,
+        ``reached``: flat indices into ``patch``); a sliver on its own keeps its labels."""
+        w = patch.shape[1]
+        _, comp = cv2.connectedComponents((pair_full != 0).view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+        comp = comp.ravel()
+        flat = patch.ravel()
+        for c in np.unique(comp[missed]):
+            in_c = comp[missed] == c
+            miss, seeds = missed[in_c], reached[comp[reached] == c]
+            if seeds.size == 0:
+                continue
+            ys, xs = np.divmod(np.concatenate([miss, seeds]), w)
+            y0, x0 = ys.min(), xs.min()
+            box = np.ones((ys.max() - y0 + 1, xs.max() - x0 + 1), np.uint8)
+            sy, sx = np.divmod(seeds, w)
+            box[sy - y0, sx - x0] = 0
+            _, nearest = cv2.distanceTransformWithLabels(box, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
+            # DIST_LABEL_PIXEL numbers the zero pixels from 1 in scan order
+            zy, zx = np.divmod(np.flatnonzero(box.ravel() == 0), box.shape[1])
+            my, mx = np.divmod(miss, w)
+            k = nearest[my - y0, mx - x0] - 1
+            source = (zy[k] + y0) * w + zx[k] + x0
+            pair = missed_pair[in_c]
+            flat[miss] = np.where(self._side_lut[flat[source]] > 0, self._left[pair], self._right[pair])
