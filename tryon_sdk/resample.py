@@ -152,7 +152,8 @@ def window_on_grid(
     if gy1 == gy0 or gx1 == gx0:  # a window narrower than a cell
         return (gx0, gy0, gx1, gy1), a.new_zeros((a.shape[0], gy1 - gy0, gx1 - gx0))
     if tuple(grid_size) == tuple(frame_size):  # cells are pixels: the plain resize, about twice as fast
-        return (gx0, gy0, gx1, gy1), F.interpolate(a[None], size=(y1 - y0, x1 - x0), mode="bilinear", align_corners=False)[0]
+        resized = F.interpolate(a[None], size=(y1 - y0, x1 - x0), mode="bilinear", align_corners=False)[0]
+        return (gx0, gy0, gx1, gy1), resized
     grid = torch.stack(torch.meshgrid(nx, ny, indexing="xy"), -1).to(a.device, torch.float32)
     out = F.grid_sample(a[None], grid[None], mode="bilinear", padding_mode="border", align_corners=False)[0]
     return (gx0, gy0, gx1, gy1), out

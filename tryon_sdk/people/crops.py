@@ -30,7 +30,16 @@ from .person import PeopleOptions, Person, box_iou, coerce_options, head_facing,
 if TYPE_CHECKING:
     from ..parser import Parser
 
-__all__ = ["paste", "paste_grids", "paste_labels", "parse_images", "parse_people_first", "person_in_crop", "person_score", "grid_score"]
+__all__ = [
+    "paste",
+    "paste_grids",
+    "paste_labels",
+    "parse_images",
+    "parse_people_first",
+    "person_in_crop",
+    "person_score",
+    "grid_score",
+]
 
 _NEAR = 0.25  # mask components within this share of the previous box's size (per side) are the person
 _TRIM = 0.02  # a tracked box leaves out this share of the mask's mass on each side (thin paint bleeding away)

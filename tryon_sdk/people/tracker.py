@@ -15,6 +15,10 @@ empty background. A box grows by at most 10% per side and frame and to at
 most 1.5 times the size the last search saw. Detections overlapping a track
 (IoU > 0.3, or centred inside it) belong to it; tracks overlapping each
 other by IoU > 0.5 merge (the older one stays).
+
+The crops' scores are pasted on one grid over the frame (:meth:`PeopleTracker.grid_scale`): as fine as
+the finest crop's own grid, at most the frame's pixels, and kept while the people keep their size, so
+smoothing and the limb stage work on that many cells rather than on every pixel of the frame.
 """
 
 from __future__ import annotations
@@ -94,12 +98,14 @@ class PeopleTracker:
     def grid_scale(parser: "Parser", shape: tuple[int, int], windows: Sequence[Box], current: float) -> float:
         """Scale of the grid over a frame of ``shape`` that the crops at ``windows`` are pasted on.
 
-        As fine as the finest crop's own grid (a power of the square root of 2, at most 1: the frame's
-        pixels), so pasting loses no resolution, and kept from frame to frame (``current``) while within
+        As fine as the finest crop's own grid (a power of ``2 ** (1 / 4)``, at most 1: the frame's pixels),
+        so pasting loses no resolution, and kept from frame to frame (``current``) while within
         about one step of that, so the temporal stages see one grid while the people keep their size.
         With no crops, ``current``, or the model's grid for the whole frame.
         """
-        need = max((parser.preprocess.plan((w.y1 - w.y0, w.x1 - w.x0)).scaled[0] / (w.y1 - w.y0) for w in windows), default=0.0)
+        need = max(
+            (parser.preprocess.plan((w.y1 - w.y0, w.x1 - w.x0)).scaled[0] / (w.y1 - w.y0) for w in windows), default=0.0
+        )
         if need <= 0:
             return current or parser.preprocess.plan(shape).scaled[0] / shape[0]
         if current and _GRID_SLACK * need <= current <= 2 * need:
@@ -167,7 +173,8 @@ class PeopleTracker:
         H, W = shape
         for track, grid, win in zip(tracks, grids, windows):
             # the background class alone at the crop's pixels: the person's box needs pixel precision
-            bg = F.interpolate(grid.scores[None, :1].float(), size=grid.size, mode="bilinear", align_corners=False)[0, 0]
+            bg = F.interpolate(grid.scores[None, :1].float(), size=grid.size, mode="bilinear", align_corners=False)
+            bg = bg[0, 0]
             mask = (bg < 0.5).cpu().numpy()  # person: background below one half (cheaper than an argmax)
             found = person_in_crop(mask, win, track.predicted())
             if found is None or found[1] < opt.min_crop_share * mask.size:

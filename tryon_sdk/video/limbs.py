@@ -891,11 +891,12 @@ class LimbConsistency:
         ``reached``: flat indices into ``patch``); a sliver on its own keeps its labels."""
         w = patch.shape[1]
         _, comp = cv2.connectedComponents((pair_full != 0).view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
-        comp = comp.ravel()
+        # a limb: connected pixels of one pair (an arm touching a leg does not lend it its side)
+        key = comp.ravel().astype(np.int64) * (self._n_pairs + 1) + pair_full.ravel()
         flat = patch.ravel()
-        for c in np.unique(comp[missed]):
-            in_c = comp[missed] == c
-            miss, seeds = missed[in_c], reached[comp[reached] == c]
+        for c in np.unique(key[missed]):
+            in_c = key[missed] == c
+            miss, seeds = missed[in_c], reached[key[reached] == c]
             if seeds.size == 0:
                 continue
             ys, xs = np.divmod(np.concatenate([miss, seeds]), w)

@@ -246,7 +246,8 @@ class VideoMetrics:
         big = area >= self.min_region_area
         minority = np.minimum(n_left, area - n_left)
         mixed = big & (minority > self.mixed_threshold * area)
-        apart = sum(_split_by_a_vertical_line(cc == k + 1, is_left) >= self.side_by_side_agreement for k in np.flatnonzero(mixed))
+        bar = self.side_by_side_agreement
+        apart = sum(_split_by_a_vertical_line(cc == k + 1, is_left) >= bar for k in np.flatnonzero(mixed))
         return int(np.count_nonzero(big)), int(np.count_nonzero(mixed)), int(apart)
 
     def result(self) -> VideoMetricsResult:
