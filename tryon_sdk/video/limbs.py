@@ -847,17 +847,18 @@ class LimbConsistency:
         if cells.any():
             y0, y1 = max(int(ys[cells].min()) - 1, 0), min(int(ys[cells].max()) + 2, h)
             x0, x1 = max(int(xs[cells].min()) - 1, 0), min(int(xs[cells].max()) + 2, w)
+        pair_all = cv2.LUT(lab, self._pair_lut)
         if s > 1:  # ... and every pair pixel: a sliver between the samples may reach far from any region
-            pair_rows = np.flatnonzero(cv2.LUT(lab, self._pair_lut).any(axis=1))
+            pair_rows = np.flatnonzero(pair_all.any(axis=1))
             if pair_rows.size:
-                pair_cols = np.flatnonzero(cv2.LUT(lab[pair_rows[0] : pair_rows[-1] + 1], self._pair_lut).any(axis=0))
+                pair_cols = np.flatnonzero(pair_all[pair_rows[0] : pair_rows[-1] + 1].any(axis=0))
                 y0, y1 = min(y0, int(grid.rows.cell[pair_rows[0]])), max(y1, int(grid.rows.cell[pair_rows[-1]]) + 1)
                 x0, x1 = min(x0, int(grid.cols.cell[pair_cols[0]])), max(x1, int(grid.cols.cell[pair_cols[-1]]) + 1)
         if y1 <= y0 or x1 <= x0:
             return fixed
         box = grid.pixels(y0, y1, x0, x1)
         crop = lab[box]
-        pair_full = cv2.LUT(crop, self._pair_lut)
+        pair_full = pair_all[box]
         pix = np.flatnonzero(pair_full != 0)
         if pix.size == 0:
             return fixed
