@@ -847,8 +847,8 @@ class LimbConsistency:
         if cells.any():
             y0, y1 = max(int(ys[cells].min()) - 1, 0), min(int(ys[cells].max()) + 2, h)
             x0, x1 = max(int(xs[cells].min()) - 1, 0), min(int(xs[cells].max()) + 2, w)
-        pair_all = cv2.LUT(lab, self._pair_lut)
-        if s > 1:  # ... and every pair pixel: a sliver between the samples may reach far from any region
+        pair_all = cv2.LUT(lab, self._pair_lut) if s > 1 else None
+        if pair_all is not None:  # ... and every pair pixel: a sliver between the samples may reach far from any region
             pair_rows = np.flatnonzero(pair_all.any(axis=1))
             if pair_rows.size:
                 pair_cols = np.flatnonzero(pair_all[pair_rows[0] : pair_rows[-1] + 1].any(axis=0))
@@ -858,7 +858,7 @@ class LimbConsistency:
             return fixed
         box = grid.pixels(y0, y1, x0, x1)
         crop = lab[box]
-        pair_full = pair_all[box]
+        pair_full = pair_all[box] if pair_all is not None else cv2.LUT(crop, self._pair_lut)
         pix = np.flatnonzero(pair_full != 0)
         if pix.size == 0:
             return fixed
