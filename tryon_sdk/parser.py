@@ -30,20 +30,25 @@ from .models.builders import build_model, output_stride
 from .errors import ConfigError, InputError
 from .engines.gpu import PinnedUploader
 from .inputs import to_rgb_uint8
-from .labels import argmax_labels
-from .people.crops import parse_images
+from .labels import argmax_labels, swap_lr
+from .limbs import LimbConsistency, LimbOptions
 from .people.detect import people_from_labels
-from .people.person import check_boxes, coerce_options
+from .people.person import PeopleOptions, Person, check_boxes, coerce_options, use_people_first
+from .people.stage import PeopleStage
+from .people_first import head_observations, parse_people_first, person_facing
 from .regions import Box
 from .preprocess import Preprocess
 from .resample import GridScores
 from .result import ParseResult
 from .models.registry import resolve_checkpoint
 
-__all__ = ["Parser", "ParseResult", "RUNTIMES", "PRECISIONS"]
+__all__ = ["Parser", "ParseResult", "RUNTIMES", "PRECISIONS", "SIDES"]
 
 #: Precisions of :meth:`Parser.from_pretrained` (int8: ONNX Runtime only).
 PRECISIONS: tuple[str, ...] = (*TORCH_PRECISIONS, "int8")
+#: ``sides`` of :meth:`Parser.parse`: the person's own left/right (limb consistency from the facing),
+#: or the network's raw labels.
+SIDES: tuple[str, ...] = ("own", "network")
 
 
 class Parser:
@@ -63,6 +68,7 @@ class Parser:
         self.flip_tta = bool(flip_tta)
         self._module = module  # the torch network behind a non-torch engine, for save_pretrained
         self._upload = PinnedUploader(engine.device)  # pinned, asynchronous copies on CUDA; zero-copy on CPU
+        self._people_stages: dict[PeopleOptions, PeopleStage] = {}
 
     # ----------------------------------------------------------------- building
     @property
@@ -267,20 +273,57 @@ class Parser:
         box = self.preprocess.plan(shape)
         return output_stride(self.config) * shape[0] / box.scaled[0]
 
+    def people_stage(self, options: PeopleOptions | None = None) -> PeopleStage:
+        """The people stage (person and face models) for this parser's input size; loaded once per options."""
+        options = options or PeopleOptions()
+        stage = self._people_stages.get(options)
+        if stage is None:
+            stage = self._people_stages[options] = PeopleStage(options, input_size=self.config.input_size)
+        return stage
+
     def _results(
         self,
         images: list[np.ndarray],
         return_probabilities: bool,
         roi: Any = None,
         boxes: list[np.ndarray | None] | None = None,
+        limbs: LimbOptions | None = None,
+        mirrored: bool = False,
+        timestamps: Sequence[int | None] | None = None,
     ) -> list[ParseResult]:
+        """The one frame path of IMAGE mode (``Parser.parse`` and IMAGE sessions): people first or the whole
+        frame, then each person's facing, then limb consistency (``limbs``; ``None``: the network's sides)."""
         options = coerce_options(roi)
+        boxes = list(boxes) if boxes is not None else [None] * len(images)
+        input_size = self.config.input_size
+        first = [
+            i for i, (im, b) in enumerate(zip(images, boxes))
+            if options is not None and (b is not None or use_people_first(roi, im.shape[:2], input_size))
+        ]
+        done: dict[int, tuple[torch.Tensor | None, np.ndarray, list[Person], list[Any]]] = {}
+        if first:
+            assert options is not None
+            parsed = parse_people_first(
+                self, self.people_stage(options), [images[i] for i in first], [boxes[i] for i in first],
+                probabilities=return_probabilities,
+            )
+            done = dict(zip(first, parsed))
+        whole = [i for i in range(len(images)) if i not in done]
+        for i, grid in zip(whole, self.predict_grids([images[i] for i in whole], probabilities=return_probabilities)):
+            labels = grid.labels() if not return_probabilities else argmax_labels(grid.full())
+            people = people_from_labels(labels, options)
+            done[i] = (grid.full() if return_probabilities else None, labels, people, [None] * len(people))
         out = []
-        for im, (probs, labels, people) in zip(images, parse_images(self, images, roi, boxes, return_probabilities)):
-            if labels is None:
-                labels = argmax_labels(probs)
-            if people is None:  # whole-frame path: the people are the label map's person components
-                people = people_from_labels(labels, options)
+        fixer = LimbConsistency(limbs, mirrored=mirrored) if limbs is not None else None
+        for i, im in enumerate(images):
+            probs, labels, people, found = done[i]
+            if i in whole:
+                people = [person_facing(labels, p, None, options or PeopleOptions()) for p in people]
+            if fixer is not None:
+                heads = [h for h, _ in head_observations(labels, people, found, options or PeopleOptions())]
+                labels = np.asarray(fixer.step(labels, None, probabilities=probs, heads=heads)[0], dtype=np.uint8)
+            elif mirrored:
+                labels = swap_lr(labels)
             out.append(
                 ParseResult.from_maps(
                     labels,
@@ -289,19 +332,35 @@ class Parser:
                     self.config.class_names,
                     stride_px=self.stride_px(labels.shape),
                     people=tuple(people),
+                    timestamp_ms=timestamps[i] if timestamps is not None else None,
                 )
             )
         return out
 
+    @staticmethod
+    def _limb_options(sides: str) -> LimbOptions | None:
+        if sides not in SIDES:
+            raise ConfigError(f"unknown sides {sides!r}; valid: {', '.join(SIDES)}")
+        return LimbOptions() if sides == "own" else None
+
     def parse(
-        self, image: Any, *, return_probabilities: bool = False, boxes: Any = None, roi: Any = None
+        self,
+        image: Any,
+        *,
+        return_probabilities: bool = False,
+        boxes: Any = None,
+        roi: bool | PeopleOptions | None = None,
+        sides: str = "own",
     ) -> ParseResult:
         """Parse one image (``HxWx3`` uint8 RGB array, PIL image, or ``CHW``/``HWC`` tensor).
 
         boxes: the people's pixel boxes ``[(x0, y0, x1, y1), ...]`` when the app knows them (skips the
-            detection pass); boxes outside the image, empty or degenerate boxes and NaNs raise ``InputError``.
-        roi: ``None`` (auto: people first for images at least twice the model input), ``True``, ``False``
-            (the whole image at the model's input size) or a :class:`~tryon_sdk.people.person.PeopleOptions`.
+            search); boxes outside the image, empty or degenerate boxes and NaNs raise ``InputError``.
+        roi: ``None`` or ``True`` (people first: the person model finds the people, each is parsed in a
+            crop), ``False`` (the whole image at the model's input size, the parser alone) or a
+            :class:`~tryon_sdk.people.person.PeopleOptions`.
+        sides: ``"own"`` (default: each limb on the person's own side, from the way they face, as an IMAGE
+            session gives it) or ``"network"`` (the network's raw labels). Probabilities stay the network's.
         """
         im = to_rgb_uint8(image)
         checked = None
@@ -309,7 +368,7 @@ class Parser:
             if roi is False:
                 raise ConfigError("boxes need people-first parsing; drop roi=False or the boxes")
             checked = [check_boxes(boxes, im.shape[:2])]
-        return self._results([im], return_probabilities, roi, checked)[0]
+        return self._results([im], return_probabilities, roi, checked, self._limb_options(sides))[0]
 
     def parse_batch(
         self,
@@ -318,15 +377,17 @@ class Parser:
         batch_size: int = 8,
         return_probabilities: bool = False,
         boxes: Sequence[Any] | None = None,
-        roi: Any = None,
+        roi: bool | PeopleOptions | None = None,
+        sides: str = "own",
     ) -> list[ParseResult]:
         """Parse many images, ``batch_size`` at a time (images may differ in size).
 
-        ``boxes``: one entry per image (a list of boxes, or ``None`` to find the people); ``roi`` as in
-        :meth:`parse`.
+        ``boxes``: one entry per image (a list of boxes, or ``None`` to find the people); ``roi`` and
+        ``sides`` as in :meth:`parse`.
         """
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        limbs = self._limb_options(sides)
         coerce_options(roi)
         box_list = list(boxes) if boxes is not None else None
         if box_list is not None:
@@ -346,10 +407,10 @@ class Parser:
             chunk_boxes.append(None if b is None else check_boxes(b, im.shape[:2]))
             n += 1
             if len(chunk) == batch_size:
-                results += self._results(chunk, return_probabilities, roi, chunk_boxes)
+                results += self._results(chunk, return_probabilities, roi, chunk_boxes, limbs)
                 chunk, chunk_boxes = [], []
         if chunk:
-            results += self._results(chunk, return_probabilities, roi, chunk_boxes)
+            results += self._results(chunk, return_probabilities, roi, chunk_boxes, limbs)
         return results
 
     def stream(self, options: Any = None, *, mode: str | None = None, **fields: Any):

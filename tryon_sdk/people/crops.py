@@ -1,4 +1,4 @@
-"""People first, step two: parse a crop around each person and paste the crops into one full-frame map.
+"""People first: paste the parsed crops of a frame's people into one full-frame map.
 
 * **Paste** (:func:`paste`): a full-frame ``C x H x W`` probability map that
   is background outside every crop; where crops overlap, each pixel takes the
@@ -6,40 +6,25 @@
   :func:`paste_labels` gives its argmax, the same labels, from the crops' own
   labels without building the full-frame map (IMAGE mode without
   probabilities: a 768x432 frame's 18-class map is 24 MB to fill and scan).
-* **IMAGE mode** (:func:`parse_images` routes each image people first or whole,
-  by ``roi`` and its size; :func:`parse_people_first`): detection (or the app's boxes),
-  every crop of every image in one batch, paste, and each person's box, area,
-  score and head-based facing from their crop.
+* **A person in a crop** (:func:`person_in_crop`): the box and area of the person mask in a crop.
+
+The frame path that uses them is :mod:`tryon_sdk.people_first`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import cv2
 import numpy as np
 import torch
 
 from ..errors import InputError
-from ..labels import argmax_labels
 from ..regions import Box
 from ..resample import GridScores, window_on_grid
-from .detect import crop_window, detect_people
-from .person import PeopleOptions, Person, box_iou, coerce_options, head_facing, use_people_first
+from .person import box_iou
 
-if TYPE_CHECKING:
-    from ..parser import Parser
-
-__all__ = [
-    "paste",
-    "paste_grids",
-    "paste_labels",
-    "parse_images",
-    "parse_people_first",
-    "person_in_crop",
-    "person_score",
-    "grid_score",
-]
+__all__ = ["paste", "paste_grids", "paste_labels", "person_in_crop", "person_score", "grid_score"]
 
 _NEAR = 0.25  # mask components within this share of the previous box's size (per side) are the person
 _TRIM = 0.02  # a tracked box leaves out this share of the mask's mass on each side (thin paint bleeding away)
@@ -176,91 +161,3 @@ def _span(profile: np.ndarray) -> tuple[int, int]:
     c = np.cumsum(profile, dtype=np.float64)
     total = c[-1]
     return int(np.searchsorted(c, _TRIM * total, side="right")), int(np.searchsorted(c, (1 - _TRIM) * total)) + 1
-
-
-
-def parse_people_first(
-    parser: "Parser",
-    images: Sequence[np.ndarray],
-    options: PeopleOptions,
-    boxes: Sequence[np.ndarray | None] | None = None,
-    *,
-    probabilities: bool = True,
-) -> list[tuple[torch.Tensor | None, np.ndarray, list[Person]]]:
-    """IMAGE mode, people first: per image its full-frame ``C x H x W`` probabilities (``None`` unless
-    ``probabilities``), its ``H x W`` uint8 labels and its people.
-
-    ``boxes[i]`` (checked ``N x 4`` arrays) replace the detection for image ``i``. One detection pass for all
-    images without boxes, then every crop of every image in batches of the parser's choosing.
-    """
-    boxes = list(boxes) if boxes is not None else [None] * len(images)
-    need = [i for i, b in enumerate(boxes) if b is None]
-    found = dict(zip(need, detect_people(parser, [images[i] for i in need], options)))
-    # nobody at low resolution: look again at the model's input size (a photo filled by one person can fool
-    # the small pass); a video searches again on the next frame instead
-    again = [i for i in need if not found[i]]
-    if again and options.detect_scale < 1.0:
-        found.update(zip(again, detect_people(parser, [images[i] for i in again], options, scale=1.0)))
-    plan: list[list[Box]] = []
-    for i, image in enumerate(images):
-        shape = image.shape[:2]
-        src = [d.box for d in found[i]] if boxes[i] is None else [tuple(b) for b in boxes[i]]  # type: ignore[union-attr]
-        plan.append([crop_window(b, shape, parser.config.input_size, options.margin) for b in src])
-    grids = parser.predict_region_grids(images, plan)
-    out = []
-    for i, image in enumerate(images):
-        shape = image.shape[:2]
-        # overlapping crops are pasted by confidence, which needs their probabilities at full size
-        full_size = probabilities or len(grids[i]) > 1
-        crops = [g.full() for g in grids[i]] if full_size else []
-        crop_labels = [argmax_labels(c) for c in crops] if full_size else [g.labels() for g in grids[i]]
-        people = []
-        for g, win, lab in zip(grids[i], plan[i], crop_labels):
-            found_p = person_in_crop(lab != 0, win, None)
-            if found_p is None:
-                continue
-            box, area, _ = found_p
-            sub = lab[box.y0 - win.y0 : box.y1 - win.y0, box.x0 - win.x0 : box.x1 - win.x0]
-            people.append(Person(box, area, head_facing(sub, options.facing, box.y0 == 0), None, grid_score(g)))
-        full = paste(shape, crops, plan[i], parser.config.num_classes, parser.device) if probabilities else None
-        if full is not None:
-            labels = argmax_labels(full)
-        else:
-            labels = paste_labels(shape, crops if full_size else None, plan[i], crop_labels)
-        out.append((full, labels, people))
-    return out
-
-
-def parse_images(
-    parser: "Parser",
-    images: Sequence[np.ndarray],
-    roi: Any,
-    boxes: Sequence[np.ndarray | None] | None,
-    probabilities: bool,
-) -> list[tuple[torch.Tensor | None, np.ndarray | None, list[Person] | None]]:
-    """IMAGE mode: per image its ``C x H x W`` scores, its labels and its people.
-
-    An image is parsed people first when ``roi`` asks for it (:func:`use_people_first`) or it has app-given
-    ``boxes``: labels and people come with it. Else it is parsed whole at the model's input size, and its
-    people are ``None``. The scores come only when ``probabilities`` (else ``None``: labels are taken on the
-    model's grid, :class:`~tryon_sdk.resample.GridScores`).
-    """
-    options = coerce_options(roi)
-    boxes = list(boxes) if boxes is not None else [None] * len(images)
-    input_size = parser.config.input_size
-    first = [
-        i
-        for i, (im, b) in enumerate(zip(images, boxes))
-        if options is not None and (b is not None or use_people_first(roi, im.shape[:2], input_size))
-    ]
-    found: dict[int, tuple[torch.Tensor | None, np.ndarray | None, list[Person] | None]] = {}
-    if first:
-        assert options is not None
-        done = parse_people_first(
-            parser, [images[i] for i in first], options, [boxes[i] for i in first], probabilities=probabilities
-        )
-        found = dict(zip(first, done))
-    whole = [i for i in range(len(images)) if i not in found]
-    for i, grid in zip(whole, parser.predict_grids([images[i] for i in whole], probabilities=probabilities)):
-        found[i] = (grid.full(), None, None) if probabilities else (None, grid.labels(), None)
-    return [found[i] for i in range(len(images))]

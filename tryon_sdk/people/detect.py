@@ -1,16 +1,12 @@
-"""People first, step one: find the people in a frame, and the crop to parse around each.
+"""People first: the components of a person probability map, and the crop to parse around each person.
 
-* **Detection** (:func:`detect_people`): one cheap pass of the same network on
-  the whole frame at ``detect_scale`` of its input size. Person probability
-  ``1 - P(background)`` over 0.5, gaps closed, connected components;
-  components that nearly touch, or lie above one another with a gap under
-  half the taller one's height (a head or the legs cut off from the torso),
-  merge. A component is a person
-  when its probability mass is at least ``min_area`` of the frame and
-  ``min_relative`` of the largest one (specks painted on walls are dropped);
-  the ``max_people`` largest are kept. In IMAGE mode a frame in which the
-  cheap pass finds nobody is searched once more at the model's input size
-  (a photo filled by one person can fool the small pass).
+* **Components** (:func:`person_components`): person probability over 0.5,
+  gaps closed, connected components; components that nearly touch, or lie
+  above one another with a gap under half the taller one's height (a head or
+  the legs cut off from the torso), merge. The people stage
+  (:mod:`~tryon_sdk.people.stage`) keeps a component when its probability
+  mass is at least ``min_area`` of the frame and ``min_relative`` of the
+  largest one (specks are dropped), and the ``max_people`` largest.
 * **Crops** (:func:`crop_window`): the person's box grown by ``margin`` of its
   size on every side, then to the model's aspect ratio (portrait or
   landscape, whichever the box is), in whole multiples of the reduced ratio
@@ -25,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -33,10 +29,7 @@ import numpy as np
 from ..regions import Box
 from .person import PeopleOptions, Person, head_facing
 
-if TYPE_CHECKING:
-    from ..parser import Parser
-
-__all__ = ["Detection", "crop_window", "detect_people", "people_from_labels", "person_components"]
+__all__ = ["Detection", "crop_window", "people_from_labels", "person_components"]
 
 _MERGE_GAP = 0.1  # components closer than this share of the taller one's height merge
 _STACK_GAP = 0.5  # ... and components above one another closer than this share
@@ -108,37 +101,6 @@ def person_components(person: np.ndarray, min_mass: float) -> list[tuple[list[fl
             if merged:
                 break
     return [c for c in comps if c[1] >= min_mass]
-
-
-def detect_people(
-    parser: "Parser", images: Sequence[np.ndarray], options: PeopleOptions, scale: float | None = None
-) -> list[list[Detection]]:
-    """The cheap whole-frame pass: the people in each ``HxWx3`` uint8 RGB image, largest first.
-
-    ``scale`` overrides ``options.detect_scale`` (share of the model's input size).
-    """
-    if not images:
-        return []
-    out = []
-    for image, probs in zip(images, parser.predict_coarse(images, scale or options.detect_scale)):
-        H, W = image.shape[:2]
-        person = (1.0 - probs[0]).float().cpu().numpy()
-        gh, gw = person.shape
-        sy, sx = H / gh, W / gw
-        min_mass = options.min_area * gh * gw
-        comps = person_components(person, min_mass)
-        if not comps:
-            out.append([])
-            continue
-        best = max(m for _, m in comps)
-        keep = sorted((c for c in comps if c[1] >= options.min_relative * best), key=lambda c: -c[1])
-        dets = [
-            Detection((b[0] * sx, b[1] * sy, min(b[2] * sx, W), min(b[3] * sy, H)), m * sx * sy)
-            for b, m in keep[: options.max_people]
-        ]
-        out.append(dets)
-    return out
-
 
 
 def people_from_labels(labels: np.ndarray, options: PeopleOptions | None = None) -> list[Person]:

@@ -53,6 +53,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError, InputError
+from .faces import Face
 
 __all__ = [
     "FRONT",
@@ -64,6 +65,8 @@ __all__ = [
     "HeadEvidence",
     "head_evidence",
     "classify_head",
+    "observe_facing",
+    "HeadObservation",
     "FacingState",
     "update_facing",
     "facing_name",
@@ -98,18 +101,25 @@ class FacingOptions:
     min_head_pixels: fewer head pixels than this give no evidence, >= 1.
     flip_frames: consecutive frames of contrary evidence before the facing
         changes, 1..1000.
+    face_front: a face detector score at or above which the face is seen (front view), in (0, 1].
+    face_back: a score below which no face is seen (back view), in [0, face_front].
+    profile_turn: a seen face whose nose lies this many eye distances off the eyes' midpoint
+        (:attr:`~tryon_sdk.people.faces.Face.turn`) is a profile (side), > 0.
     """
 
     front_share: float = 0.15
     back_share: float = 0.06
     min_head_pixels: int = 24
     flip_frames: int = 3
+    face_front: float = 0.75
+    face_back: float = 0.6
+    profile_turn: float = 0.6
 
     def __post_init__(self) -> None:
         def bad(name: str, valid: str) -> ConfigError:
             return ConfigError(f"FacingOptions.{name}={getattr(self, name)!r} is not valid; valid: {valid}")
 
-        for name in ("front_share", "back_share"):
+        for name in ("front_share", "back_share", "face_front", "face_back", "profile_turn"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise bad(name, "a number in [0, 1]")
@@ -117,6 +127,12 @@ class FacingOptions:
             raise bad("front_share", "a number 0 < front_share <= 1")
         if not 0.0 <= self.back_share < self.front_share:
             raise bad("back_share", f"a number 0 <= back_share < front_share ({self.front_share})")
+        if not 0.0 < self.face_front <= 1.0:
+            raise bad("face_front", "a number 0 < face_front <= 1")
+        if not 0.0 <= self.face_back <= self.face_front:
+            raise bad("face_back", f"a number 0 <= face_back <= face_front ({self.face_front})")
+        if not self.profile_turn > 0:
+            raise bad("profile_turn", "a number > 0")
         for name, lo, hi in (("min_head_pixels", 1, 10**9), ("flip_frames", 1, 1000)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
@@ -200,6 +216,52 @@ def classify_head(evidence: HeadEvidence | None, options: FacingOptions) -> int 
     return 0
 
 
+def observe_facing(
+    face: Face | None, evidence: HeadEvidence | None, options: FacingOptions
+) -> tuple[int | None, float]:
+    """One frame's facing from the face detector and the head's labels: (+1 front, -1 back, 0 side or
+    doubtful, ``None`` nothing to judge by) and a confidence in [0, 1].
+
+    The detector decides where it is sure (a face seen: front, or side for a profile; no face: back),
+    whatever the labels say: a parser trained on front views paints the back of a head as Face. Between
+    ``face_back`` and ``face_front``, and where no head crop was scored, the labels' rule
+    (:func:`classify_head`) decides.
+    """
+    if face is not None:
+        mid = 0.5 * (options.face_front + options.face_back)
+        half = max(0.5 * (options.face_front - options.face_back), 1e-6)
+        if face.score >= options.face_front:
+            conf = min(1.0, 0.5 + 0.5 * (face.score - mid) / max(1.0 - mid, 1e-6))
+            return (0 if face.turn >= options.profile_turn else 1), conf
+        if face.score < options.face_back:
+            return -1, min(1.0, 0.5 + 0.5 * (mid - face.score) / max(mid, 1e-6))
+        c = classify_head(evidence, options)
+        return c, 0.5 * abs(face.score - mid) / half
+    c = classify_head(evidence, options)
+    if c is None or evidence is None:
+        return None, 0.0
+    if c == 1:
+        return c, min(1.0, 0.5 + evidence.share - options.front_share)
+    if c == -1:
+        return c, min(1.0, 0.5 + 5 * (options.back_share - evidence.share))
+    return c, 0.25
+
+
+@dataclass(frozen=True)
+class HeadObservation:
+    """What the people stage saw of one person's head in a frame, for the limb stage.
+
+    Attributes:
+        box: the person's pixel box ``(x0, y0, x1, y1)``.
+        observation: +1 front, -1 back, 0 side or doubtful, ``None`` nothing seen (:func:`observe_facing`).
+        share: where the observation is doubtful, a lean: >= ``front_share`` leans front, else back.
+    """
+
+    box: tuple[int, int, int, int]
+    observation: int | None
+    share: float
+
+
 @dataclass(frozen=True)
 class FacingState:
     """Hysteresis state of one person: ``facing`` +1 front, -1 back, 0 not known yet."""
@@ -246,12 +308,19 @@ class FacingFilter:
     def step(
         self, evidence: dict[int, HeadEvidence | None], state: dict[int, FacingState] | None = None
     ) -> tuple[dict[int, str], dict[int, FacingState]]:
+        """One frame from each track's head labels (:func:`head_evidence`)."""
+        return self.step_observations({k: classify_head(ev, self.options) for k, ev in evidence.items()}, state)
+
+    def step_observations(
+        self, observations: dict[int, int | None], state: dict[int, FacingState] | None = None
+    ) -> tuple[dict[int, str], dict[int, FacingState]]:
+        """One frame from each track's observation (+1, -1, 0 or ``None``, e.g. :func:`observe_facing`)."""
         opt = self.options
         state = state or {}
         new_state: dict[int, FacingState] = {}
         names: dict[int, str] = {}
-        for track, ev in evidence.items():
-            s = update_facing(state.get(track), classify_head(ev, opt), opt.flip_frames)
+        for track, obs in observations.items():
+            s = update_facing(state.get(track), obs, opt.flip_frames)
             new_state[track] = s
             names[track] = facing_name(s.facing, s.side_run, opt.flip_frames)
         return names, new_state

@@ -42,7 +42,9 @@ class Person:
         area: person pixels (any class but background) inside ``box``.
         facing: ``"front"``, ``"back"``, ``"side"`` or ``"unknown"`` (see :mod:`tryon_sdk.people.facing`).
         track_id: the same number for the same person across frames of a stream; ``None`` for images.
-        score: mean person probability over the mask, in [0, 1].
+        score: how sure the people stage is that this is a person, in [0, 1] (mean person probability
+            over the detection; 1 for the app's boxes).
+        facing_confidence: how sure the facing is, in [0, 1] (0 for ``"unknown"``).
     """
 
     box: Box
@@ -50,6 +52,7 @@ class Person:
     facing: str = UNKNOWN
     track_id: int | None = None
     score: float = 0.0
+    facing_confidence: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (``summary.json``)."""
@@ -59,6 +62,7 @@ class Person:
             "facing": self.facing,
             "track_id": self.track_id,
             "score": round(float(self.score), 4),
+            "facing_confidence": round(float(self.facing_confidence), 4),
         }
 
 
@@ -129,13 +133,8 @@ def coerce_options(roi: Any) -> PeopleOptions | None:
 
 
 def use_people_first(roi: Any, shape: tuple[int, int], input_size: tuple[int, int]) -> bool:
-    """Whether a frame of ``shape`` is parsed people first.
-
-    ``roi=None`` (auto) chooses it when the frame's longer side is at least twice the model input's,
-    i.e. when a crop can gain resolution; ``True`` / a :class:`PeopleOptions` always, ``False`` never.
-    """
-    if roi is None:
-        return max(shape) >= 2 * max(input_size)
+    """Whether a frame of ``shape`` is parsed people first: ``None`` (the default), ``True`` and a
+    :class:`PeopleOptions` always (the person model finds the people at any framing), ``False`` never."""
     return roi is not False
 
 

@@ -1,24 +1,20 @@
-"""People first over a stream: follow each person's crop from frame to frame (VIDEO / LIVE_STREAM).
+"""People over a stream: the same person keeps one id and a steady crop (VIDEO / LIVE_STREAM).
 
-Each person's box comes from its mask in the previous frame's crop (components touching
-the predicted box; the span holding all but 2% of the mask on each side),
-smoothed (``box_smoothing``) against the box predicted from its motion, and
-grown into the next crop, moved by that motion. The whole frame is searched again every ``redetect_every`` frames
-while fewer than ``max_people`` are tracked (a new person entering is found
-within that many frames), at once when a mask touches a crop edge that is
-not the frame's edge, and on every frame while nobody is tracked (an empty
-frame costs one cheap pass and comes out all background). A person whose
-mask covers less than ``min_crop_share`` of the crop is lost, and so is one
-that two searches in a row do not see (after a miss the next frame is
-searched again), so a track cannot live on paint the parser puts on an
-empty background. A box grows by at most 10% per side and frame and to at
-most 1.5 times the size the last search saw. Detections overlapping a track
-(IoU > 0.3, or centred inside it) belong to it; tracks overlapping each
-other by IoU > 0.5 merge (the older one stays).
+The person model runs on every frame (:class:`~tryon_sdk.people.stage.PeopleStage`), so a stream does not
+search for people now and then: it associates each frame's detections with the tracks of the frame
+before. A detection overlapping a track (IoU > 0.3, or either box holding the other's centre) continues
+it, the best pairs first; the track's box moves to the detection, smoothed against its previous box
+(``box_smoothing``) while the two overlap well (IoU >= 0.5: a jittery mask does not shake the crop) and
+taken as it is otherwise (a person moving fast is not left behind). Detections that continue no track
+start one (up to ``max_people``); a track that no detection continues is kept, unseen, for
+:data:`_MISSES` frames, so a person the model misses for a frame comes back with the same id.
 
-The crops' scores are pasted on one grid over the frame (:meth:`PeopleTracker.grid_scale`): as fine as
-the finest crop's own grid, at most the frame's pixels, and kept while the people keep their size, so
-smoothing and the limb stage work on that many cells rather than on every pixel of the frame.
+The engine's coarse pass, which finds the small people the person model misses, runs every
+``redetect_every`` frames and while nobody is tracked (:meth:`PeopleTracker.coarse_due`).
+
+The crops' scores are pasted on one grid over the frame (:func:`grid_scale`): as fine as the finest
+crop's own grid, at most the frame's pixels, and kept while the people keep their size, so smoothing and
+the limb stage work on that many cells rather than on every pixel of the frame.
 """
 
 from __future__ import annotations
@@ -26,48 +22,30 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
-
-import numpy as np
-import torch.nn.functional as F
+from typing import Sequence
 
 from ..errors import ConfigError
+from ..preprocess import Preprocess
 from ..regions import Box
-from ..resample import GridScores
-from .crops import paste_grids, person_in_crop, person_score
-from .detect import crop_window, detect_people
-from .facing import UNKNOWN
-from .person import PeopleOptions, Person, box_iou
+from .person import PeopleOptions, box_iou
 
-if TYPE_CHECKING:
-    from ..parser import Parser
+__all__ = ["Track", "PeopleState", "PeopleTracker", "grid_scale", "grid_size"]
 
-__all__ = ["Track", "PeopleState", "PeopleTracker"]
-
-_MATCH_IOU = 0.3  # a detection overlapping a track this much is that track
-_MAX_GROWTH = 0.1  # a tracked box grows at most this share of its size per side and frame
-_MAX_SIZE = 1.5  # a tracked box is at most this many times the size the last search saw
-_MISSES = 2  # searches in a row that do not see a tracked person drop it
-_MERGE_IOU = 0.5  # tracks overlapping this much are one person
+_MATCH_IOU = 0.3  # a detection overlapping a track this much continues it
+_STEADY_IOU = 0.5  # ... and this much: its box is smoothed against the track's
+_MISSES = 3  # frames a track is kept without a detection
 _GRID_SLACK = 0.95  # a frame grid this much coarser than the finest crop's is kept
 
 
 @dataclass(frozen=True)
 class Track:
-    """One tracked person: id, smoothed box (frame pixels, floats), and what the last detection saw."""
+    """One tracked person: id, smoothed box (frame pixels, floats), frames seen, frames missed since."""
 
     track_id: int
     box: tuple[float, float, float, float]
     age: int = 0
-    size: tuple[float, float] = (0.0, 0.0)  # (w, h) the box may reach at most :data:`_MAX_SIZE` times
-    misses: int = 0  # consecutive whole-frame searches that did not see this person
-    velocity: tuple[float, float] = (0.0, 0.0)  # box centre motion per frame (the next crop is moved by it)
-
-    def predicted(self) -> tuple[float, float, float, float]:
-        """The box where the person should be in the next frame."""
-        vx, vy = self.velocity
-        x0, y0, x1, y1 = self.box
-        return (x0 + vx, y0 + vy, x1 + vx, y1 + vy)
+    misses: int = 0
+    score: float = 0.0  # the last detection's score
 
 
 @dataclass(frozen=True)
@@ -77,14 +55,22 @@ class PeopleState:
     shape: tuple[int, int]
     tracks: tuple[Track, ...] = ()
     next_id: int = 1
-    since_detect: int = 0  # frames since the last whole-frame detection
-    redetect: bool = False  # a mask touched a crop edge, or a person was lost: search the frame next time
-    detections: int = 0  # whole-frame passes so far (for stats and tests)
+    since_coarse: int = 0  # frames since the engine's coarse pass last ran
+    coarse_passes: int = 0  # coarse passes so far (for stats and tests)
     grid_scale: float = 0.0  # scale of the frame grid the crops are pasted on (0: none chosen yet)
 
 
+def _match(a: Sequence[float], b: Sequence[float]) -> float:
+    """IoU, or 1 when either box holds the other's centre."""
+    for box, other in ((a, b), (b, a)):
+        cx, cy = 0.5 * (other[0] + other[2]), 0.5 * (other[1] + other[3])
+        if box[0] <= cx <= box[2] and box[1] <= cy <= box[3]:
+            return 1.0
+    return box_iou(a, b)
+
+
 class PeopleTracker:
-    """Regions of interest over a stream; explicit state (``probs, people, state = tracker.step(...)``).
+    """Ids and steady boxes over a stream; explicit state (``tracks, state = tracker.step(dets, shape, state)``).
 
     The tracker keeps nothing between calls, so one can serve many streams.
     """
@@ -94,149 +80,81 @@ class PeopleTracker:
             raise ConfigError(f"options must be PeopleOptions, got {type(options).__name__}")
         self.options = options or PeopleOptions()
 
-    @staticmethod
-    def grid_scale(parser: "Parser", shape: tuple[int, int], windows: Sequence[Box], current: float) -> float:
-        """Scale of the grid over a frame of ``shape`` that the crops at ``windows`` are pasted on.
-
-        As fine as the finest crop's own grid (a power of ``2 ** (1 / 4)``, at most 1: the frame's pixels),
-        so pasting loses no resolution, and kept from frame to frame (``current``) while within
-        about one step of that, so the temporal stages see one grid while the people keep their size.
-        With no crops, ``current``, or the model's grid for the whole frame.
-        """
-        need = max(
-            (parser.preprocess.plan((w.y1 - w.y0, w.x1 - w.x0)).scaled[0] / (w.y1 - w.y0) for w in windows), default=0.0
-        )
-        if need <= 0:
-            return current or parser.preprocess.plan(shape).scaled[0] / shape[0]
-        if current and _GRID_SLACK * need <= current <= 2 * need:
-            return current
-        return min(1.0, 2.0 ** (math.ceil(4 * math.log2(need)) / 4))
-
-    @staticmethod
-    def grid_size(shape: tuple[int, int], scale: float) -> tuple[int, int]:
-        """``(gh, gw)`` of the frame grid at ``scale`` (at most the frame's own size)."""
-        return min(shape[0], max(1, round(shape[0] * scale))), min(shape[1], max(1, round(shape[1] * scale)))
+    def coarse_due(self, state: PeopleState | None) -> bool:
+        """Whether this frame gets the engine's coarse pass (every ``redetect_every`` frames, and while
+        nobody is tracked)."""
+        return state is None or not state.tracks or state.since_coarse + 1 >= self.options.redetect_every
 
     def step(
-        self, parser: "Parser", image: np.ndarray, state: PeopleState | None = None
-    ) -> tuple[GridScores, list[Person], PeopleState]:
-        """One frame: its float32 probabilities as :class:`GridScores` on a grid over the frame (:meth:`grid_scale`)
-        (on the parser's device, background outside the crops), the people (facing not yet decided: the
-        temporal stage does that), and the new state."""
+        self,
+        detections: Sequence[tuple[Sequence[float], float]],
+        shape: tuple[int, int],
+        state: PeopleState | None = None,
+        *,
+        coarse_ran: bool = False,
+    ) -> tuple[list[Track], PeopleState]:
+        """One frame: the tracks seen in it (id order) and the new state.
+
+        detections: ``(box, score)`` of this frame's people (frame pixels), as the people stage gives them.
+        coarse_ran: the engine's coarse pass ran on this frame.
+        """
         opt = self.options
-        shape = image.shape[:2]
         if state is None or state.shape != shape:
             state = PeopleState(shape)
         tracks = list(state.tracks)
+        pairs = sorted(
+            ((_match(t.box, d[0]), i, j) for i, t in enumerate(tracks) for j, d in enumerate(detections)),
+            reverse=True,
+        )
+        used_t: set[int] = set()
+        used_d: set[int] = set()
+        seen: list[Track] = []
+        for score, i, j in pairs:
+            if score <= _MATCH_IOU or i in used_t or j in used_d:
+                continue
+            used_t.add(i)
+            used_d.add(j)
+            t, box = tracks[i], tuple(float(v) for v in detections[j][0])
+            if box_iou(t.box, box) >= _STEADY_IOU:
+                a = opt.box_smoothing
+                box = tuple(a * o + (1 - a) * n for o, n in zip(t.box, box))
+            seen.append(dataclasses.replace(t, box=box, age=t.age + 1, misses=0, score=float(detections[j][1])))  # type: ignore[arg-type]
         next_id = state.next_id
-        since = state.since_detect + 1
-        detections = state.detections
-        due = since >= opt.redetect_every and len(tracks) < opt.max_people
-        if not tracks or state.redetect or due:
-            dets = detect_people(parser, [image], opt)[0]
-            detections += 1
-            since = 0
-            seen: set[int] = set()
-            for d in dets:
-                match = max(tracks, key=lambda t: _match(t.box, d.box), default=None)
-                if match is not None and _match(match.box, d.box) > _MATCH_IOU:
-                    i = tracks.index(match)
-                    box = _clamp_growth(match.box, _union(match.box, d.box)) if state.redetect else match.box
-                    dw, dh = d.box[2] - d.box[0], d.box[3] - d.box[1]
-                    tw, th = match.box[2] - match.box[0], match.box[3] - match.box[1]
-                    size = (max(dw, 0.8 * tw), max(dh, 0.8 * th))
-                    tracks[i] = dataclasses.replace(match, box=box, size=size, misses=0)
-                    seen.add(match.track_id)
-                    continue
-                if len(tracks) < opt.max_people:
-                    tracks.append(Track(next_id, d.box, size=(d.box[2] - d.box[0], d.box[3] - d.box[1])))
-                    seen.add(next_id)
-                    next_id += 1
-            missed = [dataclasses.replace(t, misses=t.misses + 1) for t in tracks if t.track_id not in seen]
-            tracks = [t for t in tracks if t.track_id in seen] + [t for t in missed if t.misses < _MISSES]
-            force_search = bool(missed)
-        else:
-            force_search = False
-        if not tracks:
-            scale = self.grid_scale(parser, shape, [], state.grid_scale)
-            full = paste_grids(shape, self.grid_size(shape, scale), [], [], parser.config.num_classes, parser.device)
-            return full, [], PeopleState(shape, (), next_id, since, False, detections, scale)
-        tracks.sort(key=lambda t: t.track_id)
-        windows = [crop_window(t.predicted(), shape, parser.config.input_size, opt.margin) for t in tracks]
-        scale = self.grid_scale(parser, shape, windows, state.grid_scale)
-        grid_size = self.grid_size(shape, scale)
-        grids = parser.predict_region_grids([image], [windows])[0]
-        full = paste_grids(shape, grid_size, grids, windows, parser.config.num_classes, parser.device)
-        kept: list[Track] = []
-        people: list[Person] = []
-        redetect = force_search
-        H, W = shape
-        for track, grid, win in zip(tracks, grids, windows):
-            # the background class alone at the crop's pixels: the person's box needs pixel precision
-            bg = F.interpolate(grid.scores[None, :1].float(), size=grid.size, mode="bilinear", align_corners=False)
-            bg = bg[0, 0]
-            mask = (bg < 0.5).cpu().numpy()  # person: background below one half (cheaper than an argmax)
-            found = person_in_crop(mask, win, track.predicted())
-            if found is None or found[1] < opt.min_crop_share * mask.size:
-                redetect = True  # lost: look for people again on the next frame
+        for j, (box, score) in enumerate(detections):
+            if j in used_d or len(seen) >= opt.max_people:
                 continue
-            box, area, person_mask = found
-            score = person_score(bg, person_mask)
-            touches = (box.x0 <= win.x0 and win.x0 > 0) or (box.y0 <= win.y0 and win.y0 > 0)
-            touches |= (box.x1 >= win.x1 and win.x1 < W) or (box.y1 >= win.y1 and win.y1 < H)
-            redetect |= bool(touches)
-            a = opt.box_smoothing if track.age > 0 and not touches else 0.0
-            prior = track.predicted()
-            smoothed = _clamp_growth(prior, tuple(a * o + (1 - a) * n for o, n in zip(prior, box)))
-            smoothed = _clamp_size(smoothed, track.size)
-            moved = (
-                0.5 * (smoothed[0] + smoothed[2] - track.box[0] - track.box[2]),
-                0.5 * (smoothed[1] + smoothed[3] - track.box[1] - track.box[3]),
-            )
-            velocity = moved if track.age > 0 else (0.0, 0.0)
-            kept.append(dataclasses.replace(track, box=smoothed, age=track.age + 1, velocity=velocity))
-            people.append(Person(box, area, UNKNOWN, track.track_id, score))
-        kept, people = _merge_duplicates(kept, people)
-        return full, people, PeopleState(shape, tuple(kept), next_id, since, redetect, detections, scale)
+            seen.append(Track(next_id, tuple(float(v) for v in box), 1, score=float(score)))  # type: ignore[arg-type]
+            next_id += 1
+        kept = [dataclasses.replace(t, misses=t.misses + 1) for i, t in enumerate(tracks) if i not in used_t]
+        kept = [t for t in kept if t.misses < _MISSES and len(seen) + 1 <= opt.max_people]
+        seen.sort(key=lambda t: t.track_id)
+        new_state = PeopleState(
+            shape,
+            tuple(sorted(seen + kept, key=lambda t: t.track_id)),
+            next_id,
+            0 if coarse_ran else state.since_coarse + 1,
+            state.coarse_passes + int(coarse_ran),
+            state.grid_scale,
+        )
+        return seen, new_state
 
 
-def _clamp_growth(old: Sequence[float], new: Sequence[float]) -> tuple[float, float, float, float]:
-    """``new`` shrunk about its centre to at most ``old``'s size grown by :data:`_MAX_GROWTH` per side: paint
-    bleeding onto the background next to a person cannot run away with the crop, frame after frame (the box
-    may move freely)."""
-    w = min(new[2] - new[0], (1 + 2 * _MAX_GROWTH) * (old[2] - old[0]))
-    h = min(new[3] - new[1], (1 + 2 * _MAX_GROWTH) * (old[3] - old[1]))
-    cx, cy = 0.5 * (new[0] + new[2]), 0.5 * (new[1] + new[3])
-    return (cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h)
+def grid_scale(preprocess: Preprocess, shape: tuple[int, int], windows: Sequence[Box], current: float) -> float:
+    """Scale of the grid over a frame of ``shape`` that the crops at ``windows`` are pasted on.
+
+    As fine as the finest crop's own grid (a power of ``2 ** (1 / 4)``, at most 1: the frame's pixels),
+    so pasting loses no resolution, and kept from frame to frame (``current``) while within about one
+    step of that, so the temporal stages see one grid while the people keep their size. With no crops,
+    ``current``, or the model's grid for the whole frame.
+    """
+    need = max((preprocess.plan((w.y1 - w.y0, w.x1 - w.x0)).scaled[0] / (w.y1 - w.y0) for w in windows), default=0.0)
+    if need <= 0:
+        return current or preprocess.plan(shape).scaled[0] / shape[0]
+    if current and _GRID_SLACK * need <= current <= 2 * need:
+        return current
+    return min(1.0, 2.0 ** (math.ceil(4 * math.log2(need)) / 4))
 
 
-def _clamp_size(box: Sequence[float], size: tuple[float, float]) -> tuple[float, float, float, float]:
-    """``box`` shrunk about its centre to at most :data:`_MAX_SIZE` times ``size`` (w, h)."""
-    x0, y0, x1, y1 = box
-    w, h = min(x1 - x0, _MAX_SIZE * size[0]), min(y1 - y0, _MAX_SIZE * size[1])
-    cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
-    return (cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h)
-
-
-def _match(track: Sequence[float], det: Sequence[float]) -> float:
-    """How well a detection matches a track: IoU, or 1 when the detection's centre lies inside the track."""
-    cx, cy = 0.5 * (det[0] + det[2]), 0.5 * (det[1] + det[3])
-    if track[0] <= cx <= track[2] and track[1] <= cy <= track[3]:
-        return 1.0
-    return box_iou(track, det)
-
-
-def _union(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float, float]:
-    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-
-
-def _merge_duplicates(tracks: list[Track], people: list[Person]) -> tuple[list[Track], list[Person]]:
-    """Drop the younger of two tracks that cover one person."""
-    drop: set[int] = set()
-    for i in range(len(tracks)):
-        for j in range(i + 1, len(tracks)):
-            if i in drop or j in drop:
-                continue
-            if box_iou(people[i].box, people[j].box) > _MERGE_IOU:
-                drop.add(j if tracks[i].track_id < tracks[j].track_id else i)
-    return [t for k, t in enumerate(tracks) if k not in drop], [p for k, p in enumerate(people) if k not in drop]
+def grid_size(shape: tuple[int, int], scale: float) -> tuple[int, int]:
+    """``(gh, gw)`` of the frame grid at ``scale`` (at most the frame's own size)."""
+    return min(shape[0], max(1, round(shape[0] * scale))), min(shape[1], max(1, round(shape[1] * scale)))

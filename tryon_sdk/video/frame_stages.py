@@ -1,8 +1,10 @@
 """The per-frame stages of a streaming session and their state (used by :class:`~tryon_sdk.video.stream.VideoSession`).
 
-Engine (people first with tracked regions of interest, or the whole frame) -> temporal
-smoothing of the probabilities -> argmax -> left/right limb consistency -> each person's facing
--> :class:`~tryon_sdk.result.ParseResult`. IMAGE mode keeps no state between frames.
+People and engine (people first with tracked people, or the whole frame) -> temporal smoothing of the
+probabilities -> argmax -> left/right limb consistency (facing from the face detector and the head, with
+hysteresis) -> each person's facing -> :class:`~tryon_sdk.result.ParseResult`. IMAGE mode keeps no
+state between frames and runs the parser's own frame path (:meth:`FrameStages.image_results`), so an
+IMAGE session and ``Parser.parse`` give the same labels for the same options.
 """
 
 from __future__ import annotations
@@ -14,19 +16,23 @@ import numpy as np
 import torch
 
 from ..labels import swap_lr
+from ..people.detect import people_from_labels
+from ..people.facing import FacingFilter
+from ..people.person import PeopleOptions, Person, coerce_options, use_people_first
+from ..people.stage import FoundPerson
+from ..people.tracker import PeopleTracker
+from ..people_first import head_observations, parse_people_first, parse_tracked
 from ..resample import GridScores
 from ..result import ParseResult
-from ..people.facing import FacingFilter, head_evidence
-from ..people.crops import parse_people_first
-from ..people.detect import people_from_labels
-from ..people.person import Person, coerce_options, use_people_first
-from ..people.tracker import PeopleTracker
 from .stream_options import RunningMode, StreamOptions
 
 if TYPE_CHECKING:
     from ..parser import Parser
 
-__all__ = ["FrameStages"]
+__all__ = ["FrameStages", "FramePeople"]
+
+#: A frame's people and, per person, what the people stage found (``None`` for people from labels).
+FramePeople = tuple[list[Person], list[FoundPerson | None]]
 
 
 
@@ -64,15 +70,23 @@ class FrameStages:
 
     @property
     def people_searches(self) -> int:
-        """Whole-frame people detection passes so far."""
-        return self._searches + (self._people_state.detections if self._people_state is not None else 0)
+        """The engine's coarse people passes so far (the person model runs on every frame)."""
+        return self._searches + (self._people_state.coarse_passes if self._people_state is not None else 0)
+
+    def image_results(self, images: list[np.ndarray], timestamps: list[int | None]) -> list[ParseResult]:
+        """IMAGE mode: the parser's own frame path (``Parser.parse`` with this session's options)."""
+        opt = self.options
+        self._searches += sum(1 for im in images if self._people_options is not None and use_people_first(opt.roi, im.shape[:2], self.parser.config.input_size))
+        return self.parser._results(
+            images, opt.return_probabilities, opt.roi, None, opt.limb_consistency, opt.mirrored, timestamps
+        )
 
     def reset(self) -> None:
         """Forget the temporal state (a new shot or stream)."""
         self._smooth_state = None
         self._limb_state = None
         if self._people_state is not None:
-            self._searches += self._people_state.detections
+            self._searches += self._people_state.coarse_passes
         self._people_state = None
         self._facing_state = None
 
@@ -81,7 +95,7 @@ class FrameStages:
         self._smooth_state = self._limb_state = None
         self._facing_state = None
 
-    def predict(self, images: Sequence[np.ndarray]) -> tuple[list[GridScores], list[list[Person] | None]]:
+    def predict(self, images: Sequence[np.ndarray]) -> tuple[list[GridScores], list[FramePeople | None]]:
         """Engine stage: probabilities per frame (on the model's grid for a whole frame; people first, on the
         tracker's grid over the frame in a stream, pasted at the frame's size in an IMAGE session) and the
         people found (see :meth:`VideoSession.predict`)."""
@@ -91,19 +105,22 @@ class FrameStages:
             i for i, im in enumerate(images) if opts is not None and use_people_first(roi, im.shape[:2], input_size)
         ]
         probs: list[Any] = [None] * len(images)
-        people: list[list[Person] | None] = [None] * len(images)
+        people: list[FramePeople | None] = [None] * len(images)
         if first:
+            assert opts is not None
+            stage = self.parser.people_stage(opts)
             if not self.stateful:
-                found = parse_people_first(self.parser, [images[i] for i in first], opts)  # type: ignore[arg-type]
+                found = parse_people_first(self.parser, stage, [images[i] for i in first])
                 self._searches += len(first)
-                for i, (p, _, ppl) in zip(first, found):
-                    probs[i], people[i] = GridScores(p, images[i].shape[:2]), ppl
+                for i, (p, _, ppl, fs) in zip(first, found):
+                    probs[i], people[i] = GridScores(p, images[i].shape[:2]), (ppl, list(fs))
             else:
                 assert self._tracker is not None
                 for i in first:
-                    probs[i], people[i], self._people_state = self._tracker.step(
-                        self.parser, images[i], self._people_state
+                    probs[i], ppl, fs, self._people_state = parse_tracked(
+                        self.parser, stage, self._tracker, images[i], self._people_state
                     )
+                    people[i] = (ppl, list(fs))
         whole = [i for i in range(len(images)) if probs[i] is None]
         if whole:
             for i, p in zip(whole, self.parser.predict_grids([images[i] for i in whole])):
@@ -115,7 +132,7 @@ class FrameStages:
         images: list[np.ndarray],
         timestamps: list[int | None],
         probs_list: Sequence[GridScores | torch.Tensor],
-        people_list: Sequence[Sequence[Person] | None] | None = None,
+        people_list: Sequence[FramePeople | Sequence[Person] | None] | None = None,
     ) -> list[ParseResult]:
         """The stages after the engine, frame by frame: smoothing, argmax, limb consistency, the people's facing.
 
@@ -139,12 +156,19 @@ class FrameStages:
                 )
                 grid = GridScores(p, grid.size)
             labels = grid.labels()
+            ppl, fps = _split(found)
+            if ppl is None:
+                ppl = people_from_labels(labels, self._people_options)
+                fps = [None] * len(ppl)
+            heads = head_observations(labels, ppl, fps, self._people_options or PeopleOptions())
             if self._fixer is not None:
-                labels, limb_state = self._fixer.step(labels, limb_state, probabilities=grid)
+                labels, limb_state = self._fixer.step(
+                    labels, limb_state, probabilities=grid, heads=[h for h, _ in heads]
+                )
                 labels = np.asarray(labels, dtype=np.uint8)
             elif self.options.mirrored:  # the limb stage handles this itself when it runs
                 labels = swap_lr(labels)
-            people = self._people(labels, found, limb_state, stateful)
+            people = self._people(ppl, heads, limb_state, stateful)
             if stateful:
                 self._smooth_state, self._limb_state = smooth_state, limb_state
             probs = grid.full() if self.options.return_probabilities else None
@@ -164,29 +188,41 @@ class FrameStages:
         return results
 
     def _people(
-        self, labels: np.ndarray, found: Sequence[Person] | None, limb_state: Any, stateful: bool
+        self, people: Sequence[Person], heads: Sequence[tuple[Any, float]], limb_state: Any, stateful: bool
     ) -> tuple[Person, ...]:
-        """The frame's people with their facing (limb stage's when it ran, else head + hysteresis per track)."""
-        people = list(found) if found is not None else people_from_labels(labels, self._people_options)
+        """The frame's people with their facing: the limb stage's when it ran (hysteresis per person), else
+        this frame's observations with hysteresis per track."""
         if not people:
             return ()
+        conf = [c if h.observation is not None else 0.0 for h, c in heads]
         if limb_state is not None:
             flip = self._fixer.options.flip_frames  # type: ignore[union-attr]
-            return tuple(dataclasses.replace(p, facing=limb_state.facing_in(p.box, flip)) for p in people)
-        keys = [p.track_id if p.track_id is not None else -k - 1 for k, p in enumerate(people)]
-        evidence = {
-            key: head_evidence(
-                np.ascontiguousarray(labels[p.box.y0 : p.box.y1, p.box.x0 : p.box.x1]), top_cut=p.box.y0 == 0
+            return tuple(
+                dataclasses.replace(p, facing=limb_state.facing_in(p.box, flip), facing_confidence=c)
+                for p, c in zip(people, conf)
             )
-            for key, p in zip(keys, people)
-        }
-        facing, state = self._facing_filter.step(evidence, self._facing_state if stateful else None)
+        keys = [p.track_id if p.track_id is not None else -k - 1 for k, p in enumerate(people)]
+        observations = {key: h.observation for key, (h, _) in zip(keys, heads)}
+        facing, state = self._facing_filter.step_observations(observations, self._facing_state if stateful else None)
         if stateful:
             self._facing_state = state
-        return tuple(dataclasses.replace(p, facing=facing[key]) for key, p in zip(keys, people))
+        return tuple(
+            dataclasses.replace(p, facing=facing[key], facing_confidence=c) for key, p, c in zip(keys, people, conf)
+        )
 
     def _stride_px(self, shape: tuple[int, int]) -> float:
         """ParseResult.stride_px (edge-refinement radius), as Parser.parse sets it; cached per frame size."""
         if shape not in self._stride_cache:
             self._stride_cache[shape] = self.parser.stride_px(shape)
         return self._stride_cache[shape]
+
+
+def _split(found: FramePeople | Sequence[Person] | None) -> tuple[list[Person] | None, list[FoundPerson | None]]:
+    """People and what the people stage found for each, from :meth:`FrameStages.predict`'s entry or a plain
+    list of people (``None``: to be taken from the labels)."""
+    if found is None:
+        return None, []
+    if isinstance(found, tuple) and len(found) == 2 and isinstance(found[1], list):
+        return list(found[0]), list(found[1])
+    people = list(found)  # type: ignore[arg-type]
+    return people, [None] * len(people)

@@ -53,7 +53,7 @@ from ..labels import argmax_labels
 from ..resample import GridScores
 from ..result import ParseResult
 from ..people.person import Person
-from .frame_stages import FrameStages
+from .frame_stages import FramePeople, FrameStages
 from .stream_options import (
     ResultCallback,
     RunningMode,
@@ -212,7 +212,7 @@ class VideoSession:
             raise err
 
     # --------------------------------------------------------------- pipeline
-    def predict(self, images: Sequence[np.ndarray]) -> tuple[list[GridScores], list[list[Person] | None]]:
+    def predict(self, images: Sequence[np.ndarray]) -> tuple[list[GridScores], list[FramePeople | None]]:
         """Engine stage: each frame's probabilities (on the engine's device, on a grid smaller than the frame:
         :class:`~tryon_sdk.resample.GridScores`, ``.full()`` gives ``C x H x W`` at the frame's size) and the
         people found (``None`` where the whole frame was parsed). People first follows the session's ``roi``;
@@ -224,15 +224,19 @@ class VideoSession:
         images: list[np.ndarray],
         timestamps: list[int | None],
         probs_list: Sequence[GridScores | torch.Tensor] | None = None,
-        people_list: Sequence[Sequence[Person] | None] | None = None,
+        people_list: Sequence[FramePeople | Sequence[Person] | None] | None = None,
     ) -> list[ParseResult]:
         """Engine on the whole batch (unless ``probs_list`` is given), then the stateful stages frame by frame."""
         t0 = time.perf_counter()
-        if probs_list is None:
-            probs_list, people_list = self._stages.predict(images)
-        t1 = time.perf_counter()
-        results = self._stages.process(images, timestamps, probs_list, people_list)
-        t2 = time.perf_counter()
+        if probs_list is None and self.mode is RunningMode.IMAGE:
+            results = self._stages.image_results(images, timestamps)  # the parser's own frame path
+            t1 = t2 = time.perf_counter()
+        else:
+            if probs_list is None:
+                probs_list, people_list = self._stages.predict(images)
+            t1 = time.perf_counter()
+            results = self._stages.process(images, timestamps, probs_list, people_list)
+            t2 = time.perf_counter()
         with self._cv:
             self._inference_s += t1 - t0
             self._post_s += t2 - t1
@@ -310,7 +314,7 @@ class VideoSession:
                 if pending is not None:
                     pending[2].cancel()
 
-    def _predict_timed(self, images: list[np.ndarray]) -> tuple[list[GridScores], list[list[Person] | None]]:
+    def _predict_timed(self, images: list[np.ndarray]) -> tuple[list[GridScores], list[FramePeople | None]]:
         t0 = time.perf_counter()
         out = self.predict(images)
         with self._cv:
@@ -358,7 +362,7 @@ class VideoSession:
         frames: Sequence[Any],
         timestamps_ms: Sequence[int] | None,
         probabilities: Sequence[GridScores | torch.Tensor] | None,
-        people: Sequence[Sequence[Person] | None] | None = None,
+        people: Sequence[FramePeople | Sequence[Person] | None] | None = None,
     ) -> list[ParseResult]:
         images, stamps = self._admit(method, frames, timestamps_ms, self._last_ts)
         if not images:
