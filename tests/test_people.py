@@ -33,9 +33,13 @@ def engine() -> PaletteEngine:
     return PaletteEngine(INPUT)
 
 
+#: palette drawings are no people to the bundled person model: the palette engine alone finds them
+PALETTE = PeopleOptions(person_model=False)
+
+
 @pytest.fixture
 def parser(engine) -> Parser:
-    return Parser(engine)
+    return Parser(engine, people=PALETTE)
 
 
 def class_accuracy(labels: np.ndarray, truth: np.ndarray) -> float:
@@ -160,14 +164,15 @@ def test_small_person_is_parsed_better_people_first(parser, engine):
 
 
 def test_auto_roi_follows_the_frame_size(parser, engine):
-    assert use_people_first(None, (240, 480), INPUT) and not use_people_first(None, (120, 160), INPUT)
+    # the people stage finds people at any framing: people first whatever the frame's size, unless roi=False
+    assert use_people_first(None, (240, 480), INPUT) and use_people_first(None, (120, 160), INPUT)
     assert use_people_first(True, (10, 10), INPUT) and not use_people_first(False, (999, 999), INPUT)
     truth, raw = scene((240, 480), [(100, 60, 120, 1)])
     np.testing.assert_array_equal(parser.parse(palette_frame(raw)).labels, parser.parse(palette_frame(raw), roi=True).labels)
     small = palette_frame(scene((120, 160), [(80, 10, 100, 1)])[1])
     n = len(engine.calls)
-    result = parser.parse(small)
-    assert len(engine.calls) == n + 1  # the whole frame, as before
+    result = parser.parse(small, roi=False)
+    assert len(engine.calls) == n + 1  # the whole frame
     assert result.people and result.people[0].facing == "front"  # people from the label map
 
 
@@ -200,13 +205,15 @@ def test_given_boxes_skip_the_detection_and_batch_the_crops(parser, engine):
     truth, raw = scene((240, 480), [(100, 60, 120, 1), (360, 40, 150, -1)], front_habit=True)
     image = palette_frame(raw)
     n = len(engine.calls)
-    result = parser.parse(image, boxes=[(70, 55, 130, 185), (320, 35, 400, 195)])
+    result = parser.parse(image, boxes=[(70, 55, 130, 185), (320, 35, 400, 195)], sides="network")
     assert engine.calls[n:] == [(2, 3, *INPUT)]  # both crops in one batch, no detection pass
-    assert class_accuracy(result.labels, raw) > 0.85  # parse() gives the network's own labels
+    assert class_accuracy(result.labels, raw) > 0.85  # sides="network": the network's own labels
     assert [p.facing for p in result.people] == ["front", "back"]
     back_only = np.where(np.arange(480) >= 240, truth, 0)
     assert side_accuracy(result.labels, back_only) < 0.05  # ... with the habit's sides on the back view
-    # an IMAGE session adds limb consistency: sides from each person's facing
+    # by default, and in an IMAGE session, limb consistency gives sides from each person's facing
+    own = parser.parse(image, boxes=[(70, 55, 130, 185), (320, 35, 400, 195)])
+    assert side_accuracy(own.labels, truth) > 0.97
     with open_stream(parser, mode="image", roi=True) as session:
         fixed = session.parse(image)
     assert len(fixed.people) == 2 and side_accuracy(fixed.labels, truth) > 0.97
@@ -251,8 +258,10 @@ def test_people_options_are_validated():
 def test_person_as_dict_is_json_ready():
     import json
 
-    p = Person(Box(1, 2, 3, 4), 5, "back", 7, 0.91234567)
-    assert json.loads(json.dumps(p.as_dict())) == {"box": [1, 2, 3, 4], "area": 5, "facing": "back", "track_id": 7, "score": 0.9123}
+    p = Person(Box(1, 2, 3, 4), 5, "back", 7, 0.91234567, 0.666666)
+    assert json.loads(json.dumps(p.as_dict())) == {
+        "box": [1, 2, 3, 4], "area": 5, "facing": "back", "track_id": 7, "score": 0.9123, "facing_confidence": 0.6667
+    }
 
 
 # -------------------------------------------------------------------------------------------------- VIDEO mode
@@ -273,11 +282,11 @@ def walk(n: int, size=(240, 480), x0=60.0, vx=8.0, facing=-1, enter_at=None, tur
 def test_video_tracks_one_person_with_few_searches(parser):
     frames, truths = walk(24)
     # smoothing off: at 8 px per frame its trails (no optical flow) would blur what is measured here
-    with open_stream(parser, mode="video", roi=PeopleOptions(redetect_every=10), smoothing=False) as session:
+    with open_stream(parser, mode="video", roi=PALETTE.replace(redetect_every=10), smoothing=False) as session:
         results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
         searches = session.stats.people_searches
     assert all(len(r.people) == 1 and r.people[0].track_id == 1 for r in results)
-    assert searches <= 24 // 10 + 3  # the first frame, every 10th, and a few edge touches
+    assert searches == 24  # without the person model, the engine's coarse pass is the detector: every frame
     assert min(class_accuracy(r.labels, t) for r, t in zip(results, truths)) > 0.85
     # back view, parsed with the front-view habit: the sides still come out as the person's own
     assert all(side_accuracy(r.labels, t) > 0.97 for r, t in zip(results, truths))
@@ -287,7 +296,7 @@ def test_video_tracks_one_person_with_few_searches(parser):
 def test_video_finds_a_new_person_within_redetect_every_frames(parser):
     frames, truths = walk(20, enter_at=7)
     every = 5
-    with open_stream(parser, mode="video", roi=PeopleOptions(redetect_every=every)) as session:
+    with open_stream(parser, mode="video", roi=PALETTE.replace(redetect_every=every)) as session:
         results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
     first_seen = next(t for t, r in enumerate(results) if len(r.people) == 2)
     assert 7 <= first_seen < 7 + every
@@ -299,27 +308,28 @@ def test_video_finds_a_new_person_within_redetect_every_frames(parser):
 
 
 def test_video_frame_grid_is_as_fine_as_the_crops_and_kept_while_they_keep_their_size(parser):
-    from tryon_sdk.people.tracker import PeopleTracker
+    from tryon_sdk.people.tracker import PeopleTracker, grid_scale, grid_size
+    from tryon_sdk.people_first import parse_tracked
     from tryon_sdk.regions import Box
 
     shape = (240, 480)
     near, far = Box(100, 0, 260, 240), Box(100, 60, 160, 150)  # a crop filling the frame's height, a small one
     need_near = parser.preprocess.plan((240, 160)).scaled[0] / 240
     need_far = parser.preprocess.plan((90, 60)).scaled[0] / 90
-    s_near = PeopleTracker.grid_scale(parser, shape, [near], 0.0)
+    s_near = grid_scale(parser.preprocess, shape, [near], 0.0)
     assert need_near <= s_near < need_near * 2**0.25 + 1e-9
-    assert PeopleTracker.grid_scale(parser, shape, [near, far], 0.0) == min(1.0, PeopleTracker.grid_scale(parser, shape, [far], 0.0))
-    assert PeopleTracker.grid_scale(parser, shape, [far], 0.0) >= min(1.0, need_far)
+    assert grid_scale(parser.preprocess, shape, [near, far], 0.0) == min(1.0, grid_scale(parser.preprocess, shape, [far], 0.0))
+    assert grid_scale(parser.preprocess, shape, [far], 0.0) >= min(1.0, need_far)
     # kept while the crops stay within a step of it; nobody in the frame keeps it too
-    assert PeopleTracker.grid_scale(parser, shape, [near], s_near * 1.3) == s_near * 1.3
-    assert PeopleTracker.grid_scale(parser, shape, [], s_near) == s_near
-    assert PeopleTracker.grid_scale(parser, shape, [near], s_near * 3) == s_near  # far too fine: back down
-    assert PeopleTracker.grid_size(shape, 0.5) == (120, 240) and PeopleTracker.grid_size(shape, 1.0) == shape
+    assert grid_scale(parser.preprocess, shape, [near], s_near * 1.3) == s_near * 1.3
+    assert grid_scale(parser.preprocess, shape, [], s_near) == s_near
+    assert grid_scale(parser.preprocess, shape, [near], s_near * 3) == s_near  # far too fine: back down
+    assert grid_size(shape, 0.5) == (120, 240) and grid_size(shape, 1.0) == shape
 
     frames, truths = walk(8)
-    tracker, state, sizes = PeopleTracker(), None, []
+    tracker, stage, state, sizes = PeopleTracker(PALETTE), parser.people_stage(), None, []
     for f, truth in zip(frames, truths):
-        grid, people, state = tracker.step(parser, f, state)
+        grid, people, _, state = parse_tracked(parser, stage, tracker, f, state)
         sizes.append(tuple(grid.scores.shape[1:]))
         assert grid.size == shape and len(people) == 1
         person, true = grid.labels() > 0, truth > 0
@@ -430,11 +440,14 @@ def test_labels_without_probabilities_are_the_argmax_of_the_pasted_map(parser, b
     the full-frame probability map, overlaps (the more confident crop wins) included."""
     _, raw = scene((240, 480), [(100, 60, 120, 1), (360, 40, 150, -1)])
     image = palette_frame(raw)
-    with_probs = parser.parse(image, boxes=boxes, return_probabilities=True)
+    with_probs = parser.parse(image, boxes=boxes, return_probabilities=True, sides="network")
     assert len(np.unique(with_probs.labels)) > 5
-    labels = parser.parse(image, boxes=boxes).labels
+    labels = parser.parse(image, boxes=boxes, sides="network").labels
     np.testing.assert_array_equal(labels, argmax_labels(torch.from_numpy(with_probs.probabilities)))
     np.testing.assert_array_equal(labels, with_probs.labels)
+    # own sides do not depend on whether probabilities are asked for either
+    own = parser.parse(image, boxes=boxes).labels
+    np.testing.assert_array_equal(own, parser.parse(image, boxes=boxes, return_probabilities=True).labels)
 
 
 def test_paste_labels_of_one_window_needs_no_probabilities():

@@ -61,11 +61,23 @@ class Parser:
     Args:
         engine: the inference backend (a :class:`~tryon_sdk.engines.torch_engine.TorchEngine` or compatible).
         flip_tta: average each prediction with that of the mirrored image, left/right swapped back.
+        people: the people-first options ``roi=None`` / ``True`` stand for (default :class:`PeopleOptions`:
+            the bundled person and face models).
     """
 
-    def __init__(self, engine: Engine, *, flip_tta: bool = False, module: torch.nn.Module | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        flip_tta: bool = False,
+        module: torch.nn.Module | None = None,
+        people: PeopleOptions | None = None,
+    ) -> None:
         self.engine = engine
         self.flip_tta = bool(flip_tta)
+        if people is not None and not isinstance(people, PeopleOptions):
+            raise ConfigError(f"people must be a PeopleOptions, got {type(people).__name__}")
+        self.people_options = people or PeopleOptions()  # what roi=None / True means
         self._module = module  # the torch network behind a non-torch engine, for save_pretrained
         self._upload = PinnedUploader(engine.device)  # pinned, asynchronous copies on CUDA; zero-copy on CPU
         self._people_stages: dict[PeopleOptions, PeopleStage] = {}
@@ -275,7 +287,7 @@ class Parser:
 
     def people_stage(self, options: PeopleOptions | None = None) -> PeopleStage:
         """The people stage (person and face models) for this parser's input size; loaded once per options."""
-        options = options or PeopleOptions()
+        options = options or self.people_options
         stage = self._people_stages.get(options)
         if stage is None:
             stage = self._people_stages[options] = PeopleStage(options, input_size=self.config.input_size)
@@ -293,7 +305,7 @@ class Parser:
     ) -> list[ParseResult]:
         """The one frame path of IMAGE mode (``Parser.parse`` and IMAGE sessions): people first or the whole
         frame, then each person's facing, then limb consistency (``limbs``; ``None``: the network's sides)."""
-        options = coerce_options(roi)
+        options = coerce_options(roi, self.people_options)
         boxes = list(boxes) if boxes is not None else [None] * len(images)
         input_size = self.config.input_size
         first = [
@@ -318,10 +330,10 @@ class Parser:
         for i, im in enumerate(images):
             probs, labels, people, found = done[i]
             if i in whole:
-                people = [person_facing(labels, p, None, options or PeopleOptions()) for p in people]
+                people = [person_facing(labels, p, None, options or self.people_options) for p in people]
             if fixer is not None:
-                heads = [h for h, _ in head_observations(labels, people, found, options or PeopleOptions())]
-                labels = np.asarray(fixer.step(labels, None, probabilities=probs, heads=heads)[0], dtype=np.uint8)
+                heads = [h for h, _ in head_observations(labels, people, found, options or self.people_options)]
+                labels = np.asarray(fixer.step(labels, None, heads=heads)[0], dtype=np.uint8)  # same with or without probabilities
             elif mirrored:
                 labels = swap_lr(labels)
             out.append(

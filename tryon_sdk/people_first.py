@@ -36,18 +36,21 @@ if TYPE_CHECKING:
 __all__ = ["with_person_mask", "parse_people_first", "parse_tracked", "person_facing", "head_observations"]
 
 
-def with_person_mask(grid: GridScores, found: FoundPerson) -> GridScores:
+def with_person_mask(grid: GridScores, found: FoundPerson, weight: float = 0.5) -> GridScores:
     """A crop's scores with the person model's probability folded in (see the module docstring).
 
     grid: the crop's ``C x h x w`` probabilities on the model's grid; ``found.probability`` covers the
-    same window. Returns probabilities on the same grid.
+    same window; ``weight`` is the person model's share of the person probability. Returns
+    probabilities on the same grid.
     """
+    if found.probability is None:  # no person model: the parser alone
+        return grid
     scores = grid.scores.float()
     h, w = scores.shape[-2:]
     ww, wh = found.window.x1 - found.window.x0, found.window.y1 - found.window.y0
     model = torch.from_numpy(found.probability.window((0, 0, ww, wh), (h, w))).to(scores.device)
     parser_person = (1.0 - scores[0]).clamp_min(1e-6)
-    person = 0.5 * (model + parser_person)
+    person = weight * model + (1.0 - weight) * parser_person
     out = torch.empty_like(scores)
     out[0] = 1.0 - person
     out[1:] = scores[1:] * (person / parser_person)
@@ -95,7 +98,8 @@ def parse_tracked(
     windows = [f.window for f in found]
     scale = grid_scale(parser.preprocess, shape, windows, state.grid_scale)
     state = dataclasses.replace(state, grid_scale=scale)
-    grids = [with_person_mask(g, f) for g, f in zip(parser.predict_region_grids([image], [windows])[0], found)]
+    grids = parser.predict_region_grids([image], [windows])[0]
+    grids = [with_person_mask(g, f, stage.options.model_weight) for g, f in zip(grids, found)]
     full = paste_grids(shape, grid_size(shape, scale), grids, windows, parser.config.num_classes, parser.device)
     people, kept = [], []
     for t, f, g in zip(tracks, found, grids):
@@ -130,11 +134,16 @@ def parse_people_first(
     for i, probs in zip(need, parser.predict_coarse([images[i] for i in need], options.detect_scale)):
         coarse[i] = (1.0 - probs[0]).float().cpu().numpy()
     found = stage(images, coarse=coarse, boxes=[None if b is None else [tuple(r) for r in b] for b in boxes])
+    # the parser alone found nobody at low resolution: look again at its input size (a photo filled by one
+    # person can fool the small pass)
+    again = [i for i in need if not found[i] and not options.person_model and options.detect_scale < 1.0]
+    for i, probs in zip(again, parser.predict_coarse([images[i] for i in again], 1.0)):
+        found[i] = stage([images[i]], coarse=[(1.0 - probs[0]).float().cpu().numpy()])[0]
     grids = parser.predict_region_grids(images, [[f.window for f in fs] for fs in found])
     out = []
     for image, fs, gs in zip(images, found, grids):
         shape = image.shape[:2]
-        gs = [with_person_mask(g, f) for g, f in zip(gs, fs)]
+        gs = [with_person_mask(g, f, options.model_weight) for g, f in zip(gs, fs)]
         full_size = probabilities or len(gs) > 1
         crops = [g.full() for g in gs] if full_size else []
         crop_labels = [argmax_labels(c) for c in crops] if full_size else [g.labels() for g in gs]
@@ -151,6 +160,5 @@ def parse_people_first(
         full = paste(shape, crops, windows, parser.config.num_classes, parser.device) if probabilities else None
         labels = argmax_labels(full) if full is not None else paste_labels(shape, crops if full_size else None, windows, crop_labels)
         people = [person_facing(labels, p, f, options) for p, f in zip(people, kept)]
-        order = np.argsort([-p.area for p in people], kind="stable")
-        out.append((full, labels, [people[k] for k in order], [kept[k] for k in order]))
+        out.append((full, labels, people, kept))  # detections come largest first, app boxes in their order
     return out

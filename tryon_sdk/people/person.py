@@ -78,7 +78,12 @@ class PeopleOptions:
     redetect_every: VIDEO/LIVE_STREAM: search the whole frame every this many frames, 1..10000.
     box_smoothing: weight of the previous box in a tracked region of interest, [0, 1).
     min_crop_share: a tracked person whose mask covers less of its crop is lost, [0, 1).
-    facing: thresholds of the head-based facing (:class:`~tryon_sdk.people.facing.FacingOptions`).
+    facing: thresholds of the facing (:class:`~tryon_sdk.people.facing.FacingOptions`).
+    person_model: find and mask people with the bundled person and face models (default); ``False``:
+        the parser's own scores alone (its coarse pass finds them, its crops mask them, the head's labels
+        give the facing), e.g. for a parser trained on footage like yours or a test engine.
+    model_weight: the person model's weight in a pixel's person probability (the parser has the rest),
+        [0, 1] (:func:`tryon_sdk.people_first.with_person_mask`).
     """
 
     max_people: int = 4
@@ -90,6 +95,8 @@ class PeopleOptions:
     box_smoothing: float = 0.5
     min_crop_share: float = 0.02
     facing: FacingOptions = field(default_factory=FacingOptions)
+    person_model: bool = True
+    model_weight: float = 0.5
 
     def __post_init__(self) -> None:
         def bad(name: str, valid: str) -> ConfigError:
@@ -106,6 +113,7 @@ class PeopleOptions:
             "min_relative": (0.0, 1.0, True, True, "0 <= min_relative <= 1"),
             "box_smoothing": (0.0, 1.0, True, False, "0 <= box_smoothing < 1"),
             "min_crop_share": (0.0, 1.0, True, False, "0 <= min_crop_share < 1"),
+            "model_weight": (0.0, 1.0, True, True, "0 <= model_weight <= 1"),
         }
         for name, (lo, hi, lo_in, hi_in, valid) in ranges.items():
             v = getattr(self, name)
@@ -115,18 +123,21 @@ class PeopleOptions:
                 raise bad(name, f"a number {valid}")
         if not isinstance(self.facing, FacingOptions):
             raise bad("facing", "a tryon_sdk.people.facing.FacingOptions")
+        if not isinstance(self.person_model, bool):
+            raise bad("person_model", "True or False")
 
     def replace(self, **changes) -> "PeopleOptions":
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
 
-def coerce_options(roi: Any) -> PeopleOptions | None:
-    """``True``/``None`` -> defaults, ``False`` -> ``None`` (whole frame), a :class:`PeopleOptions` as is."""
+def coerce_options(roi: Any, default: PeopleOptions | None = None) -> PeopleOptions | None:
+    """``True``/``None`` -> ``default`` (or the defaults), ``False`` -> ``None`` (whole frame), a
+    :class:`PeopleOptions` as is."""
     if roi is False:
         return None
     if roi is True or roi is None:
-        return PeopleOptions()
+        return default or PeopleOptions()
     if isinstance(roi, PeopleOptions):
         return roi
     raise ConfigError(f"roi must be True, False, None (auto) or a PeopleOptions, got {type(roi).__name__}")

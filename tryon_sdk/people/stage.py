@@ -32,7 +32,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..regions import Box
 from .detect import crop_window, person_components
 from .faces import Face, FaceDetector
@@ -56,7 +56,7 @@ class FoundPerson:
         box: the person's pixel box in the frame (from the detection, or the app's box).
         window: the crop parsed around them, at the parser's aspect ratio (frame pixels).
         probability: person probability over ``window`` (:class:`PersonProbability` with ``size`` the
-            window's ``(h, w)``).
+            window's ``(h, w)``); ``None`` without the person model.
         score: mean person probability over the detection's component, in [0, 1] (1 for app boxes).
         head: the square head crop given to the face detector (frame pixels, may reach outside the frame).
         face: the best face in it, in frame pixels (``None``: head too small or not found).
@@ -64,7 +64,7 @@ class FoundPerson:
 
     box: Box
     window: Box
-    probability: PersonProbability
+    probability: PersonProbability | None
     score: float
     head: tuple[float, float, float, float] | None = None
     face: Face | None = None
@@ -165,13 +165,16 @@ class PeopleStage:
     ) -> None:
         self.options = options or PeopleOptions()
         self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.segmenter = PersonSegmenter(threads=threads)
-        self.face_detector = FaceDetector(threads=threads) if faces else None
+        models = self.options.person_model
+        self.segmenter = PersonSegmenter(threads=threads) if models else None
+        self.face_detector = FaceDetector(threads=threads) if faces and models else None
 
     # ---------------------------------------------------------------- detection
     def segment(self, image: np.ndarray) -> np.ndarray:
         """Whole-frame person probability on a coarse grid (``h x w`` float32, about 1/4 of the frame's
         pixels per side at most 256 wide), tiles merged by their maximum."""
+        if self.segmenter is None:
+            raise ConfigError("this people stage has no person model (PeopleOptions.person_model=False)")
         H, W = image.shape[:2]
         gw = min(W, 256 * max(1, len(_tiles((H, W)))))
         gh = max(1, round(H * gw / W))
@@ -191,9 +194,10 @@ class PeopleStage:
         """
         opt = self.options
         H, W = image.shape[:2]
-        grid = self.segment(image)
-        found = self._components(grid, (H, W), split=True)
-        if coarse is not None:
+        found = self._components(self.segment(image), (H, W), split=True) if self.segmenter is not None else []
+        if coarse is not None and self.segmenter is None:
+            found = self._components(np.asarray(coarse, np.float32), (H, W), split=False)
+        elif coarse is not None:
             extra = [c for c in self._components(np.asarray(coarse, np.float32), (H, W), split=False)
                      if not any(_match(c[0], f[0]) for f in found)]
             found += [(b, 0.5 * s) for b, s in extra]  # the segmenter did not see them: half the score
@@ -266,10 +270,13 @@ class PeopleStage:
         out = []
         for box, score in detections:
             win = crop_window(box, shape, self.input_size, self.options.margin)
+            b = Box(*(int(round(v)) for v in box))
+            if self.segmenter is None:
+                out.append(FoundPerson(b, win, None, score))
+                continue
             crop = np.ascontiguousarray(image[win.y0 : win.y1, win.x0 : win.x1])
             grid = self.segmenter([crop])[0].grid
             prob = PersonProbability(grid, (win.y1 - win.y0, win.x1 - win.x0))
-            b = Box(*(int(round(v)) for v in box))
             out.append(FoundPerson(b, win, prob, score, self._head(prob, win, box)))
         return out
 

@@ -3,9 +3,9 @@
 The person model runs on every frame (:class:`~tryon_sdk.people.stage.PeopleStage`), so a stream does not
 search for people now and then: it associates each frame's detections with the tracks of the frame
 before. A detection overlapping a track (IoU > 0.3, or either box holding the other's centre) continues
-it, the best pairs first; the track's box moves to the detection, smoothed against its previous box
-(``box_smoothing``) while the two overlap well (IoU >= 0.5: a jittery mask does not shake the crop) and
-taken as it is otherwise (a person moving fast is not left behind). Detections that continue no track
+it, the best pairs first; the track's box is centred on the detection, its size smoothed against the
+previous box's (``box_smoothing``) while the two overlap well (IoU >= 0.5: a jittery mask does not
+resize the crop every frame; a walking person is not left behind), and taken as it is otherwise. Detections that continue no track
 start one (up to ``max_people``); a track that no detection continues is kept, unseen, for
 :data:`_MISSES` frames, so a person the model misses for a frame comes back with the same id.
 
@@ -81,9 +81,11 @@ class PeopleTracker:
         self.options = options or PeopleOptions()
 
     def coarse_due(self, state: PeopleState | None) -> bool:
-        """Whether this frame gets the engine's coarse pass (every ``redetect_every`` frames, and while
-        nobody is tracked)."""
-        return state is None or not state.tracks or state.since_coarse + 1 >= self.options.redetect_every
+        """Whether this frame gets the engine's coarse pass: every ``redetect_every`` frames and while nobody
+        is tracked; every frame without the person model (the pass is then the only detector)."""
+        if not self.options.person_model or state is None or not state.tracks:
+            return True
+        return state.since_coarse + 1 >= self.options.redetect_every
 
     def step(
         self,
@@ -115,9 +117,12 @@ class PeopleTracker:
             used_t.add(i)
             used_d.add(j)
             t, box = tracks[i], tuple(float(v) for v in detections[j][0])
-            if box_iou(t.box, box) >= _STEADY_IOU:
+            if box_iou(t.box, box) >= _STEADY_IOU:  # steady size; the centre follows the person without lag
                 a = opt.box_smoothing
-                box = tuple(a * o + (1 - a) * n for o, n in zip(t.box, box))
+                w = a * (t.box[2] - t.box[0]) + (1 - a) * (box[2] - box[0])
+                h = a * (t.box[3] - t.box[1]) + (1 - a) * (box[3] - box[1])
+                cx, cy = 0.5 * (box[0] + box[2]), 0.5 * (box[1] + box[3])
+                box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
             seen.append(dataclasses.replace(t, box=box, age=t.age + 1, misses=0, score=float(detections[j][1])))  # type: ignore[arg-type]
         next_id = state.next_id
         for j, (box, score) in enumerate(detections):

@@ -60,7 +60,7 @@ class FrameStages:
         self._smoother, self._fixer = _temporal_stages(options)
         self._smooth_state: Any = None
         self._limb_state: Any = None
-        self._people_options = coerce_options(options.roi)
+        self._people_options = coerce_options(options.roi, parser.people_options)
         self._tracker = PeopleTracker(self._people_options) if self._people_options is not None else None
         self._people_state: Any = None
         self._facing_filter = FacingFilter((self._people_options or coerce_options(True)).facing)  # type: ignore[union-attr]
