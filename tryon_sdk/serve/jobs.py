@@ -225,7 +225,7 @@ class JobRunner:
                     report = {"frames_processed": reader.frames_read, "frames_expected": reader.frames_expected,
                               "frames_skipped": reader.skipped_count, "truncation": reader.truncation}  # fmt: skip
                     raise DamagedMedia(incomplete_note(job.filename, report) + "; upload the whole file")
-                if reader.frames_read >= limit and (job.frames_total is None or job.frames_total > limit):
+                if reader.frames_read >= limit and (info.estimated_frames() or limit + 1) > limit:
                     job.warning = f"parsed the first {limit} frames only (this server's --max-video-frames)"
                 job.frames_total = reader.frames_read
                 summary = {
