@@ -110,12 +110,16 @@ def test_photo_parse_recolor_and_download_match_the_cli(browser, ccp_dir, tmp_pa
 
 
 def save_screenshot(driver, path: Path) -> None:
-    """The page as shown, as a small PNG (256-colour palette)."""
+    """The page as shown, down to its footer, as a small PNG (256-colour palette, dithered)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = path.with_suffix(".raw.png")
     driver.save_screenshot(str(raw))
+    bottom = driver.execute_script("return Math.ceil(document.querySelector('footer').getBoundingClientRect().bottom)")
+    scale = driver.execute_script("return window.devicePixelRatio") or 1
     with Image.open(raw) as im:
-        im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
+        im = im.convert("RGB")
+        im = im.crop((0, 0, im.width, min(im.height, int(bottom * scale))))
+        im.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG).save(path, optimize=True)
     raw.unlink()
 
 
