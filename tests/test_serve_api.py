@@ -266,6 +266,21 @@ def test_a_video_job_matches_the_cli_frame_by_frame(client, tmp_path, tmpdir_of)
     assert not list(tmpdir_of.glob("job-*/input*"))  # the uploaded video is removed once parsed
 
 
+def test_a_video_job_can_answer_vp9_webm_instead(client, tmp_path):
+    clip = make_video(tmp_path / "walk.mp4", width=96, height=72, frames=4)
+    r = client.post("/api/jobs", files={"file": ("walk.mp4", clip.read_bytes(), "video/mp4")}, data={"video_format": "webm"})
+    s = wait_job(client, r.json()["status_url"]).json()
+    assert s["status"] == "done" and set(s["files"]) == {"overlay.webm", "masks.zip"}
+    video = client.get(s["files"]["overlay.webm"])
+    assert video.headers["content-type"] == "video/webm"
+    assert client.get(f"/api/jobs/{s['id']}/files/overlay.mp4").status_code == 404
+    (tmp_path / "overlay.webm").write_bytes(video.content)
+    with av.open(str(tmp_path / "overlay.webm")) as c:
+        assert c.streams.video[0].codec_context.name == "vp9" and sum(1 for _ in c.decode(video=0)) == 4
+    r = client.post("/api/jobs", files={"file": ("walk.mp4", clip.read_bytes(), "video/mp4")}, data={"video_format": "avi"})
+    assert r.status_code == 400 and "video_format must be one of mp4, webm" in r.json()["error"]
+
+
 # ----------------------------------------------------------------------------------- sharing
 def test_concurrent_requests_queue_on_one_worker_thread(serve_parser, monkeypatch, tmp_path):
     """Several uploads at once on the real server: all answered, the model never used by two threads at once."""

@@ -123,7 +123,11 @@ def save_screenshot(driver, path: Path) -> None:
     raw.unlink()
 
 
-def test_a_video_runs_as_a_job_and_its_overlay_plays_in_the_page(browser, tmp_path):
+@pytest.mark.parametrize("video_format", ["mp4", "webm"])
+def test_a_video_runs_as_a_job_and_its_overlay_plays_in_the_page(browser, base_url, tmp_path, video_format):
+    """H.264 MP4 (what this Chromium picks) and the VP9 WebM fallback (``?video=webm``) both play."""
+    browser.get(f"{base_url}/?video={video_format}")
+    wait_state(browser, "ready")
     clip = make_video(tmp_path / "walk.mp4", width=160, height=120, frames=10, steady=True)
     upload(browser, clip)
     assert wait_state(browser, "job-done", "error") == "job-done"
@@ -145,10 +149,18 @@ def test_a_video_runs_as_a_job_and_its_overlay_plays_in_the_page(browser, tmp_pa
     assert played["ready"] >= 2 and (played["width"], played["height"]) == (160, 120), played
     assert played["time"] > 0, played
     links = {a.get_attribute("download") for a in browser.find_elements("css selector", "#video-downloads a")}
-    assert links == {"walk-overlay.mp4", "walk-masks.zip"}
+    assert links == {f"walk-overlay.{video_format}", "walk-masks.zip"}
+    if video_format == "mp4":  # the page picks H.264 where the browser plays it
+        assert browser.execute_script("return document.createElement('video').canPlayType('video/mp4; codecs=\"avc1.640028\"')")
 
 
 def test_bad_uploads_are_explained_in_the_page(browser, tmp_path):
+    from test_truncated import faststart_mp4, head
+
+    cut = head(faststart_mp4(tmp_path / "full.mp4", frames=30, width=64, height=48), 0.4)
+    upload(browser, cut)
+    assert wait_state(browser, "error") == "error"
+    assert "full-cut.mp4 is incomplete" in browser.find_element("id", "error").text
     text = tmp_path / "notes.txt"
     text.write_text("not a photo")
     upload(browser, text)

@@ -204,7 +204,7 @@ async def job_file(request: Request) -> Response:
     path = state.jobs.file(job_id, name)
     job = state.jobs.get(job_id)
     stem = Path(job.filename).stem or "video"
-    disposition = "inline" if name.endswith(".mp4") else "attachment"
+    disposition = "inline" if name.startswith("overlay.") else "attachment"
     return FileResponse(path, media_type=JOB_FILES[name], filename=f"{stem}-{name}", content_disposition_type=disposition)
 
 

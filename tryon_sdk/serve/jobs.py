@@ -7,7 +7,8 @@ A job parses the video as ``tryon-sdk parse`` does (a VIDEO session: temporal sm
 limb consistency; frames above 1280x720 at a 1280x720-pixel working size) and writes:
 
 * ``overlay.mp4``: H.264 (yuv420p, ``+faststart``; the SDK's :class:`~tryon_sdk.video.writers.H264Writer`),
-  at the input's timestamps and at the working size, showing the overlay or the recolour;
+  at the input's timestamps and at the working size, showing the overlay or the recolour
+  (``overlay.webm``, VP9, when the request asks for ``video_format=webm``);
 * ``masks.zip``: ``labels/NNNNNN.png`` (ids 0..17, 8-bit single channel), ``alpha_<region>/NNNNNN.png``
   (255 = 1.0), ``agnostic_<category>/NNNNNN.png`` (255 = masked) and ``summary.json`` (people per frame).
 
@@ -47,8 +48,8 @@ __all__ = ["VideoJob", "JobRunner", "VIDEO_REGIONS", "JOB_FILES"]
 
 #: region alphas zipped for a video unless the request names others
 VIDEO_REGIONS: tuple[str, ...] = ("upper_body", "lower_body")
-#: the files of a finished job: name -> content type
-JOB_FILES: dict[str, str] = {"overlay.mp4": "video/mp4", "masks.zip": "application/zip"}
+#: the files a finished job may have: name -> content type (the overlay in the format asked for, and the zip)
+JOB_FILES: dict[str, str] = {"overlay.mp4": "video/mp4", "overlay.webm": "video/webm", "masks.zip": "application/zip"}
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
@@ -75,6 +76,11 @@ class VideoJob:
     created: float = field(default_factory=time.time)
     seconds: float | None = None
 
+    @property
+    def file_names(self) -> tuple[str, str]:
+        """This job's files: its overlay video and the zip of masks."""
+        return f"overlay.{self.options.video_format}", "masks.zip"
+
     def to_json(self) -> dict[str, Any]:
         """The answer of ``GET /api/jobs/{id}``."""
         total = self.frames_total
@@ -92,7 +98,7 @@ class VideoJob:
             "people": self.people,
             "warning": self.warning,
             "seconds": self.seconds,
-            "files": {name: f"/api/jobs/{self.id}/files/{name}" for name in JOB_FILES} if self.status == DONE else {},
+            "files": {name: f"/api/jobs/{self.id}/files/{name}" for name in self.file_names} if self.status == DONE else {},
         }
         if self.status == FAILED:
             out.update(error=self.error, code=self.code)
@@ -135,8 +141,8 @@ class JobRunner:
     def file(self, job_id: str, name: str) -> Path:
         """A finished job's file (see :data:`JOB_FILES`)."""
         job = self.get(job_id)
-        if name not in JOB_FILES:
-            raise NotFound(f"a job has no file {name!r}; its files: {', '.join(JOB_FILES)}")
+        if name not in job.file_names:
+            raise NotFound(f"job {job_id} has no file {name!r}; its files: {', '.join(job.file_names)}")
         if job.status != DONE:
             raise NotFound(f"job {job_id} is {job.status}: its files are ready once it is done")
         return job.folder / name
@@ -194,7 +200,13 @@ class JobRunner:
         regions = opts.alpha_regions(VIDEO_REGIONS)
         categories = opts.agnostic_categories()
         frames: list[dict[str, Any]] = []
-        writer = H264Writer(job.folder / "overlay.mp4", fps=info.fps, time_base=info.time_base, crf=23)
+        overlay = job.folder / job.file_names[0]
+        if opts.video_format == "webm":
+            from .webm import WebMWriter
+
+            writer: Any = WebMWriter(overlay, fps=info.fps, time_base=info.time_base)
+        else:
+            writer = H264Writer(overlay, fps=info.fps, time_base=info.time_base, crf=23)
         session = self.worker.parser.stream(stream)
         try:
             with zipfile.ZipFile(job.folder / "masks.zip", "w", zipfile.ZIP_STORED) as zf:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 
-__all__ = ["ServeOptions", "ParseOptions", "LOOPBACK", "ROI_CHOICES", "COMPOSITES"]
+__all__ = ["ServeOptions", "ParseOptions", "LOOPBACK", "ROI_CHOICES", "COMPOSITES", "VIDEO_FORMATS"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -53,6 +53,7 @@ class ServeOptions:
 
 ROI_CHOICES: dict[str, bool | None] = {"auto": None, "on": True, "off": False}
 COMPOSITES: tuple[str, ...] = ("overlay", "recolor")
+VIDEO_FORMATS: tuple[str, ...] = ("mp4", "webm")
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -83,6 +84,7 @@ class ParseOptions:
         roi: people first: ``auto`` (the SDK's default), ``on`` or ``off``.
         limbs: left/right limb consistency (on, as ``tryon-sdk parse``).
         composite: videos: the rendered video shows the ``overlay`` or the ``recolor``.
+        video_format: videos: ``mp4`` (H.264, the SDK's writer) or ``webm`` (VP9, for browsers without H.264).
     """
 
     region: str = "upper_body"
@@ -94,6 +96,7 @@ class ParseOptions:
     roi: str = "auto"
     limbs: bool = True
     composite: str = "overlay"
+    video_format: str = "mp4"
 
     def __post_init__(self) -> None:
         from ..compositor import parse_color
@@ -113,6 +116,8 @@ class ParseOptions:
             raise ConfigError(f"roi must be one of {', '.join(ROI_CHOICES)}, got {self.roi!r}")
         if self.composite not in COMPOSITES:
             raise ConfigError(f"composite must be one of {', '.join(COMPOSITES)}, got {self.composite!r}")
+        if self.video_format not in VIDEO_FORMATS:
+            raise ConfigError(f"video_format must be one of {', '.join(VIDEO_FORMATS)}, got {self.video_format!r}")
 
     @classmethod
     def from_fields(cls, fields: dict[str, str]) -> "ParseOptions":

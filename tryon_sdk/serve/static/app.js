@@ -6,6 +6,14 @@
 const $ = (id) => document.getElementById(id);
 const VIDEO_EXT = /\.(mp4|m4v|mov|webm|mkv|avi|mpe?g|ogv)$/i;
 let info = null;      // GET /api/info
+// The overlay video's format: H.264 MP4 where this browser plays it, else VP9 WebM; ?video=webm forces one.
+const videoFormat = (() => {
+  const asked = new URLSearchParams(location.search).get("video");
+  if (asked === "mp4" || asked === "webm") return asked;
+  const probe = document.createElement("video");
+  if (probe.canPlayType('video/mp4; codecs="avc1.640028"')) return "mp4";
+  return probe.canPlayType('video/webm; codecs="vp9"') ? "webm" : "mp4";
+})();
 let photo = null;     // the last POST /api/parse answer
 let poll = null;      // the video job's status timer
 let recolorSeq = 0;   // answers of older recolour requests are dropped
@@ -195,6 +203,7 @@ async function startJob(file) {
   form.append("region", $("region").value);
   form.append("color", $("color").value);
   form.append("composite", $("composite").value);
+  form.append("video_format", videoFormat);
   let job = await api("/api/jobs", { method: "POST", body: form });
   status(`parsing ${file.name}…`);
   setState("job-running");
@@ -211,9 +220,10 @@ async function startJob(file) {
     if (job.status === "done") {
       stopPolling();
       const base = stem(file.name);
-      $("result").src = job.files["overlay.mp4"];
+      const overlay = `overlay.${videoFormat}`;
+      $("result").src = job.files[overlay];
       $("result-caption").textContent = $("composite").selectedOptions[0].text;
-      link($("video-downloads"), `${base}-overlay.mp4`, job.files["overlay.mp4"], "download-video");
+      link($("video-downloads"), `${base}-${overlay}`, job.files[overlay], "download-video");
       link($("video-downloads"), `${base}-masks.zip`, job.files["masks.zip"], "download-zip");
       status(`${file.name}: ${job.frames_done} frames parsed`);
       setState("job-done");
