@@ -21,13 +21,21 @@ _NEEDS = {"starlette": "starlette", "uvicorn": "uvicorn", "multipart|python_mult
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only; 0.0.0.0: every interface)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only; 0.0.0.0: every interface)"
+    )
     p.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
     p.add_argument("--max-upload-mb", type=float, default=100.0, metavar="MB", help="largest upload, in MB (default: 100)")
     p.add_argument("--max-video-frames", type=int, default=600, metavar="N", help="frames a video job parses at most (default: 600)")
-    p.add_argument("--max-pixels", type=int, default=40_000_000, metavar="N", help="largest photo or video frame, in pixels (default: 40000000)")
-    p.add_argument("--cache-mb", type=float, default=512.0, metavar="MB", help="memory for parsed photos kept for recolouring (default: 512)")
-    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"), help="uvicorn's log level (default: info)")
+    p.add_argument(
+        "--max-pixels", type=int, default=40_000_000, metavar="N", help="largest photo or video frame, in pixels (default: 40000000)"
+    )
+    p.add_argument(
+        "--cache-mb", type=float, default=512.0, metavar="MB", help="memory for parsed photos kept for recolouring (default: 512)"
+    )
+    p.add_argument(
+        "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"), help="uvicorn's log level (default: info)"
+    )
     add_model_arguments(p)
 
 
@@ -57,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
     app = create_app(parser, options)
     if options.host not in (LOOPBACK, "localhost", "::1"):
-        print(f"tryon-sdk serve: warning: listening on {options.host}: anyone who can reach it can use it (no authentication)", file=sys.stderr)
+        note = f"listening on {options.host}: anyone who can reach it can use it (no authentication)"
+        print(f"tryon-sdk serve: warning: {note}", file=sys.stderr)
     shown = "localhost" if options.host in (LOOPBACK, "0.0.0.0") else options.host
     print(f"tryon-sdk serve: open http://{shown}:{options.port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
     uvicorn.run(app, host=options.host, port=options.port, log_level=args.log_level)

@@ -105,7 +105,6 @@ async def info(request: Request) -> Response:
         {
             "version": __version__,
             "model": {
-                "name": getattr(config, "name", None),
                 "architecture": config.architecture,
                 "backbone": config.backbone,
                 "input_size": list(config.input_size),

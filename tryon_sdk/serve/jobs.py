@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
-import numpy as np
 
 from ..errors import TryOnError
 from .encode import mask_u8, png_bytes, to_json

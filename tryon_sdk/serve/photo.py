@@ -22,7 +22,17 @@ if TYPE_CHECKING:
     from ..result import ParseResult
     from ..video.stream import RunningMode, StreamOptions
 
-__all__ = ["session_options", "video_compositor", "palette_json", "class_share", "parse_photo", "photo_json", "recolor_json", "render_overlay", "recolored"]
+__all__ = [
+    "session_options",
+    "video_compositor",
+    "parse_photo",
+    "photo_json",
+    "recolor_json",
+    "render_overlay",
+    "recolored",
+    "class_share",
+    "palette_json",
+]
 
 
 def session_options(options: ParseOptions, mode: "RunningMode", **fields: Any) -> "StreamOptions":
