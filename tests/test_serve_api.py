@@ -73,6 +73,17 @@ def wait_job(client, status_url: str, timeout: float = 120.0):
     raise AssertionError(f"job {status_url} did not finish")
 
 
+@pytest.fixture(scope="module")
+def drawn_photo(tmp_path_factory) -> Path:
+    """A JPEG of the bundled sample drawing (for the tests that need a photo, not a real one)."""
+    from tryon_sdk.video.sample import sample_frames
+
+    image, _ = next(sample_frames(1, size=(240, 160)))
+    path = tmp_path_factory.mktemp("drawn") / "drawn.jpg"
+    Image.fromarray(image).save(path, quality=92)
+    return path
+
+
 # ----------------------------------------------------------------------------------- photos
 @pytest.fixture(scope="module")
 def parsed(client, ccp_dir):
@@ -93,6 +104,13 @@ def test_parse_answers_labels_identical_to_the_cli(parsed, tmp_path, tmpdir_of):
     ids = np.unique(np.asarray(labels))
     assert ids.max() <= 17 and len(ids) > 3
     assert leftover_uploads(tmpdir_of) == []
+
+
+def test_labels_identical_to_the_cli_without_real_data_too(client, drawn_photo, tmp_path):
+    r = post_photo(client, drawn_photo, regions="", agnostic="")
+    assert r.status_code == 200 and r.json()["alphas"] == {} and r.json()["agnostic"] == {}
+    assert main(["parse", str(drawn_photo), "-o", str(tmp_path)]) == 0
+    np.testing.assert_array_equal(np.asarray(png(r.json()["labels_png"])), np.asarray(Image.open(tmp_path / "labels.png")))
 
 
 def test_parse_answers_people_overlay_alphas_and_agnostic_masks(parsed):
@@ -153,8 +171,8 @@ def test_bad_uploads_answer_4xx_json(client, tmpdir_of, name, data, status, code
     assert leftover_uploads(tmpdir_of) == []
 
 
-def test_a_truncated_photo_is_422(client, ccp_dir, tmpdir_of):
-    data = (ccp_dir / "photos" / "0002.jpg").read_bytes()
+def test_a_truncated_photo_is_422(client, drawn_photo, tmpdir_of):
+    data = drawn_photo.read_bytes()
     r = client.post("/api/parse", files={"file": ("cut.jpg", data[: len(data) // 3], "image/jpeg")})
     assert r.status_code == 422 and r.json()["code"] == "damaged_media" and "truncated" in r.json()["error"]
     assert leftover_uploads(tmpdir_of) == []
@@ -176,8 +194,8 @@ def test_an_oversized_upload_is_413_declared_or_streamed(client, tmpdir_of):
     assert leftover_uploads(tmpdir_of) == []
 
 
-def test_options_and_ids_are_checked(client, ccp_dir, parsed):
-    photo = ccp_dir / "photos" / "0001.jpg"
+def test_options_and_ids_are_checked(client, drawn_photo):
+    photo = drawn_photo
     for fields, words in [({"region": "sleeves"}, "unknown region 'sleeves'"), ({"color": "blurple"}, "cannot read colour"),
                           ({"roi": "maybe"}, "roi must be"), ({"colour": "red"}, "unknown field(s) colour")]:  # fmt: skip
         r = post_photo(client, photo, **fields)
@@ -186,17 +204,17 @@ def test_options_and_ids_are_checked(client, ccp_dir, parsed):
     assert r.status_code == 400 and r.json()["code"] == "missing_file"
     r = client.post("/api/recolor", data={"id": "0123456789abcdef"})
     assert r.status_code == 404 and "upload the photo again" in r.json()["error"]
-    r = client.post("/api/recolor", data={"id": parsed[1]["id"], "region": "wings"})
-    assert r.status_code == 400
+    r = client.post("/api/recolor", data={"id": "0123456789abcdef", "region": "wings"})
+    assert r.status_code == 400 and "unknown region 'wings'" in r.json()["error"]
     assert client.get("/api/jobs/nope").status_code == 404
     assert client.get("/api/parse").status_code == 405 and client.get("/api/parse").json()["code"] == "method_not_allowed"
 
 
-def test_each_endpoint_refuses_the_other_kind_of_media(client, ccp_dir, tmp_path):
+def test_each_endpoint_refuses_the_other_kind_of_media(client, drawn_photo, tmp_path):
     clip = make_video(tmp_path / "clip.mp4", frames=3)
     r = client.post("/api/parse", files={"file": ("clip.mp4", clip.read_bytes(), "video/mp4")})
     assert r.status_code == 415 and "/api/jobs" in r.json()["error"]
-    r = client.post("/api/jobs", files={"file": ("0001.jpg", (ccp_dir / "photos" / "0001.jpg").read_bytes(), "image/jpeg")})
+    r = client.post("/api/jobs", files={"file": ("drawn.jpg", drawn_photo.read_bytes(), "image/jpeg")})
     assert r.status_code == 415 and "/api/parse" in r.json()["error"]
 
 
