@@ -3,6 +3,7 @@
 ``POST /api/jobs`` saves the video in the job's own folder and queues the job; one job runs at
 a time (decoding and encoding on the job thread, each batch of frames parsed on the shared
 :class:`~tryon_sdk.serve.worker.ParseWorker`, so photo requests are served between batches).
+While the worker parses a batch, the job thread draws and encodes the one before it.
 A job parses the video as ``tryon-sdk parse`` does (a VIDEO session: temporal smoothing and
 limb consistency; frames above 1280x720 at a 1280x720-pixel working size) and writes:
 
@@ -24,7 +25,7 @@ import shutil
 import threading
 import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,10 +44,8 @@ if TYPE_CHECKING:
     from .uploads import Upload
     from .worker import ParseWorker
 
-__all__ = ["VideoJob", "JobRunner", "VIDEO_REGIONS", "JOB_FILES"]
+__all__ = ["VideoJob", "JobRunner", "JOB_FILES"]
 
-#: region alphas zipped for a video unless the request names others
-VIDEO_REGIONS: tuple[str, ...] = ("upper_body", "lower_body")
 #: the files a finished job may have: name -> content type (the overlay in the format asked for, and the zip)
 JOB_FILES: dict[str, str] = {"overlay.mp4": "video/mp4", "overlay.webm": "video/webm", "masks.zip": "application/zip"}
 
@@ -186,7 +185,7 @@ class JobRunner:
         from ..video.options import WORK_PIXELS, work_size
         from ..video.reader import VideoReader
         from ..video.stages import alpha_u8
-        from ..video.stream import RunningMode
+        from ..video.stream import RunningMode, render_frame
         from ..video.writers import H264Writer
 
         opts = job.options
@@ -196,7 +195,7 @@ class JobRunner:
         job.frames_total = reader.frames_expected
         work_h, work_w = work_size((info.height, info.width), WORK_PIXELS)
         stream = session_options(opts, RunningMode.VIDEO, compositor=video_compositor(opts))
-        regions = opts.alpha_regions(VIDEO_REGIONS)
+        regions = opts.alpha_regions()
         categories = opts.agnostic_categories()
         frames: list[dict[str, Any]] = []
         overlay = job.folder / job.file_names[0]
@@ -207,8 +206,25 @@ class JobRunner:
         else:
             writer = H264Writer(overlay, fps=info.fps, time_base=info.time_base, crf=23)
         session = self.worker.parser.stream(stream)
+        pending: Future | None = None  # the batch on the worker while this thread writes the one before
         try:
             with zipfile.ZipFile(job.folder / "masks.zip", "w", zipfile.ZIP_STORED) as zf:
+
+                def write(batch: list, parsed: Future) -> None:
+                    results: list[ParseResult] = parsed.result()
+                    for frame, result in zip(batch, results):
+                        n = frame.index
+                        writer.write(render_frame(stream.compositor, result.image, result), frame.pts)
+                        zf.writestr(f"labels/{n:06d}.png", png_bytes(result.labels))
+                        for r in regions:
+                            zf.writestr(f"alpha_{r}/{n:06d}.png", png_bytes(alpha_u8(result.region(r))))
+                        for c in categories:
+                            zf.writestr(f"agnostic_{c}/{n:06d}.png", png_bytes(mask_u8(result.agnostic_mask(c))))
+                        frames.append({"index": n, "time_s": round(frame.time_s, 6), "people": to_json(list(result.people))})
+                    job.people = frames[-1]["people"]
+                    job.frames_done += len(batch)
+
+                last: list = []
                 for batch in batched(reader, lambda _: self.options.batch_size):
                     if self._stopping.is_set():
                         raise TryOnError("the server is stopping")
@@ -217,19 +233,13 @@ class JobRunner:
                         else cv2.resize(f.image, (work_w, work_h), interpolation=cv2.INTER_AREA)
                         for f in batch
                     ]  # fmt: skip
-                    results: list[ParseResult] = self.worker.run(session.parse_many, images, [f.timestamp_ms for f in batch])
-                    for frame, result in zip(batch, results):
-                        n = frame.index
-                        writer.write(session.render(result), frame.pts)
-                        zf.writestr(f"labels/{n:06d}.png", png_bytes(result.labels))
-                        for r in regions:
-                            zf.writestr(f"alpha_{r}/{n:06d}.png", png_bytes(alpha_u8(result.region(r))))
-                        for c in categories:
-                            zf.writestr(f"agnostic_{c}/{n:06d}.png", png_bytes(mask_u8(result.agnostic_mask(c))))
-                        people = to_json(list(result.people))
-                        frames.append({"index": n, "time_s": round(frame.time_s, 6), "people": people})
-                    job.people = frames[-1]["people"]
-                    job.frames_done += len(batch)
+                    parsed = self.worker.submit(session.parse_many, images, [f.timestamp_ms for f in batch])
+                    if pending is not None:
+                        write(last, pending)
+                    last, pending = batch, parsed
+                if pending is not None:
+                    write(last, pending)
+                    pending = None
                 if reader.frames_read == 0:
                     raise DamagedMedia(f"{job.filename}: no decodable video frames")
                 if reader.truncated:
@@ -254,4 +264,6 @@ class JobRunner:
             writer.abort()
             raise
         finally:
+            if pending is not None:  # the session is the worker's until its last batch is done
+                wait([pending])
             session.close(raise_errors=False)

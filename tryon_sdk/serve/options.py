@@ -76,8 +76,7 @@ class ParseOptions:
     Attributes:
         region: the region recoloured, and whose alpha is sent (see :data:`tryon_sdk.regions.REGIONS`).
         color: the recolour colour (``#rrggbb``, ``r,g,b`` or a CSS name).
-        regions: region alphas to send (photos) or to zip (videos); default: ``region``'s (photos),
-            ``upper_body,lower_body`` (videos).
+        regions: region alphas to send (photos) or to zip (videos); default: ``region``'s.
         agnostic: agnostic-mask categories to send or zip (default: all three).
         overlay_alpha: opacity of the class colours in the overlay, in [0, 1].
         feather: recolour edge softness in pixels.
@@ -141,8 +140,8 @@ class ParseOptions:
                 kw[name] = text.strip()
         return cls(**kw)  # type: ignore[arg-type]
 
-    def alpha_regions(self, default: tuple[str, ...] | None = None) -> tuple[str, ...]:
-        return self.regions if self.regions is not None else (default if default is not None else (self.region,))
+    def alpha_regions(self) -> tuple[str, ...]:
+        return self.regions if self.regions is not None else (self.region,)
 
     def agnostic_categories(self) -> tuple[str, ...]:
         from ..regions import AGNOSTIC_CATEGORIES
