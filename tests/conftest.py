@@ -105,3 +105,11 @@ def registered_model(monkeypatch):
         return source.name
 
     return register
+
+
+@pytest.fixture(scope="session")
+def serve_parser():
+    """The bundled default model, loaded once for the web demo's tests (as ``tryon-sdk serve`` loads it)."""
+    from tryon_sdk import Parser
+
+    return Parser.from_pretrained()
