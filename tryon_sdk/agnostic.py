@@ -1,0 +1,3 @@
+"""Garment-agnostic try-on masks (placeholder)."""
+
+CATEGORIES: tuple[str, ...] = ("upper_body", "lower_body", "dresses")
