@@ -111,7 +111,7 @@ def _expand(src: str | os.PathLike, skip: Path | None) -> list[BatchInput]:
     text = os.fspath(src)
     path = Path(text).expanduser()
     if path.is_dir():
-        return [BatchInput(p.resolve(), _rel(p, path)) for p in _walk(path, skip)]
+        return sorted((BatchInput(p.resolve(), _rel(p, path)) for p in _walk(path, skip)), key=lambda i: i.rel)
     if path.is_file():
         if is_media_path(path):
             return [BatchInput(path.resolve(), path.name)]
