@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from ..errors import ConfigError
+from ..threads import usable_cores
 from ..video.commit import prepare_output_dir
 from ..video.progress import progress
 from .manifest import MANIFEST_NAME, ManifestWriter, Record, fingerprint, is_complete, read_manifest, read_record
@@ -115,6 +116,10 @@ def run(sources: Sequence[str | os.PathLike], output: str | os.PathLike, options
     """
     options = options or BatchOptions()
     options.validate()
+    if options.ray is not None:
+        from .ray_executor import import_ray
+
+        import_ray()  # a missing extra is a one-line error before anything is written
     t0 = time.perf_counter()
     out = prepare_output_dir(output).resolve()
     fp = fingerprint(options.settings())
@@ -131,8 +136,12 @@ def run(sources: Sequence[str | os.PathLike], output: str | os.PathLike, options
                 if options.ray is not None:
                     from .ray_executor import run_ray
 
-                    report.executor, report.workers = "ray", options.workers or 0
-                    records = run_ray(todo, options.model, job, options.ray, workers=options.workers, gpus_per_worker=options.gpus_per_worker)
+                    report.executor = "ray"
+                    report.workers = options.workers or (max(1, usable_cores() // (options.threads or 1)) if options.ray == "local" else 0)
+                    records = run_ray(
+                        todo, options.model, job, options.ray, workers=options.workers, threads=options.threads,
+                        gpus_per_worker=options.gpus_per_worker,
+                    )  # fmt: skip
                 else:
                     from .local import run_local
 
