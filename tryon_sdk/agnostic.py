@@ -288,6 +288,10 @@ def _band(crop: np.ndarray, rows: BodyRows, category: str, options: AgnosticOpti
     y0, sub, has, first, last = y0 + idx[0], sub[idx[0] :], has[idx[0] :], first[idx[0] :], last[idx[0] :]
     idx = idx - idx[0]
     fill = np.interp(np.arange(len(has)), idx, first[idx]), np.interp(np.arange(len(has)), idx, last[idx])
+    # a row's extent is the median of its neighbours' (2% of the height): one-row spikes (a stray pixel) go
+    k = max(1, int(0.01 * rows.height))
+    if len(has) > 2 * k + 1:
+        fill = tuple(np.median(np.lib.stride_tricks.sliding_window_view(np.pad(f, k, mode="edge"), 2 * k + 1), axis=1) for f in fill)
     m = options.margin * rows.width
     left = np.clip(np.floor(fill[0] - m), 0, w).astype(int)
     right = np.clip(np.ceil(fill[1] + m) + 1, 0, w).astype(int)
