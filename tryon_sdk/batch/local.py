@@ -54,6 +54,8 @@ def run_local(items: Sequence[BatchInput], spec: ModelSpec, job: Job, workers: i
     if not items:
         return
     if workers <= 1:
+        if threads:
+            limit_threads(threads)
         parser: Parser = spec.load()
         for item in items:
             yield process(parser, item, job)

@@ -62,10 +62,16 @@ def _available_memory() -> int | None:
         return None
 
 
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 def default_workers(inputs: int | None = None, device: str = "auto") -> int:
     """Worker processes the machine allows: one per usable core, fewer when memory is short
     (:data:`WORKER_MEMORY_BYTES` each) or there are fewer inputs; one on a GPU."""
-    if device.startswith("cuda"):
+    if device.startswith("cuda") or (device == "auto" and _cuda_available()):
         return 1
     n = usable_cores()
     mem = _available_memory()
@@ -140,7 +146,7 @@ def _compositor_id(comp: Any) -> Any:
     if comp is None:
         return None
     try:
-        return {"type": type(comp).__name__, **{k: repr(v) for k, v in sorted(vars(comp).items())}}
+        return {"type": type(comp).__name__, **{k: repr(v) for k, v in sorted(vars(comp).items()) if not k.startswith("_")}}
     except TypeError:
         return repr(comp)
 
