@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tryon_sdk.agnostic import CATEGORIES, AgnosticOptions, chin_row, garment_agnostic_mask, hand_mask, person_boxes
+from tryon_sdk.agnostic import CATEGORIES, chin_row, garment_agnostic_mask, hand_mask, person_boxes
 from tryon_sdk.errors import ConfigError, InputError
 from tryon_sdk.labels import CLASS_INDEX as C
 from tryon_sdk.regions import agnostic_mask

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import add_model_arguments, add_progress_argument
+from . import add_progress_argument
 from .parse import add_job_arguments, pipeline_options
 
 NAME = "batch"
