@@ -127,6 +127,12 @@ def test_rerun_skips_complete_inputs_and_redoes_what_changed(tmp_path, checkpoin
     assert (again.ok, again.skipped) == (0, 4)
     assert [line["status"] for line in manifest_lines(out)] == ["skipped"] * 4
 
+    # a folder renamed into place just before a kill, without its manifest line (and a torn last line):
+    # its own record says it is complete
+    lines = (out / MANIFEST_NAME).read_text().splitlines()
+    (out / MANIFEST_NAME).write_text("\n".join(lines[:2]) + "\n" + lines[2][:40])
+    assert run([src], out, opts).skipped == 4
+
     # a changed input, a removed output and other options are redone; the rest stays skipped
     Image.fromarray(synthetic_frame(9, 64, 48)).save(paths[0])
     os.utime(paths[0], ns=(time.time_ns(), time.time_ns() + 10**9))
