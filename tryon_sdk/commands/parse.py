@@ -11,6 +11,7 @@ from . import add_model_arguments, add_progress_argument, load_parser
 
 if TYPE_CHECKING:
     from ..video.limbs import LimbOptions
+    from ..people.person import PeopleOptions
     from ..video.options import PipelineOptions
     from ..video.temporal import SmoothingOptions
 
@@ -62,6 +63,18 @@ def add_job_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_model_arguments(p)
     p.add_argument("--batch-size", type=int, default=4, metavar="N", help="frames per engine call (default: 4)")
+    p.add_argument(
+        "--roi",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="people first: find the people and parse a crop around each (auto/on), or the whole frame (off)",
+    )
+    p.add_argument(
+        "--person-model",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="find and mask people with the bundled person and face models (default: on); off: the parser alone",
+    )
     p.add_argument("--smoothing", action=argparse.BooleanOptionalAction, default=True, help="temporal smoothing (default: on)")
     p.add_argument(
         "--smoothing-strength",
@@ -143,7 +156,19 @@ def pipeline_options(args: argparse.Namespace, *, progress: bool | str = False, 
         crf=args.crf,
         work_pixels=None if args.full_resolution else WORK_PIXELS,
         overwrite=overwrite,
+        roi=roi_option(args.roi, args.person_model),
     )
+
+
+def roi_option(roi: str, person_model: bool) -> "bool | PeopleOptions | None":
+    """``--roi`` / ``--person-model`` as the ``roi`` of :meth:`Parser.parse`."""
+    from ..people.person import PeopleOptions
+
+    if roi == "off":
+        return False
+    if not person_model:
+        return PeopleOptions(person_model=False)
+    return True if roi == "on" else None
 
 
 def run(args: argparse.Namespace) -> int:
