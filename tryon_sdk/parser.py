@@ -317,6 +317,8 @@ class Parser:
         frame, then each person's facing, then limb consistency (``limbs``; ``None``: the network's sides)."""
         roi = self.default_roi if roi is None else roi
         options = coerce_options(roi, self.people_options)
+        # the limb stage weighs its votes with the probabilities: labels do not depend on return_probabilities
+        need_probs = return_probabilities or limbs is not None
         boxes = list(boxes) if boxes is not None else [None] * len(images)
         input_size = self.config.input_size
         first = [
@@ -328,14 +330,14 @@ class Parser:
             assert options is not None
             parsed = parse_people_first(
                 self, self.people_stage(options), [images[i] for i in first], [boxes[i] for i in first],
-                probabilities=return_probabilities,
+                probabilities=need_probs,
             )
             done = dict(zip(first, parsed))
         whole = [i for i in range(len(images)) if i not in done]
-        for i, grid in zip(whole, self.predict_grids([images[i] for i in whole], probabilities=return_probabilities)):
-            labels = grid.labels() if not return_probabilities else argmax_labels(grid.full())
+        for i, grid in zip(whole, self.predict_grids([images[i] for i in whole], probabilities=need_probs)):
+            labels = grid.labels() if not need_probs else argmax_labels(grid.full())
             people = people_from_labels(labels, options)
-            done[i] = (grid.full() if return_probabilities else None, labels, people, [None] * len(people))
+            done[i] = (grid.full() if need_probs else None, labels, people, [None] * len(people))
         out = []
         fixer = LimbConsistency(limbs, mirrored=mirrored) if limbs is not None else None
         for i, im in enumerate(images):
@@ -344,7 +346,7 @@ class Parser:
                 people = [person_facing(labels, p, None, options or self.people_options) for p in people]
             if fixer is not None:
                 heads = [h for h, _ in head_observations(labels, people, found, options or self.people_options)]
-                labels = np.asarray(fixer.step(labels, None, heads=heads)[0], dtype=np.uint8)  # same with or without probabilities
+                labels = np.asarray(fixer.step(labels, None, probabilities=probs, heads=heads)[0], dtype=np.uint8)
             elif mirrored:
                 labels = swap_lr(labels)
             out.append(
