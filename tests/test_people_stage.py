@@ -154,7 +154,7 @@ def test_observe_facing_trusts_the_face_detector_over_the_labels():
     assert observe_facing(_face(0.40), painted_face, opt)[0] == -1
     assert observe_facing(_face(0.92, turn=1.0), None, opt)[0] == 0  # a profile
     assert observe_facing(_face(0.72), HeadEvidence(0.3, 500), opt)[0] == 1  # doubtful: the labels decide
-    assert observe_facing(_face(0.72), None, opt)[0] == 1 and observe_facing(_face(0.71), None, opt)[0] == -1
+    assert observe_facing(_face(0.74), None, opt)[0] == 1 and observe_facing(_face(0.71), None, opt)[0] == -1
     assert observe_facing(None, HeadEvidence(0.02, 500), opt)[0] == -1
     assert observe_facing(None, None, opt) == (None, 0.0)
     sure, unsure = observe_facing(_face(0.97), None, opt)[1], observe_facing(_face(0.77), None, opt)[1]
