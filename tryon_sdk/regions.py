@@ -87,6 +87,7 @@ class Box(NamedTuple):
 
 
 def region_classes(name: str) -> frozenset[int]:
+    """The ATR class ids of region ``name`` (see :data:`REGIONS`); :class:`ConfigError` for an unknown name."""
     try:
         return REGIONS[name]
     except KeyError:
