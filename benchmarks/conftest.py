@@ -5,7 +5,7 @@ states a ratio with ``ratio(label, numerator, denominator, goal)``. At the end
 of a timed run (``--benchmark-enable``) the ratios are printed and merged into
 ``benchmarks/results.json`` (or ``$TRYON_BENCH_RESULTS``): each figure this run
 measured replaces the one of the same name, and records the run it came from
-(``runs[id]``: UTC date, commit, machine, threads), so a run of one benchmark
+(``runs[id]``: UTC date, commit, machine, threads, load average), so a run of one benchmark
 file keeps the other files' figures. ``python benchmarks/report.py`` renders
 ``docs/benchmarks.md`` from that file (both are committed).
 """
@@ -102,6 +102,9 @@ def merge_results(path: Path, times: dict[str, float], ratios: list[dict]) -> di
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, {platform.system()}",
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
+        # other work on the machine at the end of the run: times are only comparable on a quiet machine
+        "load_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "cpus": os.cpu_count(),
     }
     data.setdefault("times_s", {}).update({name: {"value": t, "run": run_id} for name, t in times.items()})
     data.setdefault("ratios", {}).update(

@@ -84,11 +84,17 @@ def render(data: dict) -> str:
         for name in sorted(times):
             t = times[name]
             lines.append(f"| {_cell(name)} | {t['value'] * 1e3:.2f} | {run_no.get(t.get('run'), '?')} |")
-    lines += ["", "## Runs", "", "| run | date | commit | machine | threads | torch |", "|---|---|---|---|---|---|"]
+    lines += ["", "## Runs", "",
+              "The load average is the machine's other work at the end of the run; above the number of CPUs the",
+              "times are inflated by it (ratios within the run less so).", "",
+              "| run | date | commit | machine | threads | load (1 min) | torch |", "|---|---|---|---|---|---|---|"]
     for run_id in sorted(runs):
         r = runs[run_id]
+        load = r.get("load_1min")
+        loaded = load is not None and r.get("cpus") and load > r["cpus"]
+        load_text = "" if load is None else f"{load:.1f}" + (" (**loaded**)" if loaded else "")
         lines.append(f"| {run_no[run_id]} | {r.get('date', '')} | `{r.get('commit', '')}` | {_cell(r.get('machine', ''))} | "
-                     f"{r.get('threads', '')} | {r.get('torch', '')} |")
+                     f"{r.get('threads', '')} | {load_text} | {r.get('torch', '')} |")
     lines.append("")
     return "\n".join(lines)
 
