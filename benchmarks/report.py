@@ -56,6 +56,12 @@ def goal_met(value: float, goal: str) -> str:
     return "yes" if ok else "**no**"
 
 
+def _loaded(run: dict) -> bool:
+    """Whether a run ended with more load than CPUs (its times are inflated by other work)."""
+    load, cpus = run.get("load_1min"), run.get("cpus")
+    return load is not None and bool(cpus) and load > cpus
+
+
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|")
 
@@ -68,6 +74,12 @@ def render(data: dict) -> str:
         lines += ["", "No timed run has been recorded yet.", ""]
         return "\n".join(lines)
     run_no = {run_id: i + 1 for i, run_id in enumerate(sorted(runs))}
+    loaded = [run_no[k] for k, r in sorted(runs.items()) if _loaded(r)]
+    if loaded:
+        lines += ["", "!!! warning \"Measured on a loaded machine\"",
+                  f"    Run(s) {', '.join(map(str, loaded))} ended with a load average above the machine's CPU count:",
+                  "    other work shared the cores, so their times are inflated and noisy. Re-run on a quiet machine",
+                  "    before reading absolute times from them."]
     ratios = data.get("ratios", {})
     if ratios:
         lines += ["", "## Ratios and goals", "",
@@ -91,8 +103,7 @@ def render(data: dict) -> str:
     for run_id in sorted(runs):
         r = runs[run_id]
         load = r.get("load_1min")
-        loaded = load is not None and r.get("cpus") and load > r["cpus"]
-        load_text = "" if load is None else f"{load:.1f}" + (" (**loaded**)" if loaded else "")
+        load_text = "" if load is None else f"{load:.1f}" + (" (**loaded**)" if _loaded(r) else "")
         lines.append(f"| {run_no[run_id]} | {r.get('date', '')} | `{r.get('commit', '')}` | {_cell(r.get('machine', ''))} | "
                      f"{r.get('threads', '')} | {load_text} | {r.get('torch', '')} |")
     lines.append("")
