@@ -39,7 +39,7 @@ python benchmarks/report.py                              # rewrites docs/benchma
 
 `TRYON_BENCH_BACKBONES`, `TRYON_BENCH_SIZES` and `TRYON_BENCH_THREADS` choose what runs. The test
 command runs every benchmark once, untimed (`--benchmark-disable`), as a smoke test; such runs do not
-touch `results.json`. Times on a few shared CPU cores move by 15-30% from run to run: compare figures
+touch `results.json`. Times on a few shared CPU cores move from run to run: compare figures
 of one run (the ratios below are), and read a figure together with its run's machine and threads.
 """
 
