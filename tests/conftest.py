@@ -45,11 +45,12 @@ def _seed_and_threads():
 
 @pytest.fixture(scope="session")
 def tiny_parser():
-    """A random-weight MobileNetV3 parser with a small input, on CPU."""
+    """A random-weight MobileNetV3 parser with a small input, on CPU, parsing whole frames by default
+    (its test drawings are no people to the bundled person model)."""
     from tryon_sdk import Parser
 
     torch.manual_seed(0)
-    return Parser.from_config(device="cpu", input_size=(64, 48))
+    return Parser.from_config(device="cpu", input_size=(64, 48), people=False)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ def calibrated():
 
 
 def probabilities(parser: Parser, image: np.ndarray) -> np.ndarray:
-    result = parser.parse(image, return_probabilities=True)
+    result = parser.parse(image, return_probabilities=True, roi=False, sides="network")  # the network itself
     assert len(np.unique(result.labels)) > 1, "the reference parser must not predict one label everywhere"
     return result.probabilities
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+
 import pytest
 import torch
 from torch import nn
 
 from tryon_sdk import ModelConfig, Parser, ParseResult
-from tryon_sdk.labels import NUM_CLASSES, hflip_labels
+from tryon_sdk.labels import NUM_CLASSES, hflip_labels, swap_lr
 
 
 def make_symmetric(model: nn.Module) -> nn.Module:
@@ -31,7 +32,9 @@ class ParserContract:
     @classmethod
     def parser(cls) -> Parser:
         torch.manual_seed(0)
-        return Parser.from_config(device="cpu", backbone=cls.backbone, architecture=cls.architecture, input_size=cls.input_size)
+        return Parser.from_config(
+            device="cpu", backbone=cls.backbone, architecture=cls.architecture, input_size=cls.input_size, people=False
+        )
 
     def test_builds_with_18_classes(self, parser):
         assert parser.config.num_classes == NUM_CLASSES
@@ -41,13 +44,15 @@ class ParserContract:
     @pytest.mark.parametrize("size", [(67, 45), (101, 203), (33, 33), (64, 48), (7, 300)])
     def test_labels_at_input_size(self, parser, size):
         img = (np.random.default_rng(0).random((*size, 3)) * 255).astype(np.uint8)
-        res = parser.parse(img, return_probabilities=True)
+        res = parser.parse(img, return_probabilities=True, sides="network")
         assert isinstance(res, ParseResult)
         assert res.labels.shape == size and res.labels.dtype == np.uint8
         assert res.labels.max() < NUM_CLASSES
         assert res.probabilities.shape == (NUM_CLASSES, *size) and res.probabilities.dtype == np.float32
         np.testing.assert_allclose(res.probabilities.sum(0), 1.0, atol=1e-4)
         np.testing.assert_array_equal(res.probabilities.argmax(0), res.labels)
+        own = parser.parse(img, return_probabilities=True).labels  # the person's own sides: the same labels, limbs perhaps swapped
+        assert ((own == res.labels) | (own == swap_lr(res.labels))).all()
 
     def test_batch_equals_single(self, parser, person_image):
         imgs = [person_image, person_image[:, ::-1].copy(), person_image[10:90]]

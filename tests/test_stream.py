@@ -98,7 +98,7 @@ def test_image_mode_is_stateless(parser):
         s.parse(f[2])
         b = s.parse(f[1])
     np.testing.assert_array_equal(a.probabilities, b.probabilities)
-    np.testing.assert_array_equal(a.labels, parser.parse(f[1], return_probabilities=True).labels)
+    np.testing.assert_array_equal(a.labels, parser.parse(f[1], return_probabilities=True, sides="network").labels)
 
 
 def test_video_mode_is_engine_then_smoothing_then_argmax(parser):

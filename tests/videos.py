@@ -196,7 +196,7 @@ def calibrated_parser(input_size: tuple[int, int] = (64, 48), seed: int = 0):
     from tryon_sdk import Parser
 
     torch.manual_seed(seed)
-    parser = Parser.from_config(device="cpu", input_size=input_size)
+    parser = Parser.from_config(device="cpu", input_size=input_size, people=False)  # synthetic frames: whole frame
     model = parser.model
     for mod in model.modules():
         if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):

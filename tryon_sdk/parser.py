@@ -61,8 +61,9 @@ class Parser:
     Args:
         engine: the inference backend (a :class:`~tryon_sdk.engines.torch_engine.TorchEngine` or compatible).
         flip_tta: average each prediction with that of the mirrored image, left/right swapped back.
-        people: the people-first options ``roi=None`` / ``True`` stand for (default :class:`PeopleOptions`:
-            the bundled person and face models).
+        people: what ``roi=None`` stands for: people first with these :class:`PeopleOptions` (default:
+            the bundled person and face models), or ``False``: the whole frame (e.g. a parser of test
+            drawings, which a person model does not see as people).
     """
 
     def __init__(
@@ -71,13 +72,16 @@ class Parser:
         *,
         flip_tta: bool = False,
         module: torch.nn.Module | None = None,
-        people: PeopleOptions | None = None,
+        people: PeopleOptions | bool | None = None,
     ) -> None:
         self.engine = engine
         self.flip_tta = bool(flip_tta)
-        if people is not None and not isinstance(people, PeopleOptions):
-            raise ConfigError(f"people must be a PeopleOptions, got {type(people).__name__}")
-        self.people_options = people or PeopleOptions()  # what roi=None / True means
+        if people is not None and not isinstance(people, (PeopleOptions, bool)):
+            raise ConfigError(f"people must be a PeopleOptions, True or False, got {type(people).__name__}")
+        #: what ``roi=None`` means: people first with these options, or (``False``) the whole frame
+        self.default_roi: PeopleOptions | bool = people if isinstance(people, PeopleOptions) else people is not False
+        #: the people-first options ``roi=True`` (and ``roi=None`` unless whole frames are the default) use
+        self.people_options = people if isinstance(people, PeopleOptions) else PeopleOptions()
         self._module = module  # the torch network behind a non-torch engine, for save_pretrained
         self._upload = PinnedUploader(engine.device)  # pinned, asynchronous copies on CUDA; zero-copy on CPU
         self._people_stages: dict[PeopleOptions, PeopleStage] = {}
@@ -112,15 +116,17 @@ class Parser:
         channels_last: bool | None = None,
         compile: bool = False,
         flip_tta: bool = False,
+        people: PeopleOptions | bool | None = None,
         **overrides: Any,
     ) -> "Parser":
-        """A parser with a freshly initialised (untrained) network; ``overrides`` are ModelConfig fields."""
+        """A parser with a freshly initialised (untrained) network; ``overrides`` are ModelConfig fields;
+        ``people`` as in :class:`Parser`."""
         config = (config or ModelConfig()).replace(**overrides) if overrides else (config or ModelConfig())
         engine = TorchEngine(
             build_model(config), config, device=device, precision=precision, channels_last=channels_last, compile=compile,
             owned=True,
         )
-        return cls(engine, flip_tta=flip_tta)
+        return cls(engine, flip_tta=flip_tta, people=people)
 
     @classmethod
     def from_pretrained(
@@ -136,6 +142,7 @@ class Parser:
         num_classes: int | None = None,
         verify: bool | None = None,
         runtime: str = "auto",
+        people: PeopleOptions | bool | None = None,
     ) -> "Parser":
         """Load a checkpoint written by :meth:`save_pretrained` (never unpickles), or an exported ``.onnx`` file.
 
@@ -153,6 +160,7 @@ class Parser:
         Runtime, with the same pre- and post-processing; ``compile``, ``channels_last=True``, a ``precision``
         other than the file's own and ``verify=True`` (an ``.onnx`` file records no checksum of its weights)
         cannot be honoured there and raise :class:`ConfigError`. See :mod:`tryon_sdk.engines.runtime`.
+        ``people`` as in :class:`Parser`.
         """
         if runtime not in RUNTIMES:
             raise ConfigError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
@@ -164,7 +172,7 @@ class Parser:
                 path, device=device, precision=precision, channels_last=channels_last, compile=compile, verify=verify
             )
             check_expected(engine.config, path, backbone, num_classes)
-            return cls._checked(engine, flip_tta)
+            return cls._checked(engine, flip_tta, people=people)
         precision = precision or "fp32"
         if precision == "int8" and runtime != "onnxruntime":
             raise ConfigError("precision 'int8' runs on ONNX Runtime: pass runtime='onnxruntime'")
@@ -177,23 +185,25 @@ class Parser:
                 path, config, device=device, precision=precision, channels_last=channels_last, compile=compile
             )
             if auto is not None:
-                return cls._checked(auto, flip_tta, module=model.eval())
+                return cls._checked(auto, flip_tta, module=model.eval(), people=people)
             runtime = "torch"
         if runtime == "onnxruntime":
             engine = checkpoint_on_onnxruntime(
                 path, model, config, device=device, precision=precision, channels_last=channels_last, compile=compile
             )
-            return cls._checked(engine, flip_tta, module=model.eval())
+            return cls._checked(engine, flip_tta, module=model.eval(), people=people)
         engine = TorchEngine(
             model, config, device=device, precision=precision, channels_last=channels_last, compile=compile, owned=True
         )
-        return cls._checked(engine, flip_tta)
+        return cls._checked(engine, flip_tta, people=people)
 
     @classmethod
-    def _checked(cls, engine: Engine, flip_tta: bool, module: torch.nn.Module | None = None) -> "Parser":
+    def _checked(
+        cls, engine: Engine, flip_tta: bool, module: torch.nn.Module | None = None, people: Any = None
+    ) -> "Parser":
         if engine.config.flip_pairs == () and flip_tta:
             raise ConfigError("flip_tta needs a model with left/right flip pairs")
-        return cls(engine, flip_tta=flip_tta, module=module)
+        return cls(engine, flip_tta=flip_tta, module=module, people=people)
 
     def save_pretrained(self, directory: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
         """Write ``model.safetensors`` + ``config.json`` into ``directory``; returns the folder.
@@ -305,7 +315,10 @@ class Parser:
     ) -> list[ParseResult]:
         """The one frame path of IMAGE mode (``Parser.parse`` and IMAGE sessions): people first or the whole
         frame, then each person's facing, then limb consistency (``limbs``; ``None``: the network's sides)."""
+        roi = self.default_roi if roi is None else roi
         options = coerce_options(roi, self.people_options)
+        # the limb stage weighs its votes with the probabilities: labels do not depend on return_probabilities
+        need_probs = return_probabilities or limbs is not None
         boxes = list(boxes) if boxes is not None else [None] * len(images)
         input_size = self.config.input_size
         first = [
@@ -317,14 +330,14 @@ class Parser:
             assert options is not None
             parsed = parse_people_first(
                 self, self.people_stage(options), [images[i] for i in first], [boxes[i] for i in first],
-                probabilities=return_probabilities,
+                probabilities=need_probs,
             )
             done = dict(zip(first, parsed))
         whole = [i for i in range(len(images)) if i not in done]
-        for i, grid in zip(whole, self.predict_grids([images[i] for i in whole], probabilities=return_probabilities)):
-            labels = grid.labels() if not return_probabilities else argmax_labels(grid.full())
+        for i, grid in zip(whole, self.predict_grids([images[i] for i in whole], probabilities=need_probs)):
+            labels = grid.labels() if not need_probs else argmax_labels(grid.full())
             people = people_from_labels(labels, options)
-            done[i] = (grid.full() if return_probabilities else None, labels, people, [None] * len(people))
+            done[i] = (grid.full() if need_probs else None, labels, people, [None] * len(people))
         out = []
         fixer = LimbConsistency(limbs, mirrored=mirrored) if limbs is not None else None
         for i, im in enumerate(images):
@@ -333,7 +346,7 @@ class Parser:
                 people = [person_facing(labels, p, None, options or self.people_options) for p in people]
             if fixer is not None:
                 heads = [h for h, _ in head_observations(labels, people, found, options or self.people_options)]
-                labels = np.asarray(fixer.step(labels, None, heads=heads)[0], dtype=np.uint8)  # same with or without probabilities
+                labels = np.asarray(fixer.step(labels, None, probabilities=probs, heads=heads)[0], dtype=np.uint8)
             elif mirrored:
                 labels = swap_lr(labels)
             out.append(

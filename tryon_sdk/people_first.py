@@ -3,11 +3,13 @@
 The people stage (:class:`~tryon_sdk.people.stage.PeopleStage`) says who is in the frame, where to crop
 each person and how likely each crop pixel is a person; the parser says what each pixel is. Per crop:
 
-* **Person mask rule** (:func:`with_person_mask`): a pixel's person probability is the mean of the person
-  model's and the parser's (``1 - P(background)``); the parser's classes share it in their own
-  proportions. On CCP validation framings (whole photos, head-to-hips and head-and-shoulders crops,
-  2-4 photos side by side, people small in a room) this mean gave the best coarse mIoU of the rules
-  tried (parser alone, person model alone, the mean, the person model widened by the parser).
+* **Person mask rule** (:func:`with_person_mask`): a pixel's person probability is a weighted mean of
+  the person model's and the parser's (``1 - P(background)``); the parser's classes share it in their
+  own proportions. The person model's weight (``PeopleOptions.model_weight``, 0.7) was chosen on CCP
+  validation framings (whole photos, head-to-hips and head-and-shoulders crops, photos side by side,
+  people small in a room): the parser alone, the person model alone, weights 0.5, 0.6 and 0.7 were
+  tried, and 0.7 gave the best coarse mIoU on the partial framings. People only the engine's coarse
+  pass found (the person model missed them: small, far away) keep the parser's own mask.
 * **Paste** (:func:`~tryon_sdk.people.crops.paste`): background outside every crop, the more confident
   crop where crops overlap.
 * **People**: each crop's person box and area from its labels, the person stage's score, and the facing
@@ -43,7 +45,7 @@ def with_person_mask(grid: GridScores, found: FoundPerson, weight: float = 0.5) 
     same window; ``weight`` is the person model's share of the person probability. Returns
     probabilities on the same grid.
     """
-    if found.probability is None:  # no person model: the parser alone
+    if found.probability is None or not found.seen_by_model:  # the parser alone
         return grid
     scores = grid.scores.float()
     h, w = scores.shape[-2:]
@@ -92,7 +94,7 @@ def parse_tracked(
     due = tracker.coarse_due(state)
     if due:
         coarse = (1.0 - parser.predict_coarse([image], stage.options.detect_scale)[0][0]).float().cpu().numpy()
-    tracks, state = tracker.step(stage.detect(image, coarse), shape, state, coarse_ran=due)
+    tracks, state = tracker.step(stage.detect(image, coarse), shape, state, coarse_ran=due)  # score < 0: engine-only
     found = stage.describe(image, [(t.box, t.score) for t in tracks])
     stage.add_faces([image], [found])
     windows = [f.window for f in found]
@@ -107,7 +109,7 @@ def parse_tracked(
         if person.mean() < stage.options.min_crop_share:
             continue
         area = int(round(np.count_nonzero(person) / max(g.scale, 1e-6) ** 2))
-        people.append(Person(f.box, area, UNKNOWN, t.track_id, t.score))
+        people.append(Person(f.box, area, UNKNOWN, t.track_id, abs(t.score)))
         kept.append(f)
     return full, people, kept, state
 
@@ -141,7 +143,7 @@ def parse_people_first(
         found[i] = stage([images[i]], coarse=[(1.0 - probs[0]).float().cpu().numpy()])[0]
     grids = parser.predict_region_grids(images, [[f.window for f in fs] for fs in found])
     out = []
-    for image, fs, gs in zip(images, found, grids):
+    for i, (image, fs, gs) in enumerate(zip(images, found, grids)):
         shape = image.shape[:2]
         gs = [with_person_mask(g, f, options.model_weight) for g, f in zip(gs, fs)]
         full_size = probabilities or len(gs) > 1
@@ -159,6 +161,10 @@ def parse_people_first(
             kept.append(f)
         full = paste(shape, crops, windows, parser.config.num_classes, parser.device) if probabilities else None
         labels = argmax_labels(full) if full is not None else paste_labels(shape, crops if full_size else None, windows, crop_labels)
+        if boxes[i] is None and people:  # the size rules of the detection, on what was parsed
+            big = max(p.area for p in people)
+            keep = [k for k, p in enumerate(people) if p.area >= max(options.min_relative * big, 1)]
+            people, kept = [people[k] for k in keep], [kept[k] for k in keep]
         people = [person_facing(labels, p, f, options) for p, f in zip(people, kept)]
         out.append((full, labels, people, kept))  # detections come largest first, app boxes in their order
     return out

@@ -11,6 +11,8 @@ from . import add_model_arguments, add_progress_argument, load_parser
 
 if TYPE_CHECKING:
     from ..video.limbs import LimbOptions
+    from ..people.person import PeopleOptions
+    from ..video.options import PipelineOptions
     from ..video.temporal import SmoothingOptions
 
 NAME = "parse"
@@ -32,6 +34,19 @@ def _csv(value: str) -> tuple[str, ...]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", metavar="INPUT", help="video file, image file, or folder of images")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder (created if missing)")
+    add_job_arguments(p)
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="let the result of an incomplete (cut-off) video replace a complete earlier result in OUTDIR "
+        "(default: the partial result goes to OUTDIR/incomplete/)",
+    )
+    add_progress_argument(p, default=None)
+
+
+def add_job_arguments(p: argparse.ArgumentParser) -> None:
+    """What to write and how to parse: every option of ``parse`` but the input, the output folder,
+    ``--overwrite`` and ``--progress`` (``tryon-sdk batch`` shares these; read them with :func:`pipeline_options`)."""
     p.add_argument(
         "--outputs",
         type=_csv,
@@ -48,6 +63,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_model_arguments(p)
     p.add_argument("--batch-size", type=int, default=4, metavar="N", help="frames per engine call (default: 4)")
+    p.add_argument(
+        "--roi",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="people first: find the people and parse a crop around each (auto/on), or the whole frame (off)",
+    )
+    p.add_argument(
+        "--person-model",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="find and mask people with the bundled person and face models (default: on); off: the parser alone",
+    )
     p.add_argument("--smoothing", action=argparse.BooleanOptionalAction, default=True, help="temporal smoothing (default: on)")
     p.add_argument(
         "--smoothing-strength",
@@ -65,14 +92,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mirrored", action="store_true", help="the video is mirrored (selfie camera)")
     add_frame_range_arguments(p, "parse")
     p.add_argument("--crf", type=int, default=20, help="libx264 quality of the overlay video (default: 20; lower is better)")
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="let the result of an incomplete (cut-off) video replace a complete earlier result in OUTDIR "
-        "(default: the partial result goes to OUTDIR/incomplete/)",
-    )
     add_work_size_argument(p)
-    add_progress_argument(p, default=None)
     from ..compositor import add_compositor_arguments
 
     add_compositor_arguments(p)
@@ -116,12 +136,11 @@ def compositor_from(args: argparse.Namespace) -> Any:
     return compositor_from_args(args)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_INCOMPLETE
+def pipeline_options(args: argparse.Namespace, *, progress: bool | str = False, overwrite: bool = False) -> "PipelineOptions":
+    """The :class:`PipelineOptions` that the :func:`add_job_arguments` options ask for."""
     from ..video.options import WORK_PIXELS, PipelineOptions
-    from ..video.pipeline import run_pipeline
 
-    options = PipelineOptions(
+    return PipelineOptions(
         outputs=args.outputs,
         regions=args.regions,
         mask_format=args.mask_format,
@@ -133,10 +152,31 @@ def run(args: argparse.Namespace) -> int:
         end=args.end,
         max_frames=args.max_frames,
         compositor=compositor_from(args),
-        progress=sys.stderr.isatty() if args.progress is None else args.progress,
+        progress=progress,
         crf=args.crf,
         work_pixels=None if args.full_resolution else WORK_PIXELS,
-        overwrite=args.overwrite,
+        overwrite=overwrite,
+        roi=roi_option(args.roi, args.person_model),
+    )
+
+
+def roi_option(roi: str, person_model: bool) -> "bool | PeopleOptions | None":
+    """``--roi`` / ``--person-model`` as the ``roi`` of :meth:`Parser.parse`."""
+    from ..people.person import PeopleOptions
+
+    if roi == "off":
+        return False
+    if not person_model:
+        return PeopleOptions(person_model=False)
+    return True if roi == "on" else None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..cli import EXIT_INCOMPLETE
+    from ..video.pipeline import run_pipeline
+
+    options = pipeline_options(
+        args, progress=sys.stderr.isatty() if args.progress is None else args.progress, overwrite=args.overwrite
     )
     options.validate()  # bad options fail before the model loads
     parser = load_parser(args)

@@ -23,6 +23,7 @@ import torch
 
 from ..config import ModelConfig
 from ..errors import CheckpointError, ConfigError, InputError
+from ..threads import env_threads
 
 __all__ = ["OnnxEngine", "CONFIG_METADATA_KEY", "import_onnxruntime", "read_onnx_config", "load_onnx_config"]
 
@@ -115,7 +116,7 @@ class OnnxEngine:
     Args:
         path: an ``.onnx`` file written by :func:`tryon_sdk.engines.export.export_onnx`.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (see the module docstring).
-        threads: intra-op threads (default: ONNX Runtime's choice, one per physical core).
+        threads: intra-op threads (default: ``$TRYON_NUM_THREADS``, else ONNX Runtime's choice, one per physical core).
         spinning: let idle worker threads spin-wait for work. Off by default: on a
             few cores the spinning steals CPU from decoding, smoothing and encoding
             in the same process (and from other processes), which costs more than
@@ -149,6 +150,8 @@ class OnnxEngine:
         else:
             opts = ort.SessionOptions()
             opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        if threads is None:
+            threads = env_threads()  # a worker of a batch job shares the cores (tryon_sdk.threads.limit_threads)
         if threads is not None:
             if threads < 1:
                 raise ConfigError(f"threads must be >= 1, got {threads}")

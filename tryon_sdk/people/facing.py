@@ -112,7 +112,7 @@ class FacingOptions:
     min_head_pixels: int = 24
     flip_frames: int = 3
     face_front: float = 0.75
-    face_back: float = 0.6
+    face_back: float = 0.7
     profile_turn: float = 0.6
 
     def __post_init__(self) -> None:
@@ -235,7 +235,9 @@ def observe_facing(
             return (0 if face.turn >= options.profile_turn else 1), conf
         if face.score < options.face_back:
             return -1, min(1.0, 0.5 + 0.5 * (mid - face.score) / max(mid, 1e-6))
-        c = classify_head(evidence, options)
+        c = classify_head(evidence, options)  # a doubtful score: the labels decide, else the score leans
+        if c in (None, 0):
+            c = 1 if face.score >= mid else -1
         return c, 0.5 * abs(face.score - mid) / half
     c = classify_head(evidence, options)
     if c is None or evidence is None:

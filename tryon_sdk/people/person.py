@@ -96,7 +96,7 @@ class PeopleOptions:
     min_crop_share: float = 0.02
     facing: FacingOptions = field(default_factory=FacingOptions)
     person_model: bool = True
-    model_weight: float = 0.5
+    model_weight: float = 0.7
 
     def __post_init__(self) -> None:
         def bad(name: str, valid: str) -> ConfigError:

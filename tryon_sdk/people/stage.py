@@ -8,10 +8,11 @@ and returns, per frame, the people it found as :class:`FoundPerson` records:
   probability over 0.5, connected components with the size rules of
   :func:`~tryon_sdk.people.detect.person_components`. The engine's coarse pass, when given, adds the
   people the segmenter missed (small and far away, where a selfie segmenter is weak): a component whose
-  centre lies in no segmenter box and that holds no segmenter box's centre. The app's ``boxes`` skip it all.
+  centre lies in no segmenter box and that holds no segmenter box's centre; for these the parser alone
+  decides which pixels are the person. The app's ``boxes`` skip it all.
 * **Splitting.** A component that holds two or more heads side by side (peaks of its top outline at
-  least a head apart, with a shoulder dip between them) is split at the dips: touching people are
-  parsed as separate people.
+  least a head apart and about as high, with a shoulder dip between them, every part at least a head
+  wide) is split at the dips: touching people are parsed as separate people.
 * **Crop** (:func:`~tryon_sdk.people.detect.crop_window`): the box grown by ``margin``, at the parser's
   aspect ratio.
 * **Person mask.** The segmenter again, on the crop: at that scale the person fills its input as in
@@ -26,6 +27,7 @@ Nothing here knows the parser: the caller passes the parser's input size and coa
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -46,6 +48,7 @@ _HEAD_SIDE = 2.2  # the face detector sees a square this many head widths wide
 _MIN_HEAD_PX = 8  # narrower heads get no face detection
 _DIP = 0.35  # a dip between two heads is at least this many head widths below both
 _HEAD_APART = 1.2  # two heads' peaks are at least this many head widths apart
+_HEAD_LEVEL = 1.0  # ... and at most this many head widths lower than the highest head
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class FoundPerson:
         score: mean person probability over the detection's component, in [0, 1] (1 for app boxes).
         head: the square head crop given to the face detector (frame pixels, may reach outside the frame).
         face: the best face in it, in frame pixels (``None``: head too small or not found).
+        seen_by_model: the person model found this person (``False``: only the engine's coarse pass did,
+            so the person model's mask is not to be trusted for them).
     """
 
     box: Box
@@ -68,6 +73,7 @@ class FoundPerson:
     score: float
     head: tuple[float, float, float, float] | None = None
     face: Face | None = None
+    seen_by_model: bool = True
 
 
 def head_box(mask: np.ndarray) -> tuple[tuple[float, float, float, float], float] | None:
@@ -93,16 +99,29 @@ def split_by_heads(mask: np.ndarray) -> list[tuple[int, int]]:
     split at the dips of its top outline between heads (see the module docstring); one range if one head."""
     h, w = mask.shape
     filled = mask.any(axis=0)
-    top = np.where(filled, mask.argmax(axis=0), h).astype(np.float64)
-    found = head_box(mask)
-    if found is None or w < 3:
+    if w < 3 or not filled.any():
         return [(0, w)]
-    hw = max(found[1], 2.0)
+    top = np.where(filled, mask.argmax(axis=0), h).astype(np.float64)
+    rows = np.flatnonzero(mask.any(axis=1))
+    # the head's width: the run of mask through the highest column, a tenth of the component's height down
+    x_top = int(np.argmin(top))
+    row = mask[min(h - 1, int(top[x_top] + 0.1 * (rows[-1] - rows[0] + 1)))]
+    if not row[x_top]:  # a thin spike on top (a raised hand): no head to measure, no split
+        return [(0, w)]
+    a, b = x_top, x_top
+    while a > 0 and row[a - 1]:
+        a -= 1
+    while b < w - 1 and row[b + 1]:
+        b += 1
+    hw = max(float(b - a + 1), 2.0)
     k = max(1, int(hw / 4))
     smooth = np.convolve(np.pad(top, k, mode="edge"), np.ones(2 * k + 1) / (2 * k + 1), mode="valid")
     peaks = [x for x in range(w) if filled[x] and smooth[x] == smooth[max(0, x - int(hw / 2)) : x + int(hw / 2) + 1].min()]
     heads: list[int] = []
-    for x in peaks:  # one peak per plateau
+    highest = float(smooth[filled].min())
+    for x in peaks:  # one peak per plateau; a head of a person beside another is about as high
+        if smooth[x] - highest > _HEAD_LEVEL * hw:
+            continue
         if not heads or x - heads[-1] > hw / 2:
             heads.append(x)
     cuts = []
@@ -113,7 +132,10 @@ def split_by_heads(mask: np.ndarray) -> list[tuple[int, int]]:
         if smooth[dip] - max(smooth[a], smooth[b]) >= _DIP * hw:
             cuts.append(dip)
     bounds = [0, *cuts, w]
-    return list(zip(bounds[:-1], bounds[1:]))
+    parts = [(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    if any(b - a < hw for a, b in parts):  # a sliver is an arm or a bag, not a person
+        return [(0, w)]
+    return parts
 
 
 def _tiles(shape: tuple[int, int]) -> list[Box]:
@@ -190,7 +212,8 @@ class PeopleStage:
         """Person boxes (frame pixels) and scores in one frame, largest first.
 
         coarse: the engine's person probability (``1 - P(background)``) over the frame on any grid, to add
-        people the segmenter missed.
+        people the segmenter missed. Their score is negative (minus half the engine's mean probability),
+        which marks them for :meth:`describe` as not seen by the person model.
         """
         opt = self.options
         H, W = image.shape[:2]
@@ -200,7 +223,7 @@ class PeopleStage:
         elif coarse is not None:
             extra = [c for c in self._components(np.asarray(coarse, np.float32), (H, W), split=False)
                      if not any(_match(c[0], f[0]) for f in found)]
-            found += [(b, 0.5 * s) for b, s in extra]  # the segmenter did not see them: half the score
+            found += [(b, -0.5 * s) for b, s in extra]  # the segmenter did not see them: half the score, negative
         found.sort(key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
         return found[: opt.max_people]
 
@@ -265,19 +288,21 @@ class PeopleStage:
         return people
 
     def describe(self, image: np.ndarray, detections: Sequence[tuple[Sequence[float], float]]) -> list[FoundPerson]:
-        """Crop, crop mask and head of each detection ``(box, score)`` in one frame (faces not yet)."""
+        """Crop, crop mask and head of each detection ``(box, score)`` in one frame (faces not yet); a
+        negative score marks a person only the engine's coarse pass found (see :meth:`detect`)."""
         shape = image.shape[:2]
         out = []
         for box, score in detections:
             win = crop_window(box, shape, self.input_size, self.options.margin)
             b = Box(*(int(round(v)) for v in box))
+            seen = score >= 0 and self.segmenter is not None
             if self.segmenter is None:
-                out.append(FoundPerson(b, win, None, score))
+                out.append(FoundPerson(b, win, None, abs(score), seen_by_model=False))
                 continue
             crop = np.ascontiguousarray(image[win.y0 : win.y1, win.x0 : win.x1])
             grid = self.segmenter([crop])[0].grid
             prob = PersonProbability(grid, (win.y1 - win.y0, win.x1 - win.x0))
-            out.append(FoundPerson(b, win, prob, score, self._head(prob, win, box)))
+            out.append(FoundPerson(b, win, prob, abs(score), self._head(prob, win, box), seen_by_model=seen))
         return out
 
     @staticmethod
@@ -315,4 +340,4 @@ class PeopleStage:
                 (face.box[0] + hx0, face.box[1] + hy0, face.box[2] + hx0, face.box[3] + hy0),
                 face.keypoints + np.array([hx0, hy0], np.float32),
             )
-            people[i][k] = FoundPerson(p.box, p.window, p.probability, p.score, p.head, moved)
+            people[i][k] = dataclasses.replace(p, face=moved)

@@ -60,7 +60,8 @@ class FrameStages:
         self._smoother, self._fixer = _temporal_stages(options)
         self._smooth_state: Any = None
         self._limb_state: Any = None
-        self._people_options = coerce_options(options.roi, parser.people_options)
+        self._roi = parser.default_roi if options.roi is None else options.roi
+        self._people_options = coerce_options(self._roi, parser.people_options)
         self._tracker = PeopleTracker(self._people_options) if self._people_options is not None else None
         self._people_state: Any = None
         self._facing_filter = FacingFilter((self._people_options or coerce_options(True)).facing)  # type: ignore[union-attr]
@@ -76,7 +77,7 @@ class FrameStages:
     def image_results(self, images: list[np.ndarray], timestamps: list[int | None]) -> list[ParseResult]:
         """IMAGE mode: the parser's own frame path (``Parser.parse`` with this session's options)."""
         opt = self.options
-        self._searches += sum(1 for im in images if self._people_options is not None and use_people_first(opt.roi, im.shape[:2], self.parser.config.input_size))
+        self._searches += sum(1 for im in images if self._people_options is not None and use_people_first(self._roi, im.shape[:2], self.parser.config.input_size))
         return self.parser._results(
             images, opt.return_probabilities, opt.roi, None, opt.limb_consistency, opt.mirrored, timestamps
         )
@@ -99,7 +100,7 @@ class FrameStages:
         """Engine stage: probabilities per frame (on the model's grid for a whole frame; people first, on the
         tracker's grid over the frame in a stream, pasted at the frame's size in an IMAGE session) and the
         people found (see :meth:`VideoSession.predict`)."""
-        roi, opts = self.options.roi, self._people_options
+        roi, opts = self._roi, self._people_options
         input_size = self.parser.config.input_size
         first = [
             i for i, im in enumerate(images) if opts is not None and use_people_first(roi, im.shape[:2], input_size)

@@ -112,6 +112,8 @@ class PipelineOptions:
             its own size (about 0.15 GB of probabilities per 1080p frame, 0.6 GB at 4K, held
             several times over by the engine and the smoother).
         overwrite: let the result of an incomplete (truncated) video replace a complete earlier one.
+        roi: people first (``None``: the parser's default, ``True``, ``False``: the whole frame, or a
+            :class:`~tryon_sdk.people.person.PeopleOptions`), as in :meth:`Parser.parse`.
     """
 
     outputs: tuple[str, ...] | None = None
@@ -131,6 +133,7 @@ class PipelineOptions:
     preset: str = "veryfast"
     work_pixels: int | None = WORK_PIXELS
     overwrite: bool = False
+    roi: Any = None
 
     def __post_init__(self) -> None:
         self.smoothing = smoothing_options(self.smoothing)
@@ -138,7 +141,10 @@ class PipelineOptions:
 
     def stream_options(self, mode: RunningMode, **fields: Any) -> StreamOptions:
         """The :class:`StreamOptions` of the session that parses for this job (``fields`` override)."""
-        mine = {"smoothing": self.smoothing, "limb_consistency": self.limb_consistency, "mirrored": self.mirrored}
+        mine = {
+            "smoothing": self.smoothing, "limb_consistency": self.limb_consistency, "mirrored": self.mirrored,
+            "roi": self.roi,
+        }
         return StreamOptions(running_mode=mode, **{**mine, **fields})
 
     def resolved_outputs(self) -> tuple[str, ...]:

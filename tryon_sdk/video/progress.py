@@ -1,4 +1,4 @@
-"""Progress of a job on stderr: a tqdm bar on a terminal, else a plain line every 10 s."""
+"""Progress of a job on stderr: a tqdm bar on a terminal, else a plain line every 10 s (frames, or any ``unit``)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ class LineProgress:
 
     clock = staticmethod(time.monotonic)
 
-    def __init__(self, total: int | None, desc: str, every_s: float = 10.0) -> None:
-        self.total, self.desc, self.every_s = total, desc, every_s
+    def __init__(self, total: int | None, desc: str, every_s: float = 10.0, unit: str = "frame") -> None:
+        self.total, self.desc, self.every_s, self.unit = total, desc, every_s, unit
         self.n = 0
         self._t0 = self._last = self.clock()
 
@@ -43,16 +43,19 @@ class LineProgress:
         elapsed = now - self._t0
         fps = self.n / elapsed if elapsed > 0 else 0.0
         if done:
-            text = f"{self.desc}: done, {self.n} frames in {elapsed:.1f} s ({fps:.1f} fps)"
+            text = f"{self.desc}: done, {self.n} {self.unit}s in {elapsed:.1f} s ({self._rate(fps)})"
         elif self.total:
             left = (self.total - self.n) / fps if fps > 0 else float("nan")
             text = (
-                f"{self.desc}: {self.n}/{self.total} frames ({100 * self.n / self.total:.0f}%), "
-                f"{fps:.1f} fps, about {left:.0f} s left"
+                f"{self.desc}: {self.n}/{self.total} {self.unit}s ({100 * self.n / self.total:.0f}%), "
+                f"{self._rate(fps)}, about {left:.0f} s left"
             )
         else:
-            text = f"{self.desc}: {self.n} frames, {fps:.1f} fps"
+            text = f"{self.desc}: {self.n} {self.unit}s, {self._rate(fps)}"
         print(text, file=sys.stderr, flush=True)
+
+    def _rate(self, per_s: float) -> str:
+        return f"{per_s:.1f} fps" if self.unit == "frame" else f"{per_s:.2f} {self.unit}s/s"
 
     def finish(self) -> None:
         self._line(self.clock(), done=True)
@@ -64,10 +67,10 @@ class LineProgress:
 class BarProgress:
     """A tqdm bar on stderr (removed when done)."""
 
-    def __init__(self, total: int | None, desc: str) -> None:
+    def __init__(self, total: int | None, desc: str, unit: str = "frame") -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, leave=False)
+        self._bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
 
     def update(self, n: int) -> None:
         self._bar.update(n)
@@ -90,10 +93,11 @@ class NoProgress:
         pass
 
 
-def progress(mode: bool | str | None, total: int | None, desc: str) -> Progress:
-    """``True``: a bar on a terminal, lines otherwise; ``"bar"`` / ``"lines"``; ``False``/``None``: nothing."""
+def progress(mode: bool | str | None, total: int | None, desc: str, *, unit: str = "frame", every_s: float = 10.0) -> Progress:
+    """``True``: a bar on a terminal, lines (one every ``every_s``) otherwise; ``"bar"`` / ``"lines"``;
+    ``False``/``None``: nothing. ``unit`` names what is counted."""
     if not mode:
         return NoProgress()
     if mode is True:
         mode = "bar" if sys.stderr.isatty() else "lines"
-    return BarProgress(total, desc) if mode == "bar" else LineProgress(total, desc)
+    return BarProgress(total, desc, unit) if mode == "bar" else LineProgress(total, desc, every_s, unit)
