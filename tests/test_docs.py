@@ -99,3 +99,13 @@ def test_site_builds_strictly_and_shows_every_public_name(tmp_path):
     assert not missing, f"not rendered in the API reference: {missing}"
     video = (site / "reference" / "video" / "index.html").read_text()
     assert all(f'id="tryon_sdk.video.{m}"' in video for m in video_modules())
+
+
+def test_readme_and_cli_page_list_every_command():
+    from tryon_sdk import commands
+
+    names = [m.name.replace("_", "-") for m in pkgutil.iter_modules(commands.__path__)]
+    readme, cli_page = README.read_text(), (REPO / "docs" / "cli.md").read_text()
+    for name in names:
+        assert f"| `tryon-sdk {name}" in readme, f"README's command table lacks tryon-sdk {name}"
+        assert f"| `tryon-sdk {name}" in cli_page, f"docs/cli.md's command table lacks tryon-sdk {name}"
