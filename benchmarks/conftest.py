@@ -2,15 +2,21 @@
 
 A benchmark records its mean time with ``record(name, benchmark)``; a file
 states a ratio with ``ratio(label, numerator, denominator, goal)``. At the end
-of the run the ratios are printed and written, with the machine they came
-from, to ``benchmarks/results.json`` (or ``$TRYON_BENCH_RESULTS``).
+of a timed run (``--benchmark-enable``) the ratios are printed and merged into
+``benchmarks/results.json`` (or ``$TRYON_BENCH_RESULTS``): each figure this run
+measured replaces the one of the same name, and records the run it came from
+(``runs[id]``: UTC date, commit, machine, threads, load average), so a run of one benchmark
+file keeps the other files' figures. ``python benchmarks/report.py`` renders
+``docs/benchmarks.md`` from that file (both are committed).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import platform
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -61,6 +67,50 @@ def pytest_terminal_summary(terminalreporter):
     for line in lines:
         terminalreporter.write_line(line)
     out = Path(os.environ.get("TRYON_BENCH_RESULTS", Path(__file__).parent / "results.json"))
-    machine = {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "torch": torch.__version__}
-    out.write_text(json.dumps({"machine": machine, "times_s": _TIMES, "ratios": rows}, indent=2))
-    terminalreporter.write_line(f"written to {out}")
+    merge_results(out, _TIMES, rows)
+    terminalreporter.write_line(f"merged into {out}")
+
+
+def _commit() -> str:
+    """The checkout's short commit id, ``+dirty`` when it has uncommitted changes (``unknown`` outside git)."""
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("+dirty" if dirty else "")
+
+
+def merge_results(path: Path, times: dict[str, float], ratios: list[dict]) -> dict:
+    """Merge one run's times and ratios into the results file at ``path`` and return its content.
+
+    Layout: ``{"runs": {id: {date, commit, machine, threads, torch}}, "times_s": {name: {value, run}},
+    "ratios": {label: {value, numerator, denominator, goal, run}}}``.
+    """
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    if not isinstance(data.get("runs"), dict):  # the earlier one-run layout: start afresh
+        data = {}
+    now = datetime.datetime.now(datetime.timezone.utc)
+    run_id = now.strftime("%Y%m%dT%H%M%SZ")
+    data.setdefault("runs", {})[run_id] = {
+        "date": now.strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": _commit(),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, {platform.system()}",
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        # other work on the machine at the end of the run: times are only comparable on a quiet machine
+        "load_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "cpus": os.cpu_count(),
+    }
+    data.setdefault("times_s", {}).update({name: {"value": t, "run": run_id} for name, t in times.items()})
+    data.setdefault("ratios", {}).update(
+        {row["ratio"]: {k: v for k, v in row.items() if k != "ratio"} | {"run": run_id} for row in ratios}
+    )
+    used = {e["run"] for e in data["times_s"].values()} | {e["run"] for e in data["ratios"].values()}
+    data["runs"] = {k: v for k, v in data["runs"].items() if k in used}
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return data

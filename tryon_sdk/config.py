@@ -82,9 +82,11 @@ class ModelConfig:
             raise ConfigError("aux_loss is only available for deeplabv3 on resnet101, resnet50 or mobilenet_v3_large")
 
     def replace(self, **changes: Any) -> "ModelConfig":
+        """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict (lists for tuples), as written to ``config.json``."""
         d = dataclasses.asdict(self)
         d["class_names"] = list(self.class_names)
         d["input_size"] = list(self.input_size)
@@ -94,6 +96,7 @@ class ModelConfig:
         return d
 
     def to_json(self) -> str:
+        """``config.json``'s text: :meth:`to_dict` as indented JSON with sorted keys."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod

@@ -48,14 +48,20 @@ ATR_CLASSES: tuple[str, ...] = (
     "Bag",
     "Scarf",
 )
+"""The 18 ATR class names; a label map's value ``i`` means ``ATR_CLASSES[i]`` (0 is ``"Background"``).
+
+Left/right classes are the person's own sides. Example: ``ATR_CLASSES[4] == "Upper-clothes"``.
+"""
 NUM_CLASSES: int = len(ATR_CLASSES)
+"""Number of ATR classes: 18 (the channel count of class probabilities, ``18xHxW``)."""
 CLASS_INDEX: dict[str, int] = {name: i for i, name in enumerate(ATR_CLASSES)}
+"""Class name -> id, e.g. ``CLASS_INDEX["Face"] == 11`` (see :func:`class_id` for lenient names)."""
 
-#: Label value of pixels that carry no supervision (training only).
 IGNORE_INDEX: int = 255
+"""Label value of pixels that carry no supervision (training only)."""
 
-#: (left, right) class ids: shoes, legs, arms.
 FLIP_PAIRS: tuple[tuple[int, int], ...] = ((9, 10), (12, 13), (14, 15))
+"""``(left, right)`` class ids of the sided classes: shoes (9, 10), legs (12, 13), arms (14, 15)."""
 
 
 def _flip_permutation(num_classes: int, pairs: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
@@ -65,10 +71,9 @@ def _flip_permutation(num_classes: int, pairs: tuple[tuple[int, int], ...]) -> t
     return tuple(perm)
 
 
-#: ``FLIP_PERMUTATION[c]`` is the class that ``c`` becomes when sides swap.
 FLIP_PERMUTATION: tuple[int, ...] = _flip_permutation(NUM_CLASSES, FLIP_PAIRS)
+"""``FLIP_PERMUTATION[c]`` is the class that ``c`` becomes when sides swap (18 ints)."""
 
-#: RGB colour per class (uint8, 18x3), distinct and stable across releases.
 PALETTE: np.ndarray = np.array(
     [
         (0, 0, 0),        # Background
@@ -92,6 +97,10 @@ PALETTE: np.ndarray = np.array(
     ],
     dtype=np.uint8,
 )
+"""RGB colour per class, ``18x3`` uint8 (read-only), distinct and stable across releases.
+
+Example: ``PALETTE[labels]`` is an ``HxWx3`` uint8 colour image of an ``HxW`` label map.
+"""
 PALETTE.setflags(write=False)
 
 

@@ -65,6 +65,7 @@ class PendingOutput:
             self.tmp.mkdir()
 
     def commit(self) -> Path:
+        """Move the finished temporary file (or folder) to its final name and return that path."""
         if self.is_dir and self.final.is_dir():
             old = self.final.with_name(f".{self.final.name}.old-{secrets.token_hex(3)}")
             os.replace(self.final, old)
@@ -77,6 +78,7 @@ class PendingOutput:
         return self.final
 
     def discard(self) -> None:
+        """Remove the temporary file (or folder); the final name is left as it was. Never raises."""
         if self.is_dir:
             shutil.rmtree(self.tmp, ignore_errors=True)
         else:
@@ -108,11 +110,14 @@ def atomic_path(final: str | os.PathLike, *, is_dir: bool = False) -> Iterator[P
 class FrameSink(Protocol):
     """Where frames go: ``write`` each, then ``close`` (complete) or ``abort`` (discard, never raises)."""
 
-    def write(self, frame: np.ndarray, pts: int) -> None: ...
+    def write(self, frame: np.ndarray, pts: int) -> None:
+        """Write one frame (``HxWx3`` or ``HxW`` uint8) at presentation time ``pts``."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Finish the output: everything written is complete."""
 
-    def abort(self) -> None: ...
+    def abort(self) -> None:
+        """Stop and discard what was written; never raises."""
 
 
 S = TypeVar("S", bound=FrameSink)
@@ -139,10 +144,12 @@ class PendingSink(Generic[S]):
         return self.pending.final
 
     def write(self, frame: np.ndarray, pts: int) -> None:
+        """Write one frame to the underlying writer (on the temporary name)."""
         self.sink.write(frame, pts)
         self.frames += 1
 
     def close(self) -> None:
+        """Close the writer and rename its file to the final name."""
         try:
             self.sink.close()
             self.pending.commit()
@@ -151,6 +158,7 @@ class PendingSink(Generic[S]):
             raise
 
     def abort(self) -> None:
+        """Abort the writer and remove its temporary file; never raises."""
         self.sink.abort()
         self.pending.discard()
 
@@ -172,6 +180,7 @@ class OutputGroup:
         self.sinks: list[FrameSink] = []
 
     def add(self, pending: PendingOutput, sink: FrameSink | None = None) -> PendingOutput:
+        """Register a pending output (and the sink writing it); returns ``pending``."""
         self.pending.append(pending)
         if sink is not None:
             self.sinks.append(sink)
@@ -189,10 +198,12 @@ class OutputGroup:
             p.final = folder / p.final.name
 
     def commit(self) -> None:
+        """Rename every registered output to its final name (after every sink has closed)."""
         for p in self.pending:
             p.commit()
 
     def discard(self) -> None:
+        """Abort every sink and remove every registered output's temporary file; never raises."""
         for s in self.sinks:
             s.abort()
         for p in self.pending:

@@ -95,7 +95,8 @@ def refine_alpha(
         radius: window radius in pixels (default :func:`default_radius`).
         method: ``"colour"`` or ``"guided"`` (see the module docstring).
         tau: colour-model trust scale, in squared [0, 1] RGB distance.
-        eps, iterations: guided-filter regularisation and passes.
+        eps: guided-filter regularisation (``method="guided"``).
+        iterations: guided-filter passes (``method="guided"``).
 
     Returns:
         float32 array of ``alpha``'s shape, in [0, 1].

@@ -39,7 +39,6 @@ __all__ = [
 
 _SHOWN = 1.0 / 512  # a region's alpha below this would not show in 8 bits: 0
 
-#: region name -> ATR class ids (see the README table).
 REGIONS: dict[str, frozenset[int]] = {
     "upper_body": frozenset({4}),
     "lower_body": frozenset({5, 6}),
@@ -54,6 +53,11 @@ REGIONS: dict[str, frozenset[int]] = {
     "skin": frozenset({11, 12, 13, 14, 15}),
     "person": frozenset(range(1, 18)),
 }
+"""Region name -> the ATR class ids it groups, e.g. ``REGIONS["lower_body"] == {5, 6}`` (Skirt, Pants).
+
+``"person"`` is every class but Background. :meth:`ParseResult.region <tryon_sdk.result.ParseResult.region>`
+and :func:`region_alpha` take these names.
+"""
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ AGNOSTIC_CATEGORIES: dict[str, AgnosticSpec] = {
     "lower_body": AgnosticSpec(frozenset({5, 6, 12, 13}), _KEPT),
     "dresses": AgnosticSpec(frozenset({4, 5, 6, 7}), _KEPT),
 }
+"""Try-on category -> the classes its agnostic mask covers and those always kept out of it (:func:`agnostic_mask`)."""
 
 
 class Box(NamedTuple):
@@ -82,6 +87,7 @@ class Box(NamedTuple):
 
 
 def region_classes(name: str) -> frozenset[int]:
+    """The ATR class ids of region ``name`` (see :data:`REGIONS`); :class:`ConfigError` for an unknown name."""
     try:
         return REGIONS[name]
     except KeyError:

@@ -29,6 +29,18 @@ class ParseResult:
         stride_px: the network's output stride in this image's pixels (sets the edge-refinement radius).
         people: the people found (:class:`~tryon_sdk.people.person.Person`: box, mask area, facing, track id),
             largest first.
+
+    Example:
+        ```python
+        from tryon_sdk import Parser
+        from tryon_sdk.video.sample import sample_frames
+
+        image, _ = next(sample_frames(1))              # HxWx3 uint8 RGB
+        result = Parser.from_pretrained().parse(image)
+        result.labels.shape, result.labels.dtype       # (H, W), uint8
+        alpha = result.region("upper_body")            # HxW float32 in [0, 1]
+        overlay = result.overlay()                     # HxWx3 uint8
+        ```
     """
 
     labels: np.ndarray

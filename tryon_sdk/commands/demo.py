@@ -1,12 +1,20 @@
-"""``tryon-sdk demo``: the main job on the bundled sample with the bundled model.
+"""``tryon-sdk demo``: the bundled model on the bundled real samples.
 
-Renders a short clip of a drawn person (:mod:`tryon_sdk.video.sample`, no
-third-party data), runs the offline video pipeline on it (smoothing and limb
-consistency on), and writes an overlay video, the label video, an
-``upper_body`` alpha video, one region-mask PNG and ``summary.json`` into
-``-o FOLDER``, by default ``tryon-demo-<user>`` in the system's temporary
-folder (never into the current folder, which may be a source checkout); it
-prints where.
+``--sample real`` (default) parses the two real samples shipped in
+:mod:`tryon_sdk.samples`: a street-fashion photo (Clothing Co-Parsing,
+Apache-2.0) as an image, and a 4-second clip of a person doing squats
+(tensorflow/tfjs-models, Apache-2.0) through the offline video pipeline
+(people first, smoothing and limb consistency on). Each gets its own
+subfolder (``photo/``, ``clip/``) with an overlay, labels, a region alpha and
+``summary.json``.
+
+``--sample drawn`` renders a short clip of a drawn person instead
+(:mod:`tryon_sdk.video.sample`, no third-party data) and compares the middle
+frame with its drawn truth; the tests use it.
+
+Everything goes into ``-o FOLDER``, by default ``tryon-demo-<user>`` in the
+system's temporary folder (never into the current folder, which may be a
+source checkout); the command prints where it wrote each file.
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ import numpy as np
 from . import add_model_arguments, load_parser
 
 NAME = "demo"
-HELP = "parse a bundled sample clip with the bundled model and write an overlay video and a region mask"
+HELP = "parse the bundled real samples (a photo and a short clip) with the bundled model and write overlays"
+SAMPLES = ("real", "drawn")
 
 
 def default_output() -> Path:
@@ -40,26 +49,61 @@ def default_output() -> Path:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", default=None, help="output folder (default: tryon-demo-<user> in the temporary folder)")
     add_model_arguments(p)
-    p.add_argument("--frames", type=int, default=30, help="length of the sample clip in frames (default: 30)")
-    p.add_argument("--region", default="upper_body", help="region to write a mask for (default: upper_body)")
+    p.add_argument("--sample", default="real", choices=SAMPLES,
+                   help="real: the bundled photo and clip of real people; drawn: a generated clip of a drawn person (default: real)")
+    p.add_argument("--frames", type=int, default=None,
+                   help="frames of the clip to parse (default: all 20 of the real clip, 30 of the drawn one)")
+    p.add_argument("--region", default="upper_body", help="region to write an alpha for (default: upper_body)")
+
+
+def _print_outputs(folder: Path, names: tuple[str, ...]) -> None:
+    for name in names:
+        if (folder / name).exists():
+            print(f"  {folder / name}")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..video.options import PipelineOptions
-    from ..video.pipeline import prepare_output_dir, run_pipeline
     from ..regions import region_classes
-    from ..video.sample import SAMPLE_FPS, sample_frames
-    from ..outputs import PendingSink
-    from ..video.writers import H264Writer, write_png
+    from ..video.pipeline import prepare_output_dir
 
-    if args.frames < 1:
+    if args.frames is not None and args.frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")
     region_classes(args.region)
     out = prepare_output_dir(args.output if args.output is not None else default_output())
     parser = load_parser(args)
+    if args.sample == "drawn":
+        return _run_drawn(args, parser, out)
+    return _run_real(args, parser, out)
 
-    frames = list(sample_frames(args.frames))
+
+def _run_real(args: argparse.Namespace, parser, out: Path) -> int:
+    from ..samples import SAMPLE_CLIP, SAMPLE_PHOTO
+    from ..video.options import PipelineOptions
+    from ..video.pipeline import run_pipeline
+
+    progress = sys.stderr.isatty()
+    photo = run_pipeline(parser, SAMPLE_PHOTO, out / "photo", PipelineOptions(regions=(args.region,), progress=False))
+    clip = run_pipeline(
+        parser, SAMPLE_CLIP, out / "clip", PipelineOptions(regions=(args.region,), max_frames=args.frames, progress=progress)
+    )
+    print(f"parsed the bundled photo and {clip.get('frames_processed', '?')} frames of the bundled clip with {parser!r}")
+    print(f"wrote into {out}:")
+    _print_outputs(Path(photo.get("output_dir", out / "photo")), ("overlay.png", "labels.png", f"alpha_{args.region}.png", "summary.json"))
+    _print_outputs(Path(clip.get("output_dir", out / "clip")), ("overlay.mp4", "labels.mkv", f"alpha_{args.region}.mkv", "summary.json"))
+    print(f"open {out / 'photo' / 'overlay.png'} (the photo) and {out / 'clip' / 'overlay.mp4'} (the clip) to see the parse")
+    print("samples: Clothing Co-Parsing photo 0004 (Apache-2.0); tensorflow/tfjs-models pose_squats.mp4 excerpt (Apache-2.0)")
+    return 0
+
+
+def _run_drawn(args: argparse.Namespace, parser, out: Path) -> int:
+    from ..outputs import PendingSink
+    from ..video.options import PipelineOptions
+    from ..video.pipeline import run_pipeline
+    from ..video.sample import SAMPLE_FPS, sample_frames
+    from ..video.writers import H264Writer, write_png
+
+    frames = list(sample_frames(args.frames if args.frames is not None else 30))
     with PendingSink(out / "sample.mp4", lambda tmp: H264Writer(tmp, fps=Fraction(SAMPLE_FPS), time_base=Fraction(1, SAMPLE_FPS))) as clip:
         for i, (image, _) in enumerate(frames):
             clip.write(image, i)
@@ -75,11 +119,9 @@ def run(args: argparse.Namespace) -> int:
     accuracy = float((result.labels == middle_truth).mean())
     fg_recall = float((result.labels[person] > 0).mean())
 
-    print(f"parsed {summary.get('frames_processed', len(frames))} frames of the bundled sample with {parser!r}")
+    print(f"parsed {summary.get('frames_processed', len(frames))} frames of the drawn sample with {parser!r}")
     print(f"wrote into {out}:")
-    for name in ("overlay.mp4", "labels.mkv", f"alpha_{args.region}.mkv", "summary.json"):
-        if (out / name).exists():
-            print(f"  {out / name}")
+    _print_outputs(out, ("overlay.mp4", "labels.mkv", f"alpha_{args.region}.mkv", "summary.json"))
     print(f"  {mask_path}")
     print(f"middle frame vs the drawn truth: pixel accuracy {accuracy:.3f}, person pixels found {fg_recall:.3f}")
     return 0

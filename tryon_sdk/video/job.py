@@ -46,6 +46,7 @@ class Channel(Generic[T]):
         self._closed = self._cancelled = False
 
     def put(self, item: T) -> None:
+        """Add ``item``, waiting while the channel is full; returns at once once the job is cancelled."""
         with self._cv:
             while len(self._items) >= self.maxsize and not self._cancelled:
                 self._cv.wait()

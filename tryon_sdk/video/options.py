@@ -68,6 +68,7 @@ def check_frame_range(start: float | None, end: float | None, max_frames: int | 
 
 
 def check_progress(progress: bool | str) -> None:
+    """The one check of a ``progress`` option: :class:`ConfigError` unless a bool or one of :data:`PROGRESS_MODES`."""
     if not isinstance(progress, bool) and progress not in PROGRESS_MODES:
         raise ConfigError(f"progress must be True, False or one of {', '.join(PROGRESS_MODES)}; got {progress!r}")
 
@@ -147,6 +148,7 @@ class PipelineOptions:
         return StreamOptions(running_mode=mode, **{**mine, **fields})
 
     def resolved_outputs(self) -> tuple[str, ...]:
+        """The output kinds this job writes (``outputs``, or the default set); :class:`ConfigError` when invalid."""
         outs = self.outputs
         if outs is None:
             outs = ("overlay", "labels", "summary") + (("alpha",) if self.regions else ())
@@ -160,6 +162,7 @@ class PipelineOptions:
         return tuple(dict.fromkeys(outs))
 
     def validate(self) -> None:
+        """Check every option (outputs, regions, frame range, work size, progress); :class:`ConfigError` when one is invalid."""
         self.resolved_outputs()
         for r in self.regions:
             region_classes(r)

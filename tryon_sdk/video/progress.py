@@ -10,11 +10,16 @@ __all__ = ["Progress", "progress"]
 
 
 class Progress(Protocol):
-    def update(self, n: int) -> None: ...
+    """What a job reports its progress to: :func:`progress` gives a bar, plain lines or nothing."""
 
-    def finish(self) -> None: ...
+    def update(self, n: int) -> None:
+        """Count ``n`` more frames done."""
 
-    def close(self) -> None: ...
+    def finish(self) -> None:
+        """The job finished: show the final count."""
+
+    def close(self) -> None:
+        """Release the display (called whether or not the job finished)."""
 
 
 class LineProgress:

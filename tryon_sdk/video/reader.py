@@ -37,6 +37,7 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".w
 
 
 def is_image_path(path: str | os.PathLike) -> bool:
+    """Whether ``path`` has an image file's suffix (one of ``IMAGE_SUFFIXES``, case-insensitive)."""
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
@@ -135,6 +136,7 @@ class VideoInfo:
     audio_codec: str | None
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict (``fps`` as a float, ``time_base`` as a string), as in ``summary.json``."""
         d = asdict(self)
         d["fps"] = float(self.fps) if self.fps else None
         d["time_base"] = str(self.time_base)

@@ -102,6 +102,22 @@ class VideoSession:
     Args:
         parser: the :class:`~tryon_sdk.parser.Parser` (shared sessions are fine, state is not).
         options: :class:`StreamOptions` (default: VIDEO mode, smoothing and limb consistency on).
+
+    Open one with :meth:`Parser.stream <tryon_sdk.parser.Parser.stream>`. Frames are ``HxWx3`` uint8 RGB
+    with strictly increasing timestamps in ms; each :meth:`parse` returns a
+    :class:`~tryon_sdk.result.ParseResult` at the frame's size.
+
+    Example:
+        ```python
+        from tryon_sdk import Parser
+        from tryon_sdk.video.sample import sample_frames
+
+        parser = Parser.from_pretrained()
+        with parser.stream(mode="video") as session:
+            for i, (frame, _) in enumerate(sample_frames(3)):
+                result = session.parse(frame, i * 100)     # labels, people with track ids
+                shown = session.render(result)             # HxWx3 uint8 overlay
+        ```
     """
 
     def __init__(self, parser: "Parser", options: StreamOptions | None = None) -> None:

@@ -39,7 +39,13 @@ ResultCallback = Callable[[ParseResult, np.ndarray, int], None]
 
 
 class RunningMode(enum.Enum):
-    """How frames arrive (MediaPipe tasks' running modes)."""
+    """How frames arrive (MediaPipe tasks' running modes).
+
+    ``IMAGE``: independent images (``Parser.parse``); ``VIDEO``: the frames of one video in order
+    (``session.parse``, smoothing and tracking carried over); ``LIVE_STREAM``: camera frames
+    (``session.parse_async`` with a result callback; frames that arrive while one is parsed are dropped).
+    ``RunningMode.coerce("video")`` takes the strings too.
+    """
 
     IMAGE = "image"
     VIDEO = "video"

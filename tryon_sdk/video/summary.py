@@ -56,6 +56,7 @@ class Summary:
     tryon_sdk_version: str = __version__
 
     def to_dict(self) -> dict[str, Any]:
+        """``summary.json``'s content (video-only keys left out for images)."""
         video = self.input.get("kind") == "video"
         return {k: getattr(self, k) for k in _KEYS if video or k not in _VIDEO_ONLY}
 
@@ -81,6 +82,7 @@ def option_repr(value: Any) -> Any:
 
 
 def model_entry(parser: Parser, *, architecture: bool = True) -> dict[str, Any]:
+    """``summary.json``'s ``model`` entry: the parser's architecture, backbone, input size, runtime and checksum."""
     cfg = parser.config
     head = {"architecture": cfg.architecture} if architecture else {}
     return {
@@ -94,6 +96,7 @@ def model_entry(parser: Parser, *, architecture: bool = True) -> dict[str, Any]:
 
 
 def options_entry(options: PipelineOptions, outputs: tuple[str, ...]) -> dict[str, Any]:
+    """``summary.json``'s ``options`` entry: what the job was asked to do (outputs, regions, smoothing, limbs, compositor)."""
     comp = options.compositor
     return {
         "outputs": list(outputs),

@@ -252,6 +252,7 @@ class GrayVideoWriter(_EncodedWriter):
         self._fps = fps or Fraction(25)
 
     def write(self, plane: np.ndarray, pts: int) -> None:
+        """Encode one ``HxW`` uint8 plane (labels or an alpha) at ``pts`` (in the writer's time base)."""
         if plane.dtype != np.uint8 or plane.ndim != 2:
             raise InputError(f"expected an HxW uint8 plane, got {plane.dtype} {plane.shape}")
         if self._stream is None:
