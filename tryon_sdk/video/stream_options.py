@@ -109,7 +109,7 @@ class StreamOptions:
         return_probabilities: keep the (smoothed) ``CxHxW`` float32 probabilities in each result.
         result_callback: LIVE_STREAM only, and required there (see :data:`ResultCallback`).
         compositor: renders the output image (:meth:`VideoSession.render`, LIVE_STREAM callback, overlay video).
-        roi: people first: ``None`` (auto: for frames at least twice the model input), ``True``, ``False``
+        roi: people first: ``None`` (the parser's default: people first with the person model), ``True``, ``False``
             (the whole frame, as before) or a :class:`~tryon_sdk.people.person.PeopleOptions`.
     """
 
