@@ -54,6 +54,7 @@ class ViewConfig:
     people: tuple[int, int] = (2, 4)
     person_height: tuple[float, float] = (0.35, 1.0)   # of the canvas height, nearest person
     depth_shrink: tuple[float, float] = (0.55, 1.0)    # each farther person's height relative to the nearest
+    spread: tuple[float, float] = (0.2, 1.0)           # width of the group's span / canvas width (narrow: overlaps)
     p_tiles: float = 0.3           # group steps that tile whole photos side by side instead
 
     def __post_init__(self) -> None:
@@ -66,7 +67,7 @@ class ViewConfig:
         lo, hi = self.people
         if not 2 <= lo <= hi:
             raise ConfigError(f"views.people must be 2 <= lo <= hi, got {self.people}")
-        for name in ("person_height", "depth_shrink"):
+        for name in ("person_height", "depth_shrink", "spread"):
             lo_f, hi_f = getattr(self, name)
             if not 0 < lo_f <= hi_f:
                 raise ConfigError(f"views.{name} must be 0 < lo <= hi, got {(lo_f, hi_f)}")
@@ -262,7 +263,7 @@ def compose_groups(
         # left-to-right slots over a span of the canvas (narrow spans overlap people), shuffled so depth and
         # position are independent
         slots = torch.randperm(k, generator=g).tolist()
-        span = _u(g, 0.3, 1.0) * dw
+        span = _u(g, *cfg.spread) * dw
         x_start = _u(g, min(0.0, dw - span), max(0.0, dw - span))
         for rank, hgt in enumerate(heights):
             j = (i + rank) % n
