@@ -93,3 +93,27 @@ def test_checkpoint_init_loads_every_weight():
     other = _model_config(apply_overrides(recipe, ["model.backbone=\"mobilenet_v3_large\""]))
     with pytest.raises(ConfigError, match="the checkpoint is"):
         initialise(build_model(other), other, recipe["model"]["init"])
+
+
+def test_tiny_run_with_every_new_ingredient(tmp_path):
+    """Views, degradations, the mirror loss and rare sampling run through the loop and log the mirror term."""
+    import json
+
+    from training.data.cache import build_cache
+    from training.train import train
+
+    from .conftest import synthetic_people, tiny_recipe
+
+    images, masks = synthetic_people(12, 96, 64, seed=4)
+    masks[:3][masks[:3] == 6] = CLASS_INDEX["Skirt"]  # three photos with a rare class
+    npz = build_cache([f"{i:04d}" for i in range(12)], lambda k: (images[int(k)], masks[int(k)]), (96, 64), tmp_path / "t.npz",
+                      meta={"name": "synthetic"}, progress=False, pad_color=(0, 0, 0))
+    recipe = tiny_recipe(npz, steps=4, eval_every=0, checkpoint_every=0,
+                         views={"p_framing": 0.5, "p_group": 0.5}, degrade={"p": 1.0},
+                         mirror={"weight": 0.5, "samples": 2}, sampling={"rare_classes": ["Skirt"], "boost": 3.0, "min_pixels": 5})
+    recipe["data"]["split"]["val_count"] = 2
+    result = train(recipe, tmp_path / "run", progress=False)
+    assert result["step"] == 4
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    train_rows = [r for r in rows if r["kind"] == "train"]
+    assert train_rows and all(r["mirror"] >= 0 and np.isfinite(r["loss"]) for r in train_rows)

@@ -119,11 +119,12 @@ def pseudo_label(probs: torch.Tensor, allowed: np.ndarray, threshold: float) -> 
 def pseudo_cache(
     root: str | os.PathLike | None, size: tuple[int, int], cache_dir: str | os.PathLike, *, pad_color: tuple[int, int, int],
     teacher: str | os.PathLike, threshold: float = 0.7, scales: Sequence[float] = (0.75, 1.0, 1.25),
-    min_kept: float = 0.3, progress: bool = True,
+    min_kept: float = 0.3, limit: int | None = None, progress: bool = True,
 ) -> Path:
     """Path of the pseudo-labelled cache (built on first use): photos fitted to ``size`` like the CCP cache.
 
-    Photos where fewer than ``min_kept`` of the pixels survive the threshold are dropped.
+    Photos where fewer than ``min_kept`` of the pixels survive the threshold are dropped; ``limit``
+    labels only the first ``limit`` photos (ids sorted).
     Meta: ``teacher`` (path, sha256), ``threshold``, ``scales``, ``photos_total``, ``photos_kept``,
     ``pixels_total``, ``pixels_kept`` (of kept photos, letterbox excluded), ``class_pixels``.
     """
@@ -135,6 +136,8 @@ def pseudo_cache(
     root = find_ccp_root(root)
     names = read_label_names(root)
     ids = unlabeled_ids(root)
+    if limit is not None:
+        ids = ids[: int(limit)]
     state, cfg = load_checkpoint(teacher)
     pad = "-".join(str(int(c)) for c in pad_color)
     tag = f"{(cfg.sha256 or 'x')[:10]}_t{int(round(threshold * 100))}_s{'-'.join(str(s) for s in scales)}"

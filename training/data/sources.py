@@ -43,7 +43,7 @@ def _arrays_of(
         teacher = _resolve_path(src.get("teacher") or "tryon_sdk/weights/default")
         path = pseudo_cache(src.get("root"), size, cache_dir, pad_color=pad_color, teacher=teacher,
                             threshold=float(src.get("threshold", 0.7)), scales=tuple(src.get("scales", (0.75, 1.0, 1.25))),
-                            min_kept=float(src.get("min_kept", 0.3)))
+                            min_kept=float(src.get("min_kept", 0.3)), limit=src.get("limit"))
         images, masks, ids, meta = load_cache(path)
         keys = ("teacher", "threshold", "photos_total", "photos_kept", "pixels_total", "pixels_kept")
         return images, masks, ids, "ccp-pseudo", {k: meta.get(k) for k in keys}
