@@ -95,6 +95,7 @@ def test_checkpoint_init_loads_every_weight():
         initialise(build_model(other), other, recipe["model"]["init"])
 
 
+@pytest.mark.slow
 def test_tiny_run_with_every_new_ingredient(tmp_path):
     """Views, degradations, the mirror loss and rare sampling run through the loop and log the mirror term."""
     import json
