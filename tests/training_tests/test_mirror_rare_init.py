@@ -35,7 +35,7 @@ class _Net(nn.Module):
 def test_mirror_loss_is_zero_for_a_symmetric_network_and_positive_otherwise():
     x = torch.rand(2, 3, 16, 12, generator=torch.Generator().manual_seed(1))
     sym = _Net(True)
-    assert float(mirror_consistency_loss(sym(x), sym(x.flip(-1)))) < 1e-6
+    assert float(mirror_consistency_loss(sym(x), sym(x.flip(-1))).detach()) < 1e-6
     asym = _Net(False)
     loss = mirror_consistency_loss(asym(x), asym(x.flip(-1)))
     assert float(loss) > 1e-3
