@@ -74,3 +74,19 @@ def class_weights_from_masks(masks: np.ndarray, num_classes: int = NUM_CLASSES, 
     w = np.ones(num_classes)
     w[present] = np.sqrt(np.median(freq[present]) / freq[present])
     return torch.tensor(np.clip(w, lo, hi), dtype=torch.float32)
+
+
+def mirror_consistency_loss(logits: torch.Tensor, logits_of_mirror: torch.Tensor) -> torch.Tensor:
+    """Symmetric KL between the scores of images and the mirrored scores of their mirrors, left/right swapped.
+
+    ``logits``: float ``B x C x H x W`` = ``f(x)``; ``logits_of_mirror``: ``f(flip(x))``.
+    With ``q = swap_lr(flip(softmax(f(flip(x)))))`` the loss is ``mean over pixels of
+    (KL(p || q) + KL(q || p)) / 2``: 0 for a network that is mirror-consistent, > 0 otherwise.
+    Gradients flow into both branches. Returns a scalar.
+    """
+    from tryon_sdk.labels import swap_lr_channels
+
+    lp = logits.float().log_softmax(1)
+    lq = swap_lr_channels(logits_of_mirror.float().flip(-1), dim=1).log_softmax(1)
+    p, q = lp.exp(), lq.exp()
+    return 0.5 * ((p * (lp - lq)).sum(1) + (q * (lq - lp)).sum(1)).mean()

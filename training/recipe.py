@@ -22,6 +22,10 @@ DEFAULTS: dict[str, Any] = {
     "loss": {"dice_weight": 1.0, "class_weights": "none", "aux_weight": 0.4},
     "augment": {},
     "scenes": None,
+    "views": None,
+    "degrade": None,
+    "mirror": None,
+    "sampling": None,
     "batch_size": 8,
     "accum_steps": 1,
     "steps": 1000,
@@ -131,7 +135,9 @@ def validate_recipe(recipe: dict[str, Any]) -> None:
     if not isinstance(cw, list):
         one_of("loss.class_weights", cw, ("none", "balanced", None))
     m = recipe["model"]
-    one_of("model.init", m.get("init", "imagenet"), ("imagenet", "none"))
+    init = m.get("init", "imagenet")
+    if not (isinstance(init, str) and init.startswith("checkpoint:") and len(init) > len("checkpoint:")):
+        one_of("model.init", init, ("imagenet", "none", "checkpoint:PATH"))
     if recipe.get("scenes") is not None:
         import dataclasses
 
@@ -144,6 +150,24 @@ def validate_recipe(recipe: dict[str, Any]) -> None:
         if unknown:
             raise ConfigError(f"unknown scenes keys: {', '.join(unknown)}; valid: {', '.join(fields)}")
         SceneConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in recipe["scenes"].items()})
+    for section, cls_path in (("views", "views.ViewConfig"), ("degrade", "degrade.DegradeConfig")):
+        if recipe.get(section) is not None:
+            _check_dataclass(section, recipe[section], cls_path)
+    mirror = recipe.get("mirror")
+    if mirror is not None:
+        if not isinstance(mirror, dict) or set(mirror) - {"weight", "samples"}:
+            raise ConfigError('mirror must be null or {"weight": float >= 0, "samples": int >= 1 (images per step that also run mirrored)}')
+        if float(mirror.get("weight", 0.0)) < 0 or int(mirror.get("samples", 1)) < 1:
+            raise ConfigError(f"mirror.weight must be >= 0 and mirror.samples >= 1, got {mirror}")
+    sampling = recipe.get("sampling")
+    if sampling is not None:
+        from .rare import class_ids
+
+        if not isinstance(sampling, dict) or set(sampling) - {"rare_classes", "boost", "min_pixels"}:
+            raise ConfigError('sampling must be null or {"rare_classes": [names], "boost": float > 0, "min_pixels": int}')
+        class_ids(sampling.get("rare_classes", []))
+        if float(sampling.get("boost", 1.0)) <= 0:
+            raise ConfigError(f"sampling.boost must be > 0, got {sampling.get('boost')}")
     ModelConfig(architecture=m.get("architecture", "lraspp"), backbone=m.get("backbone", "mobilenet_v3_large"),
                 input_size=tuple(m.get("input_size", (288, 192))), aux_loss=bool(m.get("aux_loss", False)))
     if not recipe["data"].get("train"):
@@ -153,3 +177,24 @@ def validate_recipe(recipe: dict[str, Any]) -> None:
     for key in ("batch_size", "accum_steps", "steps"):
         if int(recipe[key]) < 1:
             raise ConfigError(f"{key} must be >= 1, got {recipe[key]}")
+
+
+def _check_dataclass(section: str, value: Any, cls_path: str) -> None:
+    """Build the section's config dataclass (``module.Class`` under ``training``) so unknown keys and bad ranges fail early."""
+    import dataclasses
+    import importlib
+
+    mod, name = cls_path.rsplit(".", 1)
+    cls = getattr(importlib.import_module(f"training.{mod}"), name)
+    if not isinstance(value, dict):
+        raise ConfigError(f"{section} must be null or an object of {name} fields (training/{mod}.py)")
+    fields = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown {section} keys: {', '.join(unknown)}; valid: {', '.join(fields)}")
+    section_config(cls, value)
+
+
+def section_config(cls: type, value: dict) -> Any:
+    """A config dataclass from a recipe section (JSON lists become tuples)."""
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()})

@@ -54,10 +54,13 @@ from .data.sources import ARRAY_SOURCES, load_arrays
 from .evaluate import evaluate_arrays
 from .curves import log_metrics, plot_curves
 from .distributed import Dist, Sampler, training_device
-from .losses import CEDiceLoss, class_weights_from_masks
-from .recipe import apply_overrides, load_recipe, validate_recipe
+from .degrade import DegradeConfig, degrade_batch
+from .losses import CEDiceLoss, class_weights_from_masks, mirror_consistency_loss
+from .rare import RARE_DEFAULT, rare_mask, rare_sample_weights
+from .recipe import apply_overrides, load_recipe, section_config, validate_recipe
 from .scenes import SceneConfig, background_strips, compose_scenes
 from .schedule import lr_factor, make_optimizer, parse_deadline
+from .views import ViewConfig, compose_groups, frame_crops
 from .state import load_state, optimizer_from_flat, optimizer_to_flat, save_state
 
 __all__ = ["train", "main"]
@@ -78,6 +81,27 @@ def _model_config(recipe: dict) -> ModelConfig:
         )
     except ConfigError as exc:
         raise ConfigError(f"recipe model section: {exc}") from exc
+
+
+def initialise(model: nn.Module, cfg: ModelConfig, init: str) -> str:
+    """Initialise ``model``: ``imagenet`` / ``none`` (backbone, :func:`init_backbone`) or ``checkpoint:PATH`` (every weight).
+
+    ``PATH`` is a saved model folder (safetensors + config, e.g. ``tryon_sdk/weights/default``), tried as given and
+    then relative to the repository root; its architecture, backbone and classes must match the recipe's.
+    Returns a one-line description.
+    """
+    if not init.startswith("checkpoint:"):
+        return init_backbone(model, cfg, init)
+    from tryon_sdk.models.checkpoint import load_checkpoint, load_weights_into
+
+    path = Path(init[len("checkpoint:"):])
+    if not path.exists() and not path.is_absolute():
+        path = Path(__file__).resolve().parents[1] / path
+    state, ck = load_checkpoint(path)
+    if (ck.architecture, ck.backbone) != (cfg.architecture, cfg.backbone):
+        raise ConfigError(f"model.init {init!r}: the checkpoint is {ck.architecture}/{ck.backbone}, the recipe {cfg.architecture}/{cfg.backbone}")
+    load_weights_into(model, state, cfg, source=str(path))
+    return f"checkpoint {path} (sha256 {(ck.sha256 or '?')[:12]}, every weight)"
 
 
 
@@ -108,6 +132,15 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
         tr_img, tr_msk, tr_w = data["train"]
         val = data["val"]
         weight_masks = tr_msk
+        if recipe.get("sampling"):
+            smp = recipe["sampling"]
+            rare_cls = smp.get("rare_classes", list(RARE_DEFAULT))
+            before = rare_mask(tr_msk, rare_cls, int(smp.get("min_pixels", 30)))
+            share0 = float(tr_w[before].sum() / tr_w.sum())
+            tr_w = rare_sample_weights(tr_w, tr_msk, rare_cls, float(smp.get("boost", 1.0)), int(smp.get("min_pixels", 30)))
+            if d.rank == 0:
+                print(f"sampling: {int(before.sum())}/{len(before)} training photos show {', '.join(map(str, rare_cls))}; "
+                      f"their share of draws {share0:.2f} -> {float(tr_w[before].sum() / tr_w.sum()):.2f}", file=sys.stderr)
     else:  # Hub / folder sources, streamed and mixed
         if any(src.get("source") in ARRAY_SOURCES for src in recipe["data"]["train"]):
             raise ConfigError("cannot mix cached array sources (ccp via cache, npz) with streamed ones; use source 'ccp' in a streamed recipe without 'npz'")
@@ -123,11 +156,15 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
     model = build_model(cfg)
     init = recipe["model"].get("init", "imagenet")
     if not resume:
-        init_note = init_backbone(model, cfg, init)
+        init_note = initialise(model, cfg, init)
         if is_main:
             print(f"init: {init_note}", file=sys.stderr)
     model = model.to(device)
     scenes = SceneConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in recipe["scenes"].items()}) if recipe.get("scenes") else None
+    views = section_config(ViewConfig, recipe["views"]) if recipe.get("views") else None
+    degrade = section_config(DegradeConfig, recipe["degrade"]) if recipe.get("degrade") else None
+    mirror = recipe.get("mirror") or {}
+    mirror_w, mirror_n = float(mirror.get("weight", 0.0)), int(mirror.get("samples", 0) or recipe["batch_size"])
     strips = background_strips(torch.from_numpy(tr_img), torch.from_numpy(tr_msk)) if scenes is not None and stream is None else None
     channels_last = recipe.get("channels_last")
     channels_last = device.type == "cuda" if channels_last is None else bool(channels_last)
@@ -254,7 +291,7 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
         for g, lr0 in zip(opt.param_groups, base_lrs):
             g["lr"] = lr0 * f
         opt.zero_grad(set_to_none=True)
-        loss_sum = 0.0
+        loss_sum = mirror_sum = 0.0
         for micro in range(accum):
             gen = torch.Generator().manual_seed(((seed * 1_000_003 + step) * 131 + d.rank) * 17 + micro)
             torch.manual_seed(((seed * 7919 + step) * 131 + d.rank) * 17 + micro)  # dropout
@@ -265,23 +302,42 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
                 xb, yb = (torch.from_numpy(a) for a in stream.next_batch(per_rank_batch))
             x = to_float_batch(xb.to(device, non_blocking=True))
             y = yb.to(device, non_blocking=True)
-            if scenes is not None and float(torch.rand(1, generator=gen)) < scenes.p_scene:
+            r_view = float(torch.rand(1, generator=gen)) if views is not None else 1.0
+            if views is not None and r_view < views.p_framing + views.p_group:
+                landscape = float(torch.rand(1, generator=gen)) < views.p_landscape
+                if r_view < views.p_framing:
+                    x, y = frame_crops(x.cpu(), y.cpu(), in_size, views, gen, landscape=landscape, fill=cfg.mean)
+                else:
+                    x, y = compose_groups(x.cpu(), y.cpu(), in_size, views, gen, landscape=landscape, fill=cfg.mean,
+                                          scenes=scenes, photos=imgs_t if stream is None else None, strips=strips)
+                x, y = jitter_and_flip(x.to(device), y.to(device), aug, gen)
+            elif scenes is not None and float(torch.rand(1, generator=gen)) < scenes.p_scene:
                 landscape = float(torch.rand(1, generator=gen)) < scenes.p_landscape
                 x, y = compose_scenes(x.cpu(), y.cpu(), in_size, scenes, gen, landscape=landscape, pad_color=cfg.mean,
                                       photos=imgs_t if stream is None else None, strips=strips)
                 x, y = jitter_and_flip(x.to(device), y.to(device), aug, gen)
             else:
                 x, y = augment_batch(x, y, in_size, aug, gen, fill=cfg.mean)
+            if degrade is not None:
+                shade = torch.as_tensor(cfg.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+                bars = (y == 255) & ((x - shade).abs() < 1e-4).all(1)  # letterbox: the parser pads after the camera
+                x = degrade_batch(x.cpu(), degrade, gen, keep=bars.cpu()).to(device)
             x = normalize(x, cfg.mean, cfg.std)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             sync = contextlib.nullcontext() if (not d.enabled or micro == accum - 1) else net.no_sync()
             with sync:
+                k_m = min(mirror_n, x.shape[0]) if mirror_w > 0 else 0
                 with amp_ctx:
-                    outputs = net(x)
-                loss = criterion(outputs["out"], y)
+                    outputs = net(torch.cat([x, x[:k_m].flip(-1)]) if k_m else x)
+                n_b = x.shape[0]
+                loss = criterion(outputs["out"][:n_b], y)
                 if "aux" in outputs:
-                    loss = loss + float(recipe["loss"].get("aux_weight", 0.4)) * criterion(outputs["aux"], y)
+                    loss = loss + float(recipe["loss"].get("aux_weight", 0.4)) * criterion(outputs["aux"][:n_b], y)
+                if k_m:
+                    m_loss = mirror_consistency_loss(outputs["out"][:k_m], outputs["out"][n_b:])
+                    loss = loss + mirror_w * m_loss
+                    mirror_sum += float(m_loss.detach()) / accum
                 scaler.scale(loss / accum).backward()
             loss_sum += float(loss.detach()) / accum
         scaler.step(opt)
@@ -293,7 +349,8 @@ def train(recipe: dict[str, Any], out_dir: str | os.PathLike, *, resume: bool = 
             bar.set_postfix(loss=f"{loss_sum:.3f}", lr=f"{opt.param_groups[0]['lr']:.2e}", refresh=False)
         if is_main and (step % int(recipe["log_every"]) == 0 or step == 1):
             log_metrics(metrics_path, {"kind": "train", "step": step, "loss": loss_sum, "lr": opt.param_groups[0]["lr"],
-                                "step_s": now - t_step, "elapsed_s": elapsed_prior + now - t_start, "epoch": epoch})
+                                "step_s": now - t_step, "elapsed_s": elapsed_prior + now - t_start, "epoch": epoch,
+                                **({"mirror": mirror_sum} if mirror_w > 0 else {})})
         t_step = now
         epochs_done = step * samples_per_step // epoch_samples
         new_epoch = bool(recipe.get("eval_every_epoch")) and epochs_done > last_eval_epoch
@@ -379,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         init = m.get("init", "imagenet")
         print(json.dumps(recipe, indent=1))
         print(f"model: {m.get('architecture')}/{m.get('backbone')}, input {m.get('input_size')}")
-        print(f"init: {imagenet_source(m['backbone']) if init == 'imagenet' else 'none (random initialisation, from scratch)'}")
+        print(f"init: {imagenet_source(m['backbone']) if init == 'imagenet' else init if init.startswith('checkpoint:') else 'none (random initialisation, from scratch)'}")
         return 0
     out = a.out or os.path.join("runs", recipe["name"])
     result = train(recipe, out, resume=a.resume, progress=not a.no_progress)

@@ -20,7 +20,7 @@ from .cache import ccp_cache, load_cache, make_split
 
 __all__ = ["ARRAY_SOURCES", "default_cache_dir", "load_arrays"]
 
-ARRAY_SOURCES = ("ccp", "npz")
+ARRAY_SOURCES = ("ccp", "npz", "ccp_pseudo")
 
 
 def default_cache_dir() -> Path:
@@ -37,6 +37,16 @@ def _arrays_of(
         path = ccp_cache(src.get("root"), size, cache_dir, pad_color=pad_color)
         images, masks, ids, meta = load_cache(path)
         return images, masks, ids, "clothing-co-parsing", {"geometry_version": meta.get("geometry_version"), "fit": meta.get("fit")}
+    if kind == "ccp_pseudo":
+        from .pseudo import pseudo_cache
+
+        teacher = _resolve_path(src.get("teacher") or "tryon_sdk/weights/default")
+        path = pseudo_cache(src.get("root"), size, cache_dir, pad_color=pad_color, teacher=teacher,
+                            threshold=float(src.get("threshold", 0.7)), scales=tuple(src.get("scales", (0.75, 1.0, 1.25))),
+                            min_kept=float(src.get("min_kept", 0.3)), limit=src.get("limit"))
+        images, masks, ids, meta = load_cache(path)
+        keys = ("teacher", "threshold", "photos_total", "photos_kept", "pixels_total", "pixels_kept")
+        return images, masks, ids, "ccp-pseudo", {k: meta.get(k) for k in keys}
     if kind == "npz":
         if not src.get("path"):
             raise ConfigError("an npz source needs 'path'")
@@ -45,6 +55,14 @@ def _arrays_of(
             raise DataError(f"{src['path']} holds {images.shape[1:3]} images, the recipe's cache_size is {tuple(size)}")
         return images, masks, ids, str(meta.get("name", Path(src["path"]).stem)), {}
     raise ConfigError(f"unknown array source {kind!r}; valid: {', '.join(ARRAY_SOURCES)}")
+
+
+def _resolve_path(path: str | os.PathLike) -> Path:
+    """A path as given when it exists, else relative to the repository root (bundled weights)."""
+    p = Path(path)
+    if p.exists() or p.is_absolute():
+        return p
+    return Path(__file__).resolve().parents[2] / p
 
 
 def load_arrays(data: dict[str, Any], *, pad_color: tuple[int, int, int]) -> dict[str, Any]:
