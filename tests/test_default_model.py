@@ -93,14 +93,16 @@ def test_demo_runs_and_writes_outputs(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "-o", str(out), "--frames", "6", "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
-    for name in ("overlay.mp4", "labels.mkv", "upper_body_mask.png", "summary.json"):
+    for name in ("clip/overlay.mp4", "clip/labels.mkv", "clip/summary.json", "photo/overlay.png", "photo/labels.png"):
         assert (out / name).is_file() and str(out / name) in printed
-    with av.open(str(out / "overlay.mp4")) as c:
+    with av.open(str(out / "clip" / "overlay.mp4")) as c:
         assert sum(1 for _ in c.decode(video=0)) == 6
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "clip" / "summary.json").read_text())
     assert summary["frames_processed"] == 6
     assert summary["model"]["runtime"] == "onnxruntime"  # the bundled model.onnx, on the CPU
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary leftovers
+    (person,) = json.loads((out / "photo" / "summary.json").read_text())["frames"][0]["people"]
+    assert person["facing"] == "front" and person["score"] > 0.9  # the sample photo's woman, facing the camera
+    assert not [p for p in out.rglob(".*")]  # no temporary leftovers
 
 
 def test_real_clip_person_masks_stay_off_walls_and_floor(default_parser, real_video):
