@@ -34,7 +34,7 @@ def engine() -> PaletteEngine:
 
 
 #: palette drawings are no people to the bundled person model: the palette engine alone finds them
-PALETTE = PeopleOptions(person_model=False)
+PALETTE = PeopleOptions(person_model=False, detect_scale=2 / 3)  # the cheap pass below the input size
 
 
 @pytest.fixture

@@ -72,10 +72,12 @@ class PeopleOptions:
 
     max_people: people parsed per frame, 1..64.
     margin: crop margin on every side, as a share of the person's box size, 0..2.
-    detect_scale: the detection pass runs at this share of the model's input size, (0, 1].
+    detect_scale: the engine's coarse pass (people the person model misses) runs at this share of the
+        model's input size, (0, 1]; at 2/3, 0.63 of small people in a room were found on CCP framings, at 1, 0.77.
     min_area: a detected person's probability mass is at least this share of the frame, [0, 1).
     min_relative: ... and at least this share of the largest detected person's mass, [0, 1].
-    redetect_every: VIDEO/LIVE_STREAM: search the whole frame every this many frames, 1..10000.
+    redetect_every: VIDEO/LIVE_STREAM: run the engine's coarse pass every this many frames (the person
+        model runs on every frame), 1..10000.
     box_smoothing: weight of the previous box in a tracked region of interest, [0, 1).
     min_crop_share: a tracked person whose mask covers less of its crop is lost, [0, 1).
     facing: thresholds of the facing (:class:`~tryon_sdk.people.facing.FacingOptions`).
@@ -88,7 +90,7 @@ class PeopleOptions:
 
     max_people: int = 4
     margin: float = 0.15
-    detect_scale: float = 2 / 3
+    detect_scale: float = 1.0
     min_area: float = 0.01
     min_relative: float = 0.2
     redetect_every: int = 10
