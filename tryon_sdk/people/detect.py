@@ -12,7 +12,7 @@
   landscape, whichever the box is), in whole multiples of the reduced ratio
   (3:2 for 288x192) so it scales to the input without padding; moved inside
   the frame (clipped only when the frame is smaller). All crops of a frame go
-  through the network in one batch (:meth:`Parser.predict_region_grids`).
+  through the network in one batch.
 * **Whole-frame people** (:func:`people_from_labels`, ``roi=False``): the same
   component rules on a parsed label map.
 """
