@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from tryon_sdk.batch import BatchOptions, run
-from tryon_sdk.video.options import PipelineOptions
+from tryon_sdk.video.jobs.options import PipelineOptions
 
 from shared_clip import timed
 

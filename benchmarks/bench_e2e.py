@@ -32,8 +32,8 @@ from tryon_sdk import Parser
 from tryon_sdk.compositor import make_compositor
 from tryon_sdk.engines.torch_engine import TorchEngine
 from tryon_sdk.errors import CheckpointError
-from tryon_sdk.video.sample import sample_frames
-from tryon_sdk.video.stream import open_stream
+from tryon_sdk.video.io.sample import sample_frames
+from tryon_sdk.video.stream import StreamOptions, open_stream
 
 from shared_clip import REAL_CLIP, timed
 
@@ -60,9 +60,8 @@ def models(tmp_path_factory):
     fast = Parser(TorchEngine(parser.model, parser.config, device="cpu", precision="bf16", channels_last=True))
     engines = {"torch": parser, "torch bf16+channels_last": fast}
     try:
-        from tryon_sdk.engines.export import export_onnx
 
-        path = export_onnx(parser, tmp_path_factory.mktemp("bench_e2e") / "default.onnx")
+        path = parser.export_onnx(tmp_path_factory.mktemp("bench_e2e") / "default.onnx")
         from tryon_sdk.engines.onnx_engine import OnnxEngine
 
         engines["onnxruntime"] = Parser(OnnxEngine(path, device="cpu", threads=THREADS))
@@ -117,7 +116,7 @@ def test_e2e(benchmark, models, frames, engine, stages, record, ratio, capsys):
     size = SMOKE_FRAME_SIZE if smoke else FRAME_SIZE
     compositor = make_compositor("recolor", region="upper_body", color="#1e90ff") if "recolor" in stages else None
     with _threads(1 if smoke else THREADS):  # smoke (--benchmark-disable): one quick pass over the code path
-        with open_stream(parser, mode="video") as session:
+        with open_stream(parser, StreamOptions(running_mode="video")) as session:
             step = _Step(session, frames[size], compositor)
             benchmark.extra_info.update(model=label, engine=engine, frame=list(size), threads=torch.get_num_threads())
             benchmark.pedantic(step, rounds=12, warmup_rounds=3)
@@ -160,7 +159,7 @@ def test_e2e_real_clip(benchmark, models, clip_frames, engine, mode, roi, record
                     parser.parse(f, roi=roi)
         else:
             def run():
-                with open_stream(parser, mode="video", roi=roi) as session:
+                with open_stream(parser, StreamOptions(running_mode="video", roi=roi)) as session:
                     for i, f in enumerate(frames):
                         session.parse(f, 100 * i)
         benchmark.extra_info.update(model=label, engine=engine, mode=mode, roi=roi, frames=len(frames))

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from tryon_sdk import Parser
-from tryon_sdk.video.pipeline import PipelineOptions, evaluate_video, run_pipeline
+from tryon_sdk.video.evaluation.evaluate import evaluate_video
+from tryon_sdk.video.jobs.pipeline import PipelineOptions, run_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from videos import make_video  # noqa: E402

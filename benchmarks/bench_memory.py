@@ -7,7 +7,7 @@ Each run is a fresh ``python -m tryon_sdk parse`` subprocess (the default
 model, default outputs: overlay, labels, summary; smoothing and limb
 consistency on). Its peak RSS comes from ``wait4`` (the kernel's high-water
 mark); ``/proc/PID/status`` is sampled every 0.2 s for the curve. The clip
-is the bundled sample's drawn person (:mod:`tryon_sdk.video.sample`) rendered at
+is the bundled sample's drawn person (:mod:`tryon_sdk.video.io.sample`) rendered at
 the full size with light noise, H.264. Numbers, not assertions: they print
 with the machine's figures and go into the benchmark's ``extra_info``::
 
@@ -31,7 +31,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from tryon_sdk.video.sample import render_person
+from tryon_sdk.video.io.sample import render_person
 
 REPO = Path(__file__).resolve().parents[1]
 FRAMES = int(os.environ.get("TRYON_BENCH_MEMORY_FRAMES", "36"))

@@ -66,9 +66,9 @@ def model(model_name, tmp_path_factory):
     torch.manual_seed(0)
     net = build_model(config).eval()
     folder = tmp_path_factory.mktemp("bench_onnx")
-    path = export_onnx(net, folder / f"{architecture}_{backbone}.onnx", config=config)
+    path = export_onnx(net, config, folder / f"{architecture}_{backbone}.onnx")
     from tryon_sdk.engines.quantize import quantize_onnx
-    from tryon_sdk.video.sample import sample_frames
+    from tryon_sdk.video.io.sample import sample_frames
 
     calibration = [frame for frame, _ in sample_frames(num_frames=2, size=(96, 64))]
     int8 = quantize_onnx(path, folder / f"{architecture}_{backbone}-int8.onnx", calibration)

@@ -49,11 +49,11 @@ class _Recorder:
 @pytest.fixture(scope="module")
 def frames() -> list[np.ndarray]:
     if REAL_CLIP.is_file():
-        from tryon_sdk.video.reader import VideoReader
+        from tryon_sdk.video.io.reader import VideoReader
 
         out = [f.image for f in VideoReader(REAL_CLIP, max_frames=FIRST_WITH_A_PERSON + FRAMES)]
         return out[FIRST_WITH_A_PERSON:]
-    from tryon_sdk.video.sample import sample_frames
+    from tryon_sdk.video.io.sample import sample_frames
 
     return [np.ascontiguousarray(f) for f, _ in sample_frames(FRAMES, size=(432, 768))]
 

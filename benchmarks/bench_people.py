@@ -18,7 +18,7 @@ stands still at the table (silhouette at least 3/4 of the frame high, its centre
 frames) are taken in runs of 25 consecutive frames, one run per person, each run parsed by a fresh session
 from 5 frames before it. Reported: share of limb pixels (within the silhouette's box, 20 px margin) on the
 person's own side; flip equivariance (session on the mirrored frames vs mirrored output with sides
-swapped), transient left/right swaps and mixed limbs (``tryon_sdk.video.metrics``; also leaving out two
+swapped), transient left/right swaps and mixed limbs (``tryon_sdk.video.evaluation.metrics``; also leaving out two
 limbs touching side by side, each with its own side: ``mixed_within_limb_share``); the share of frames
 with a person found and their facing.
 
@@ -116,8 +116,8 @@ def _roi(value: str):
 
 
 def measure_clip(parser, frames: np.ndarray, sil: np.ndarray, runs: list[range], mode: str, roi) -> dict:
-    from tryon_sdk.video.stream import open_stream
-    from tryon_sdk.video.metrics import VideoMetrics, own_side_counts
+    from tryon_sdk.video.stream import StreamOptions, open_stream
+    from tryon_sdk.video.evaluation.metrics import VideoMetrics, own_side_counts
 
     good = total = 0
     found = swaps = regions = mixed = apart = 0
@@ -127,7 +127,7 @@ def measure_clip(parser, frames: np.ndarray, sil: np.ndarray, runs: list[range],
     t0 = time.perf_counter()
     for run in runs:
         run_good = run_total = 0
-        sessions = [open_stream(parser, mode=mode, roi=roi) for _ in range(2)]  # frames, mirrored frames
+        sessions = [open_stream(parser, StreamOptions(running_mode=mode, roi=roi)) for _ in range(2)]  # frames, mirrored frames
         metrics = VideoMetrics()  # one per run: a new person is not a swap
         seq = range(run.start - WARMUP, run.stop)
         for k, t in enumerate(seq):
@@ -176,7 +176,7 @@ def measure_clip(parser, frames: np.ndarray, sil: np.ndarray, runs: list[range],
 def measure_ccp(parser, roi, n_images: int) -> dict:
     from training.data.ccp import load_ccp_sample, read_label_names
 
-    from tryon_sdk.video.stream import open_stream
+    from tryon_sdk.video.stream import StreamOptions, open_stream
 
     names = read_label_names(CCP)
     val_ids = parser.config.data_split["sources"][0]["val_ids"][:n_images] if parser.config.data_split else []
@@ -184,7 +184,7 @@ def measure_ccp(parser, roi, n_images: int) -> dict:
         raise SystemExit("this checkpoint records no CCP validation split; give one that does")
     inter = {k: np.zeros(len(SIDED)) for k in ("plain", "session")}
     union = {k: np.zeros(len(SIDED)) for k in ("plain", "session")}
-    with open_stream(parser, mode="image", roi=roi) as session:
+    with open_stream(parser, StreamOptions(running_mode="image", roi=roi)) as session:
         for image_id in val_ids:
             image, truth = load_ccp_sample(CCP, image_id, names)
             valid = truth != 255
@@ -260,9 +260,9 @@ class _Video:
     """One VIDEO session fed the frames over and over with increasing timestamps."""
 
     def __init__(self, parser, frames: np.ndarray, roi) -> None:
-        from tryon_sdk.video.stream import open_stream
+        from tryon_sdk.video.stream import StreamOptions, open_stream
 
-        self.session = open_stream(parser, mode="video", roi=roi)
+        self.session = open_stream(parser, StreamOptions(running_mode="video", roi=roi))
         self.frames, self.t = frames, 0
         for _ in range(3):  # past the first detection, as in a running stream
             self()

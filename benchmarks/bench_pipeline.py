@@ -35,10 +35,10 @@ from pathlib import Path
 import torch
 
 from tryon_sdk import Parser
-from tryon_sdk.video.options import PipelineOptions
-from tryon_sdk.video.pipeline import run_pipeline
+from tryon_sdk.video.jobs.options import PipelineOptions
+from tryon_sdk.video.jobs.pipeline import run_pipeline
 from tryon_sdk.preprocess import Preprocess
-from tryon_sdk.video.reader import VideoReader
+from tryon_sdk.video.io.reader import VideoReader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from videos import make_video  # noqa: E402

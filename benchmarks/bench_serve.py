@@ -31,7 +31,7 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from tryon_sdk import Parser  # noqa: E402
 from tryon_sdk.serve.app import create_app  # noqa: E402
-from tryon_sdk.video.reader import read_image  # noqa: E402
+from tryon_sdk.video.io.reader import read_image  # noqa: E402
 
 from shared_clip import timed  # noqa: E402
 
@@ -48,7 +48,7 @@ CCP_PHOTO = (
 def photo() -> tuple[str, bytes]:
     if CCP_PHOTO.is_file():
         return CCP_PHOTO.name, CCP_PHOTO.read_bytes()
-    from tryon_sdk.video.sample import sample_frames
+    from tryon_sdk.video.io.sample import sample_frames
 
     image, _ = next(sample_frames(1))
     buf = io.BytesIO()

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from synthetic import person_sequence  # noqa: E402
 
-from tryon_sdk.video.limbs import LimbConsistency  # noqa: E402
-from tryon_sdk.video.temporal import SmoothingOptions, TemporalSmoother  # noqa: E402
+from tryon_sdk.limbs import LimbConsistency  # noqa: E402
+from tryon_sdk.video.temporal.smoothing import SmoothingOptions, TemporalSmoother  # noqa: E402
 
 SIZE = (384, 512)
 N_FRAMES = 6

@@ -21,8 +21,8 @@ import numpy as np
 
 from tryon_sdk import Parser
 from tryon_sdk.regions import AGNOSTIC_CATEGORIES, REGIONS, agnostic_image
-from tryon_sdk.video.reader import read_image
-from tryon_sdk.video.writers import write_png
+from tryon_sdk.video.io.reader import read_image
+from tryon_sdk.video.io.writers import write_png
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.image:
         image = read_image(args.image)
     else:
-        from tryon_sdk.video.sample import sample_frames
+        from tryon_sdk.video.io.sample import sample_frames
 
         image = next(iter(sample_frames(1)))[0]
     parser = Parser.from_pretrained(args.model)

@@ -98,14 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shading", type=float, default=0.8)
     args = ap.parse_args(argv)
 
-    from tryon_sdk.video.reader import is_image_path, read_image
-    from tryon_sdk.video.writers import write_png
+    from tryon_sdk.video.io.reader import is_image_path, read_image
+    from tryon_sdk.video.io.writers import write_png
 
     texture = read_image(args.texture) if args.texture else stripes()
     paste = TexturePaste(texture, args.region, shading=args.shading)
     parser = Parser.from_pretrained(args.model)
     if args.input and not is_image_path(args.input):
-        from tryon_sdk.video.pipeline import PipelineOptions, run_pipeline
+        from tryon_sdk.video.jobs.pipeline import PipelineOptions, run_pipeline
 
         summary = run_pipeline(parser, args.input, args.output, PipelineOptions(outputs=("overlay",), compositor=paste))
         print(f"pasted the texture into {summary['frames_processed']} frames -> {Path(args.output) / 'overlay.mp4'}")
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.input:
         image = read_image(args.input)
     else:
-        from tryon_sdk.video.sample import sample_frames
+        from tryon_sdk.video.io.sample import sample_frames
 
         image = next(iter(sample_frames(1)))[0]
     result = parser.parse(image, return_probabilities=True)

@@ -2,7 +2,7 @@
 
     python examples/webcam_demo.py                         # camera 0
     python examples/webcam_demo.py --source clip.mp4       # replay a video as if it were a camera
-    python examples/webcam_demo.py --mode overlay --region lower_body --color gold
+    python examples/webcam_demo.py --composite overlay --region lower_body --color gold
 
 Keys: m mode (recolor / overlay / none), r region, c colour, s smoothing, q quit.
 Without a display it records what it would show to webcam_demo.mp4 (or
@@ -15,7 +15,8 @@ import argparse
 import sys
 
 from tryon_sdk.errors import TryOnError
-from tryon_sdk.webcam import add_demo_arguments, options_from_args, run_demo
+from tryon_sdk.commands.webcam import add_demo_arguments, options_from_args
+from tryon_sdk.webcam import run_demo
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,7 @@ def _require(module: str) -> None:
 def _photos(n: int = 2, size: int = 224) -> torch.Tensor:
     """Real photos (CCP when ../shared is there, else the SDK's rendered sample) as a [-1, 1] batch at ``size`` x ``size``."""
     import cv2
-    from tryon_sdk.video.sample import render_person
+    from tryon_sdk.video.io.sample import render_person
 
     shared = Path(os.environ.get("TRYON_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
     photos = sorted((shared / "clothing-co-parsing" / "photos").glob("*.jpg"))[:n]

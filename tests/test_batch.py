@@ -19,8 +19,8 @@ from tryon_sdk.batch import BatchOptions, ModelSpec, discover, run
 from tryon_sdk.batch.manifest import MANIFEST_NAME, read_manifest
 from tryon_sdk.cli import main
 from tryon_sdk.errors import ConfigError, InputError
-from tryon_sdk.video.options import PipelineOptions
-from tryon_sdk.video.pipeline import run_pipeline
+from tryon_sdk.video.jobs.options import PipelineOptions
+from tryon_sdk.video.jobs.pipeline import run_pipeline
 
 from videos import make_video, synthetic_frame
 

@@ -13,7 +13,7 @@ from tryon_sdk.batch import BatchOptions, ModelSpec, run
 from tryon_sdk.batch.layouts import ATR_TO_LIP, LIP_LABELS, to_lip
 from tryon_sdk.labels import ATR_CLASSES
 from tryon_sdk.labels import CLASS_INDEX as C
-from tryon_sdk.video.options import PipelineOptions
+from tryon_sdk.video.jobs.options import PipelineOptions
 
 from test_agnostic import person
 from test_batch import corrupt, write_images

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tryon_sdk.batch import BatchOptions, ModelSpec, run
-from tryon_sdk.video.options import PipelineOptions
+from tryon_sdk.video.jobs.options import PipelineOptions
 
 from test_batch import corrupt
 

@@ -19,7 +19,7 @@ from PIL import Image
 from tryon_sdk import Parser, TryOnWarning
 from tryon_sdk.cli import main
 from tryon_sdk.inputs import to_rgb_uint8
-from tryon_sdk.video.reader import read_image
+from tryon_sdk.video.io.reader import read_image
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def photo8() -> np.ndarray:
     if path.is_file():
         img = np.array(Image.open(path).convert("RGB"))
         return np.ascontiguousarray(cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA))
-    from tryon_sdk.video.sample import sample_frames
+    from tryon_sdk.video.io.sample import sample_frames
 
     return next(sample_frames(1, size=(384, 256)))[0]
 
@@ -107,7 +107,7 @@ def test_16bit_rgb_from_opencv_and_the_cli_parse_like_the_8bit_photo(photo8, tmp
 
 
 def test_16bit_colour_png_is_read_by_its_full_range_and_upright(photo8, tmp_path):
-    from tryon_sdk.video.reader import read_image
+    from tryon_sdk.video.io.reader import read_image
 
     cv2.imwrite(str(tmp_path / "rgb16.png"), to16(photo8)[..., ::-1])
     np.testing.assert_array_equal(read_image(tmp_path / "rgb16.png"), photo8)
@@ -120,7 +120,7 @@ def test_16bit_colour_png_is_read_by_its_full_range_and_upright(photo8, tmp_path
 def test_exif_orientation_of_arrays_read_by_opencv_matches_pillows(orientation):
     from PIL import Image, ImageOps
 
-    from tryon_sdk.video.reader import _upright_exif
+    from tryon_sdk.video.io.reader import _upright_exif
 
     arr = (np.arange(5 * 7 * 3) % 251).astype(np.uint8).reshape(5, 7, 3)
     im = Image.fromarray(arr)

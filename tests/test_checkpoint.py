@@ -166,8 +166,8 @@ def test_random_bytes_are_not_a_safetensors_file(tmp_path):
 
 def test_missing_checksum_names_the_cli_option_and_the_option_works(saved, tmp_path, capsys):
     from tryon_sdk.cli import main
-    from tryon_sdk.video.sample import sample_frames
-    from tryon_sdk.video.writers import write_png
+    from tryon_sdk.video.io.sample import sample_frames
+    from tryon_sdk.video.io.writers import write_png
 
     meta = json.loads((saved / CONFIG_NAME).read_text())
     meta["sha256"] = None

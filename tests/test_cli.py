@@ -70,7 +70,7 @@ def test_demo_writes_under_the_temporary_folder_not_the_current_one(tmp_path, mo
 
 def test_demo_parses_the_bundled_real_photo_and_clip(tmp_path, capsys):
     """The default sample is real: the photo as an image, the clip through the video pipeline; it says where."""
-    from tryon_sdk.video.reader import read_image
+    from tryon_sdk.video.io.reader import read_image
 
     out_dir = tmp_path / "demo"
     assert main(["demo", "-o", str(out_dir), "--frames", "2"]) == 0

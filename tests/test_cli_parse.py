@@ -17,7 +17,7 @@ import pytest
 from tryon_sdk import Parser
 from tryon_sdk.cli import main
 from tryon_sdk.video.stream import RunningMode, StreamOptions, VideoSession
-from tryon_sdk.video.reader import VideoReader
+from tryon_sdk.video.io.reader import VideoReader
 
 from videos import (
     audio_packets,
@@ -102,7 +102,7 @@ def test_video_with_audio_round_trip(tmp_path, capsys, checkpoint, reference):
 def test_odd_size_without_audio(tmp_path, capsys, checkpoint, reference):
     src = make_video(tmp_path / "odd.mp4", width=63, height=47, frames=6, pix_fmt="yuv444p")
     out = tmp_path / "out"
-    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint, "--smoothing-strength", "0.9")
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint, "--smoothing-ratio", "0.9")
     assert rc == 0, err
     assert json.loads((out / "summary.json").read_text())["options"]["smoothing"]["ratio"] == 0.9
     _, _, facts = read_video(out / "overlay.mp4")
@@ -228,7 +228,7 @@ def _empty_folder(d: Path) -> Path:
         (lambda d: d / "missing.mp4", (), "no such file"),
         (_empty_folder, (), "no images found"),
         (lambda d: make_video(d / "v.mp4", frames=3), ("--regions", "sleeves"), "unknown region"),
-        (lambda d: make_video(d / "v.mp4", frames=3), ("--smoothing-strength", "1.5"), "ratio"),
+        (lambda d: make_video(d / "v.mp4", frames=3), ("--smoothing-ratio", "1.5"), "ratio"),
         (lambda d: make_video(d / "v.mp4", frames=3), ("--outputs", "overlay,masks"), "unknown output"),
     ],
 )
@@ -299,7 +299,7 @@ def test_ctrl_c_leaves_no_complete_looking_file(tmp_path, checkpoint):
 
 def test_pipeline_queues_are_bounded(tmp_path, monkeypatch, reference):
     """With the writer stuck, the reader runs ahead only as far as the bounded queues allow."""
-    import tryon_sdk.video.pipeline as pipeline
+    import tryon_sdk.video.jobs.pipeline as pipeline
 
     decoded = [0]
 
@@ -332,7 +332,7 @@ def test_pipeline_queues_are_bounded(tmp_path, monkeypatch, reference):
 
 
 def test_iter_video_results_matches_the_pipeline_session(tmp_path, reference):
-    from tryon_sdk.video.pipeline import PipelineOptions, iter_video_results
+    from tryon_sdk.video.jobs.pipeline import PipelineOptions, iter_video_results
 
     src = make_video(tmp_path / "v.mp4", frames=7)
     pairs = list(iter_video_results(reference, src, PipelineOptions(batch_size=3)))
@@ -364,7 +364,7 @@ def test_composite_recolor_writes_recoloured_video(tmp_path, capsys, checkpoint,
         outside = cv2.dilate(person, kernel) == 0
         rec, orig = rec.astype(np.float32), orig.astype(np.float32)
         if inside.any():
-            blueness = lambda im: (im[..., 2] - im[..., 0])[inside].mean()  # noqa: E731
+            blueness = lambda im, inside=inside: (im[..., 2] - im[..., 0])[inside].mean()  # noqa: E731
             assert blueness(rec) > blueness(orig) + 30
             inside_px += int(inside.sum())
         if outside.any():
@@ -413,7 +413,7 @@ def test_outputs_get_the_mode_of_any_new_file(tmp_path, capsys, checkpoint):
 # ----------------------------------------------------------------------------------- large frames
 def test_large_frames_are_parsed_at_the_working_size(tmp_path, reference):
     """Above work_pixels a frame is parsed downscaled; labels and alphas come back at the frame's size."""
-    import tryon_sdk.video.pipeline as pipeline
+    import tryon_sdk.video.jobs.pipeline as pipeline
 
     src = make_video(tmp_path / "big.mp4", width=160, height=120, frames=5)
     options = pipeline.PipelineOptions(work_pixels=80 * 60, regions=("person",), mask_format="png")
@@ -445,12 +445,12 @@ def test_large_frames_are_parsed_at_the_working_size(tmp_path, reference):
 
 def test_probability_budget_holds_large_frames_one_at_a_time(tmp_path, monkeypatch, reference):
     """With room for one frame's probabilities per two engine calls, the engine takes one frame per call."""
-    import tryon_sdk.video.options
-    import tryon_sdk.video.pipeline as pipeline
+    import tryon_sdk.video.jobs.options
+    import tryon_sdk.video.jobs.pipeline as pipeline
 
     src = make_video(tmp_path / "v.mp4", width=64, height=48, frames=9)
     one_map = reference.config.num_classes * 48 * 64 * 4
-    monkeypatch.setattr(tryon_sdk.video.options, "PROBABILITY_BYTES", one_map)
+    monkeypatch.setattr(tryon_sdk.video.jobs.options, "PROBABILITY_BYTES", one_map)
     calls: list[int] = []
     original = reference.predict_grids
 
@@ -473,7 +473,7 @@ def test_working_size_results_are_restated_at_the_frame_size():
     import dataclasses
 
     from tryon_sdk.result import ParseResult
-    from tryon_sdk.video.stages import at_frame_size as _at_frame_size
+    from tryon_sdk.video.jobs.stages import at_frame_size as _at_frame_size
     from tryon_sdk.regions import Box
 
     small = np.zeros((30, 40), np.uint8)

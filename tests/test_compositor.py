@@ -8,13 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
+from tryon_sdk.commands.compositing import add_compositor_arguments, compositor_from_args
 from tryon_sdk.compositor import (
     COMPOSITORS,
     Compositor,
     OverlayCompositor,
     RecolorCompositor,
-    add_compositor_arguments,
-    compositor_from_args,
     cropped_region_alpha,
     make_compositor,
     parse_color,

@@ -1,4 +1,4 @@
-"""``tryon-sdk eval-video`` and :func:`tryon_sdk.video.evaluate.evaluate_video`."""
+"""``tryon-sdk eval-video`` and :func:`tryon_sdk.video.evaluation.evaluate.evaluate_video`."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 
 from tryon_sdk import Parser
 from tryon_sdk.cli import main
-from tryon_sdk.video.evaluate import EVAL_CONFIGS, EVAL_GOALS, ConfigStream, evaluate_video
+from tryon_sdk.video.evaluation.evaluate import EVAL_CONFIGS, EVAL_GOALS, ConfigStream, evaluate_video
 from tryon_sdk.video.stream import RunningMode, StreamOptions, VideoSession
-from tryon_sdk.video.reader import VideoReader
-from tryon_sdk.video.metrics import compute_video_metrics
+from tryon_sdk.video.io.reader import VideoReader
+from tryon_sdk.video.evaluation.metrics import compute_video_metrics
 
 from videos import calibrated_parser, make_video
 
@@ -99,7 +99,7 @@ def test_cli_flip_tta_option_makes_parses_equivariant(tmp_path, capsys, parser, 
 
 
 def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys, monkeypatch, parser, steady_video):
-    from tryon_sdk.video.progress import LineProgress
+    from tryon_sdk.video.jobs.progress import LineProgress
 
     ckpt = parser.save_pretrained(tmp_path / "ckpt")
     ticks = iter(range(0, 10_000, 20))  # every frame batch looks 20 s after the last: a line each time

@@ -13,7 +13,7 @@ import pytest
 
 from tryon_sdk.compositor import Compositor
 from tryon_sdk.result import ParseResult
-from tryon_sdk.video.writers import write_png
+from tryon_sdk.video.io.writers import write_png
 from videos import make_video
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

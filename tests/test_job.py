@@ -1,4 +1,4 @@
-"""The video job's loop (:mod:`tryon_sdk.video.job`): bounded blocking channels, one error channel, batching."""
+"""The video job's loop (:mod:`tryon_sdk.video.jobs.job`): bounded blocking channels, one error channel, batching."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tryon_sdk.video.job import Cancelled, Channel, batched, run_stages
+from tryon_sdk.video.jobs.job import Cancelled, Channel, batched, run_stages
 
 
 def test_batched_takes_the_limit_from_each_batch_first_item():

@@ -23,8 +23,8 @@ ort = pytest.importorskip("onnxruntime")
 from tryon_sdk.cli import main  # noqa: E402
 from tryon_sdk.engines.torch_engine import Engine  # noqa: E402
 from tryon_sdk.errors import CheckpointError, ConfigError  # noqa: E402
-from tryon_sdk.engines.export import export_onnx, verify_onnx  # noqa: E402
-from tryon_sdk.engines.gpu import CudaGraphEngine, PinnedUploader, optimize_for_gpu  # noqa: E402
+from tryon_sdk.engines.export import verify_onnx  # noqa: E402
+from tryon_sdk.engines.gpu import CudaGraphEngine, PinnedUploader  # noqa: E402
 from tryon_sdk.labels import hflip_labels  # noqa: E402
 from tryon_sdk.engines.onnx_engine import CONFIG_METADATA_KEY, OnnxEngine  # noqa: E402
 from tryon_sdk.parser import Parser  # noqa: E402
@@ -64,7 +64,7 @@ def calibrated_parser(architecture: str = "deeplabv3") -> Parser:
 
 @pytest.fixture(scope="module")
 def onnx_path(checkpoint: Path, tmp_path_factory) -> Path:
-    return export_onnx(Parser.from_pretrained(checkpoint, device="cpu"), tmp_path_factory.mktemp("onnx") / "model.onnx")
+    return Parser.from_pretrained(checkpoint, device="cpu").export_onnx(tmp_path_factory.mktemp("onnx") / "model.onnx")
 
 
 # ------------------------------------------------------------- parse contract
@@ -147,7 +147,7 @@ class TestOnnxParser(ParserContract):
 # ----------------------------------------------------------------- export
 def test_onnx_agrees_with_torch(checkpoint, onnx_path, record_property, capsys):
     torch_parser = Parser.from_pretrained(checkpoint, device="cpu")
-    check = verify_onnx(torch_parser, onnx_path, sizes=[(64, 48), (48, 64), (100, 75)])
+    check = verify_onnx(torch_parser.model, torch_parser.config, onnx_path, sizes=[(64, 48), (48, 64), (100, 75)])
     record_property("max_abs_diff", check.max_abs_diff)
     with capsys.disabled():
         print(f"\n[onnx vs torch] {check}")
@@ -165,12 +165,12 @@ def test_onnx_parser_labels_match_torch_parser(checkpoint, onnx_path):
 
 
 def test_video_session_runs_the_same_on_either_engine(checkpoint, onnx_path):
-    from tryon_sdk.video.stream import open_stream
+    from tryon_sdk.video.stream import StreamOptions, open_stream
 
     frames = [blobs(72, 96, seed=20 + i) for i in range(3)]
     labels = {}
     for name, path in (("torch", checkpoint), ("onnx", onnx_path)):
-        with open_stream(Parser.from_pretrained(path, device="cpu"), mode="video") as session:
+        with open_stream(Parser.from_pretrained(path, device="cpu"), StreamOptions(running_mode="video")) as session:
             labels[name] = [session.parse(f, 40 * i).labels for i, f in enumerate(frames)]
     for a, b in zip(labels["torch"], labels["onnx"]):
         assert np.mean(a == b) >= 0.999
@@ -194,17 +194,17 @@ def test_engine_reads_config_and_runs_other_sizes(onnx_path):
 
 def test_lraspp_exports_too(tmp_path):
     parser = calibrated_parser("lraspp")
-    path = export_onnx(parser, tmp_path / "lraspp.onnx")
-    check = verify_onnx(parser, path)
+    path = parser.export_onnx(tmp_path / "lraspp.onnx")
+    check = verify_onnx(parser.model, parser.config, path)
     assert check.label_agreement >= 0.999, str(check)
 
 
 @pytest.mark.slow
 def test_dynamo_exporter(tmp_path):
     parser = calibrated_parser("lraspp")
-    path = export_onnx(parser, tmp_path / "dynamo.onnx", exporter="dynamo")
+    path = parser.export_onnx(tmp_path / "dynamo.onnx", exporter="dynamo")
     assert onnx.load(str(path)).opset_import[0].version >= 18
-    assert verify_onnx(parser, path).label_agreement >= 0.999
+    assert verify_onnx(parser.model, parser.config, path).label_agreement >= 0.999
 
 
 def test_export_is_atomic(tmp_path, monkeypatch, checkpoint):
@@ -217,7 +217,7 @@ def test_export_is_atomic(tmp_path, monkeypatch, checkpoint):
 
     monkeypatch.setattr(torch.onnx, "export", broken)
     with pytest.raises(CheckpointError, match="exporter crashed"):
-        export_onnx(Parser.from_pretrained(checkpoint, device="cpu"), target)
+        Parser.from_pretrained(checkpoint, device="cpu").export_onnx(target)
     assert target.read_bytes() == b"previous file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
 
@@ -225,9 +225,9 @@ def test_export_is_atomic(tmp_path, monkeypatch, checkpoint):
 def test_export_errors_name_the_options(tmp_path, checkpoint):
     parser = Parser.from_pretrained(checkpoint, device="cpu")
     with pytest.raises(ConfigError, match="valid: torchscript, dynamo"):
-        export_onnx(parser, tmp_path / "m.onnx", exporter="tflite")
+        parser.export_onnx(tmp_path / "m.onnx", exporter="tflite")
     with pytest.raises(ConfigError, match="does not exist"):
-        export_onnx(parser, tmp_path / "missing" / "m.onnx")
+        parser.export_onnx(tmp_path / "missing" / "m.onnx")
 
 
 # ------------------------------------------------------------ engine errors
@@ -292,7 +292,7 @@ def test_missing_onnxruntime_is_a_config_error(onnx_path, monkeypatch):
         Parser.from_pretrained(onnx_path, device="cpu")
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ConfigError, match=r"needs the onnx package"):
-        export_onnx(calibrated_parser(), onnx_path.parent / "never.onnx")
+        calibrated_parser().export_onnx(onnx_path.parent / "never.onnx")
 
 
 # --------------------------------------------------------------------- CLI
@@ -315,7 +315,7 @@ def test_cli_export_reports_a_bad_model(tmp_path, capsys):
 def test_gpu_fast_path_says_it_needs_cuda(checkpoint):
     parser = Parser.from_pretrained(checkpoint, device="cpu")
     with pytest.raises(ConfigError, match="needs a CUDA GPU"):
-        optimize_for_gpu(parser)
+        parser.optimize_for_gpu()
     with pytest.raises(ConfigError, match="CUDA"):
         CudaGraphEngine(parser.engine)
     with pytest.raises(ConfigError, match="needs a CUDA GPU"):

@@ -12,7 +12,7 @@ import pytest
 
 from tryon_sdk.errors import InputError, VideoError
 from tryon_sdk.outputs import FrameSink, OutputGroup, PendingOutput, PendingSink, atomic_path, file_mode
-from tryon_sdk.video.writers import GrayVideoWriter, H264Writer, PngSequenceWriter
+from tryon_sdk.video.io.writers import GrayVideoWriter, H264Writer, PngSequenceWriter
 
 
 def _mode(path) -> int:

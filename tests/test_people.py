@@ -20,7 +20,7 @@ from tryon_sdk.people.detect import crop_window
 from tryon_sdk.people.person import PeopleOptions, Person, check_boxes, use_people_first
 from tryon_sdk.people.tracker import PeopleTracker
 from tryon_sdk.regions import Box
-from tryon_sdk.video.stream import open_stream
+from tryon_sdk.video.stream import StreamOptions, open_stream
 
 from synthetic import PaletteEngine, palette_frame, scene
 
@@ -80,7 +80,7 @@ def test_check_boxes_accepts_and_refuses():
         "shape": ([(10, 20, 50)], "N x 4"),
         "type": ("a box", "boxes must be"),
     }
-    for name, (boxes, message) in bad.items():
+    for _name, (boxes, message) in bad.items():
         with pytest.raises(InputError, match=message):
             check_boxes(boxes, (100, 100))
 
@@ -193,7 +193,7 @@ def test_empty_frame_is_background_after_cheap_passes(parser, engine):
     assert not result.labels.any() and result.people == ()
     assert np.all(result.probabilities[0] == 1.0)
     # VIDEO mode: one cheap pass per empty frame
-    with open_stream(parser, mode="video", roi=True) as session:
+    with open_stream(parser, StreamOptions(running_mode="video", roi=True)) as session:
         n = len(engine.calls)
         for t in range(3):
             assert not session.parse(empty, 100 * t).labels.any()
@@ -214,7 +214,7 @@ def test_given_boxes_skip_the_detection_and_batch_the_crops(parser, engine):
     # by default, and in an IMAGE session, limb consistency gives sides from each person's facing
     own = parser.parse(image, boxes=[(70, 55, 130, 185), (320, 35, 400, 195)])
     assert side_accuracy(own.labels, truth) > 0.97
-    with open_stream(parser, mode="image", roi=True) as session:
+    with open_stream(parser, StreamOptions(running_mode="image", roi=True)) as session:
         fixed = session.parse(image)
     assert len(fixed.people) == 2 and side_accuracy(fixed.labels, truth) > 0.97
 
@@ -282,7 +282,7 @@ def walk(n: int, size=(240, 480), x0=60.0, vx=8.0, facing=-1, enter_at=None, tur
 def test_video_tracks_one_person_with_few_searches(parser):
     frames, truths = walk(24)
     # smoothing off: at 8 px per frame its trails (no optical flow) would blur what is measured here
-    with open_stream(parser, mode="video", roi=PALETTE.replace(redetect_every=10), smoothing=False) as session:
+    with open_stream(parser, StreamOptions(running_mode="video", roi=PALETTE.replace(redetect_every=10), smoothing=False)) as session:
         results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
         searches = session.stats.people_searches
     assert all(len(r.people) == 1 and r.people[0].track_id == 1 for r in results)
@@ -296,7 +296,7 @@ def test_video_tracks_one_person_with_few_searches(parser):
 def test_video_finds_a_new_person_within_redetect_every_frames(parser):
     frames, truths = walk(20, enter_at=7)
     every = 5
-    with open_stream(parser, mode="video", roi=PALETTE.replace(redetect_every=every)) as session:
+    with open_stream(parser, StreamOptions(running_mode="video", roi=PALETTE.replace(redetect_every=every))) as session:
         results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
     first_seen = next(t for t, r in enumerate(results) if len(r.people) == 2)
     assert 7 <= first_seen < 7 + every
@@ -342,18 +342,18 @@ def test_video_frame_grid_is_as_fine_as_the_crops_and_kept_while_they_keep_their
 def test_video_person_leaving_gives_background(parser):
     frames, _ = walk(6)
     empty = np.zeros_like(frames[0])
-    with open_stream(parser, mode="video", roi=True) as session:
+    with open_stream(parser, StreamOptions(running_mode="video", roi=True)) as session:
         for t, f in enumerate(frames + [empty] * 3):
             result = session.parse(f, 100 * t)
     assert result.people == () and not result.labels.any()
 
 
 def test_video_turning_round_swaps_sides_within_flip_frames(parser):
-    from tryon_sdk.video.limbs import LimbOptions
+    from tryon_sdk.limbs import LimbOptions
 
     turn, flip = 8, 3
     frames, truths = walk(18, vx=2.0, facing=1, turn_at=turn)
-    with open_stream(parser, mode="video", roi=True, limb_consistency=LimbOptions(flip_frames=flip)) as session:
+    with open_stream(parser, StreamOptions(running_mode="video", roi=True, limb_consistency=LimbOptions(flip_frames=flip))) as session:
         results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
     acc = [side_accuracy(r.labels, t) for r, t in zip(results, truths)]
     facing = [r.people[0].facing for r in results]
@@ -366,9 +366,9 @@ def test_video_turning_round_swaps_sides_within_flip_frames(parser):
 
 def test_video_mirrored_input(parser):
     frames, truths = walk(8)
-    with open_stream(parser, mode="video", roi=True, mirrored=True) as session:
+    with open_stream(parser, StreamOptions(running_mode="video", roi=True, mirrored=True)) as session:
         results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
-    with open_stream(parser, mode="video", roi=True) as session:
+    with open_stream(parser, StreamOptions(running_mode="video", roi=True)) as session:
         plain = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
     from tryon_sdk.labels import swap_lr
 
@@ -380,7 +380,7 @@ def test_video_mirrored_input(parser):
 def test_video_mirrored_clip_is_flip_equivariant(parser):
     """Crops, paste, smoothing and limbs on the mirrored clip give the mirrored result with sides swapped."""
     frames, truths = walk(8, size=(240, 481))
-    with open_stream(parser, mode="video", roi=True) as a, open_stream(parser, mode="video", roi=True) as b:
+    with open_stream(parser, StreamOptions(running_mode="video", roi=True)) as a, open_stream(parser, StreamOptions(running_mode="video", roi=True)) as b:
         for t, f in enumerate(frames):
             out = a.parse(f, 100 * t).labels
             mir = b.parse(np.ascontiguousarray(f[:, ::-1]), 100 * t).labels
@@ -390,7 +390,7 @@ def test_video_mirrored_clip_is_flip_equivariant(parser):
 
 def test_image_session_finds_people_every_frame(parser):
     frames, truths = walk(3)
-    with open_stream(parser, mode="image", roi=True) as session:
+    with open_stream(parser, StreamOptions(running_mode="image", roi=True)) as session:
         results = session.parse_many(frames)
         assert session.stats.people_searches == 3
     assert all(r.people[0].track_id is None and r.people[0].facing == "back" for r in results)
@@ -400,7 +400,7 @@ def test_image_session_finds_people_every_frame(parser):
 def test_engine_stage_and_temporal_stage_apart(parser):
     """The pipeline runs the engine stage and the temporal stage on different threads."""
     frames, truths = walk(5)
-    with open_stream(parser, mode="video", roi=True) as a, open_stream(parser, mode="video", roi=True) as b:
+    with open_stream(parser, StreamOptions(running_mode="video", roi=True)) as a, open_stream(parser, StreamOptions(running_mode="video", roi=True)) as b:
         direct = a.parse_many(frames, [100 * t for t in range(5)])
         probs, people = b.predict(frames)
         split = b.parse_probabilities(frames, probs, [100 * t for t in range(5)], people=people)
@@ -413,7 +413,7 @@ def test_engine_stage_and_temporal_stage_apart(parser):
 
 def test_limbs_off_facing_still_has_hysteresis(parser):
     frames, _ = walk(6)
-    with open_stream(parser, mode="video", roi=True, limb_consistency=False) as session:
+    with open_stream(parser, StreamOptions(running_mode="video", roi=True, limb_consistency=False)) as session:
         results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
     assert [r.people[0].facing for r in results] == ["back"] * 6
 
@@ -423,7 +423,7 @@ def test_live_stream_tracks_people_too(parser):
     got = []
     # smoothing off: at 8 px per frame its trails (no optical flow) would blur the sides measured here
     callback = lambda r, img, ts: got.append(r)  # noqa: E731
-    with open_stream(parser, mode="live_stream", roi=True, smoothing=False, result_callback=callback) as live:
+    with open_stream(parser, StreamOptions(running_mode="live_stream", roi=True, smoothing=False, result_callback=callback)) as live:
         for t, f in enumerate(frames):
             live.parse_async(f, 100 * t)
             live.flush()

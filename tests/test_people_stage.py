@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tryon_sdk import Parser
+from tryon_sdk import Parser, StreamOptions, open_stream
 from tryon_sdk.errors import CheckpointError, InputError
 from tryon_sdk.people import models as people_models
 from tryon_sdk.people.faces import Face, FaceDetector, blazeface_anchors
@@ -205,7 +205,7 @@ def test_parse_image_session_and_cli_image_job_give_identical_labels(parser, ccp
     image = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)
     shutil.copy(photo, src / "a.jpg")  # the job reads a folder; the copy lives under pytest's tmp only
     parsed = parser.parse(image)
-    with parser.stream(mode="image") as session:
+    with open_stream(parser, StreamOptions(running_mode="image")) as session:
         np.testing.assert_array_equal(session.parse(image).labels, parsed.labels)
     assert main(["parse", str(src), "-o", str(tmp_path / "out"), "--outputs", "labels", "--mask-format", "png"]) == 0
     written = sorted((tmp_path / "out").rglob("*.png"))

@@ -16,14 +16,13 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None,
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from tryon_sdk.engines.export import export_onnx
 
     folder = tmp_path_factory.mktemp("onnx")
-    return Parser.from_pretrained(device="cpu"), export_onnx(Parser.from_pretrained(device="cpu"), folder / "model.onnx")
+    return Parser.from_pretrained(device="cpu"), Parser.from_pretrained(device="cpu").export_onnx(folder / "model.onnx")
 
 
 def _photos(n: int, seed: int = 0) -> list[np.ndarray]:
-    from tryon_sdk.video.sample import sample_frames
+    from tryon_sdk.video.io.sample import sample_frames
 
     return [frame for frame, _ in sample_frames(num_frames=n, size=(240, 160), seed=seed)]
 

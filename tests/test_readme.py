@@ -1,7 +1,7 @@
 """Every ```python block of README.md and of the docs (``docs/**/*.md``) runs as written.
 
 Each block runs on its own, in a scratch folder. A block that needs data makes it (e.g. with
-:mod:`tryon_sdk.video.sample`) or uses the bundled real samples (:mod:`tryon_sdk.samples`).
+:mod:`tryon_sdk.video.io.sample`) or uses the bundled real samples (:mod:`tryon_sdk.samples`).
 
 Two markers, an HTML comment on the line right above the opening fence, are the only ways out
 (``docs/contributing-docs.md`` documents them):

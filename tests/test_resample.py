@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from tryon_sdk.labels import argmax_labels
 from tryon_sdk.resample import GridScores, upsampled_labels
-from tryon_sdk.video.temporal import SmoothingOptions, TemporalSmoother
+from tryon_sdk.video.temporal.smoothing import SmoothingOptions, TemporalSmoother
 
 from videos import calibrated_parser, synthetic_frame
 

@@ -19,7 +19,7 @@ def cache(tmp_path, monkeypatch):
 
 
 def _frames(n=2):
-    from tryon_sdk.video.sample import sample_frames
+    from tryon_sdk.video.io.sample import sample_frames
 
     return [f for f, _ in sample_frames(num_frames=n, size=(216, 384), seed=2)]
 

@@ -30,7 +30,7 @@ from tryon_sdk.cli import main  # noqa: E402
 from tryon_sdk.serve import app as app_module  # noqa: E402
 from tryon_sdk.serve.app import create_app  # noqa: E402
 from tryon_sdk.serve.options import ServeOptions  # noqa: E402
-from tryon_sdk.video.reader import read_image  # noqa: E402
+from tryon_sdk.video.io.reader import read_image  # noqa: E402
 
 from test_truncated import faststart_mp4, head  # noqa: E402
 from videos import make_video  # noqa: E402
@@ -76,7 +76,7 @@ def wait_job(client, status_url: str, timeout: float = 120.0):
 @pytest.fixture(scope="module")
 def drawn_photo(tmp_path_factory) -> Path:
     """A JPEG of the bundled sample drawing (for the tests that need a photo, not a real one)."""
-    from tryon_sdk.video.sample import sample_frames
+    from tryon_sdk.video.io.sample import sample_frames
 
     image, _ = next(sample_frames(1, size=(240, 160)))
     path = tmp_path_factory.mktemp("drawn") / "drawn.jpg"
@@ -227,7 +227,7 @@ def test_a_truncated_video_is_422_at_upload(client, tmp_path, tmpdir_of):
 
 
 def test_a_video_found_cut_while_decoding_fails_its_job_with_422(client, tmp_path, monkeypatch):
-    from tryon_sdk.video.reader import probe_video
+    from tryon_sdk.video.io.reader import probe_video
 
     monkeypatch.setattr(app_module, "check_video", lambda upload: probe_video(upload.path))  # no packet scan
     cut = head(faststart_mp4(tmp_path / "full.mp4", frames=30, width=64, height=48), 0.25)  # < 8 frames left

@@ -10,9 +10,9 @@ import torch
 from tryon_sdk.errors import ConfigError, InputError
 from tryon_sdk.labels import FLIP_PAIRS, swap_lr
 from tryon_sdk.resample import GridScores
-from tryon_sdk.video.limbs import LimbConsistency, LimbOptions
+from tryon_sdk.limbs import LimbConsistency, LimbOptions
 from tryon_sdk.video.stream import RunningMode, StreamOptions, VideoSession, open_stream
-from tryon_sdk.video.temporal import SmoothingOptions, TemporalSmoother
+from tryon_sdk.video.temporal.smoothing import SmoothingOptions, TemporalSmoother
 
 from videos import calibrated_parser, synthetic_frame
 
@@ -39,7 +39,7 @@ NO_LIMBS = dict(limb_consistency=False)
 # ------------------------------------------------------------------------- options and misuse
 def test_timestamps_must_strictly_increase(parser):
     f = clip(4)
-    with open_stream(parser, mode="video", **NO_LIMBS) as s:
+    with open_stream(parser, StreamOptions(running_mode="video", **NO_LIMBS)) as s:
         s.parse(f[0], 0)
         s.parse(f[1], 33)
         with pytest.raises(ValueError, match="increase"):
@@ -68,19 +68,19 @@ def test_mode_misuse_is_a_value_error(parser):
     with pytest.raises(ConfigError, match="result_callback"):
         StreamOptions(running_mode=RunningMode.LIVE_STREAM)
     with pytest.raises(ValueError, match="LIVE_STREAM"):
-        open_stream(parser, mode="video", result_callback=cb)
+        open_stream(parser, StreamOptions(running_mode="video", result_callback=cb))
     with pytest.raises(ConfigError, match="running mode"):
-        open_stream(parser, mode="batch")
+        open_stream(parser, StreamOptions(running_mode="batch"))
     with pytest.raises(ConfigError, match="smoothing"):
-        open_stream(parser, mode="video", smoothing="strong")
-    with pytest.raises(ConfigError, match="unknown stream option"):
-        open_stream(parser, mode="video", colour=True)
-    with open_stream(parser, mode="video", **NO_LIMBS) as s:
+        open_stream(parser, StreamOptions(running_mode="video", smoothing="strong"))
+    with pytest.raises(TypeError, match="colour"):
+        StreamOptions(running_mode="video", colour=True)
+    with open_stream(parser, StreamOptions(running_mode="video", **NO_LIMBS)) as s:
         with pytest.raises(ValueError, match="LIVE_STREAM"):
             s.parse_async(frame, 0)
         with pytest.raises(ConfigError):
             s.flush()
-    with open_stream(parser, mode="live_stream", result_callback=cb, **NO_LIMBS) as s:
+    with open_stream(parser, StreamOptions(running_mode="live_stream", result_callback=cb, **NO_LIMBS)) as s:
         with pytest.raises(ValueError, match="IMAGE or VIDEO"):
             s.parse(frame, 0)
         with pytest.raises(ConfigError):
@@ -93,7 +93,7 @@ def test_mode_misuse_is_a_value_error(parser):
 # ------------------------------------------------------------------------------- the pipeline
 def test_image_mode_is_stateless(parser):
     f = clip(3)
-    with open_stream(parser, mode="image", return_probabilities=True, **NO_LIMBS) as s:
+    with open_stream(parser, StreamOptions(running_mode="image", return_probabilities=True, **NO_LIMBS)) as s:
         a = s.parse(f[1])
         s.parse(f[2])
         b = s.parse(f[1])
@@ -113,7 +113,7 @@ def test_video_mode_is_engine_then_smoothing_then_argmax(parser):
             grid.scores, state, timestamp_ms=40 * i, frame=frames[i]
         )
         expected.append(GridScores(probs, grid.size).full())
-    with open_stream(parser, mode="video", smoothing=SmoothingOptions(ratio=0.8), return_probabilities=True, **NO_LIMBS) as s:
+    with open_stream(parser, StreamOptions(running_mode="video", smoothing=SmoothingOptions(ratio=0.8), return_probabilities=True, **NO_LIMBS)) as s:
         got = [s.parse(f, 40 * i) for i, f in enumerate(frames)]
     for i, (r, e) in enumerate(zip(got, expected)):
         np.testing.assert_allclose(r.probabilities, e.numpy(), atol=1e-6)
@@ -136,7 +136,7 @@ def test_limb_consistency_runs_on_the_argmax_of_the_smoothed_probabilities(parse
         full = GridScores(probs, grid.size).full()
         labels, l_state = fixer.step(full.argmax(0).to(torch.uint8).numpy(), l_state, probabilities=full)
         expected.append(labels)
-    with parser.stream(mode="video", mirrored=mirrored) as s:  # defaults: smoothing and limb consistency on
+    with open_stream(parser, StreamOptions(running_mode="video", mirrored=mirrored)) as s:  # defaults: smoothing and limb consistency on
         got = [s.parse(f, 30 * i).labels for i, f in enumerate(frames)]
     limbs = [c for pair in FLIP_PAIRS for c in pair]
     assert any(np.isin(e, limbs).any() for e in expected), "test frames need limb classes"
@@ -145,16 +145,16 @@ def test_limb_consistency_runs_on_the_argmax_of_the_smoothed_probabilities(parse
 
 
 def test_probabilities_only_when_asked(parser):
-    with open_stream(parser, mode="video", **NO_LIMBS) as s:
+    with open_stream(parser, StreamOptions(running_mode="video", **NO_LIMBS)) as s:
         r = s.parse(clip(1)[0], 0)
     assert r.probabilities is None and r.labels.dtype == np.uint8 and r.labels.shape == (60, 80)
 
 
 def test_parse_many_matches_parse_one_by_one(parser):
     frames = clip(5)
-    with open_stream(parser, mode="video", return_probabilities=True, **NO_LIMBS) as s:
+    with open_stream(parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS)) as s:
         one = [s.parse(f, 10 * i) for i, f in enumerate(frames)]
-    with open_stream(parser, mode="video", return_probabilities=True, **NO_LIMBS) as s:
+    with open_stream(parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS)) as s:
         many = s.parse_many(frames[:3], [0, 10, 20]) + s.parse_many(frames[3:], [30, 40])
     for a, b in zip(one, many):
         # batched and single convolutions round differently: up to ~1.5e-4 in this calibrated random network
@@ -164,10 +164,10 @@ def test_parse_many_matches_parse_one_by_one(parser):
 
 def test_two_sessions_never_share_state(parser):
     fa, fb = clip(5, seed=0), clip(5, seed=3)
-    with open_stream(parser, mode="video", return_probabilities=True, **NO_LIMBS) as alone:
+    with open_stream(parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS)) as alone:
         ref = [alone.parse(f, 25 * i) for i, f in enumerate(fa)]
-    sa = open_stream(parser, mode="video", return_probabilities=True, **NO_LIMBS)
-    sb = open_stream(parser, mode="video", return_probabilities=True, **NO_LIMBS)
+    sa = open_stream(parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS))
+    sb = open_stream(parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS))
     with sa, sb:
         for i in range(5):
             ra = sa.parse(fa[i], 25 * i)
@@ -178,13 +178,13 @@ def test_two_sessions_never_share_state(parser):
 
 def test_reset_forgets_the_past(parser):
     frames = clip(4)
-    with open_stream(parser, mode="video", return_probabilities=True, **NO_LIMBS) as s:
+    with open_stream(parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS)) as s:
         for i in range(3):
             s.parse(frames[i], 20 * i)
         carried = s.parse(frames[3], 60)
         s.reset()
         fresh = s.parse(frames[3], 0)
-    with open_stream(parser, mode="video", return_probabilities=True, **NO_LIMBS) as s:
+    with open_stream(parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS)) as s:
         first = s.parse(frames[3], 0)
     np.testing.assert_array_equal(fresh.probabilities, first.probabilities)
     assert not np.array_equal(carried.probabilities, first.probabilities)
@@ -192,9 +192,9 @@ def test_reset_forgets_the_past(parser):
 
 def test_mirrored_without_limb_stage_reports_the_persons_sides(parser):
     frame = synthetic_frame(2, 80, 60)
-    plain = open_stream(parser, mode="image", **NO_LIMBS).parse(frame).labels
+    plain = open_stream(parser, StreamOptions(running_mode="image", **NO_LIMBS)).parse(frame).labels
     assert np.isin(plain, [c for pair in FLIP_PAIRS for c in pair]).any(), "test frame needs left/right classes"
-    mirrored = open_stream(parser, mode="image", mirrored=True, **NO_LIMBS).parse(frame).labels
+    mirrored = open_stream(parser, StreamOptions(running_mode="image", mirrored=True, **NO_LIMBS)).parse(frame).labels
     np.testing.assert_array_equal(mirrored, swap_lr(plain))
 
 
@@ -203,13 +203,13 @@ def test_compositor_renders_output(parser):
         return 255 - frame
 
     frame = clip(1)[0]
-    with open_stream(parser, mode="video", compositor=invert, **NO_LIMBS) as s:
+    with open_stream(parser, StreamOptions(running_mode="video", compositor=invert, **NO_LIMBS)) as s:
         r = s.parse(frame, 0)
         np.testing.assert_array_equal(s.render(r), 255 - frame)
-    with open_stream(parser, mode="video", **NO_LIMBS) as s:
+    with open_stream(parser, StreamOptions(running_mode="video", **NO_LIMBS)) as s:
         r = s.parse(frame, 0)
         np.testing.assert_array_equal(s.render(r), r.overlay())
-    with open_stream(parser, mode="video", compositor=lambda f, r: f[:10], **NO_LIMBS) as s:
+    with open_stream(parser, StreamOptions(running_mode="video", compositor=lambda f, r: f[:10], **NO_LIMBS)) as s:
         with pytest.raises(InputError, match="compositor"):
             s.render(s.parse(frame, 0))
 
@@ -225,7 +225,7 @@ def test_live_stream_drops_stale_frames_and_counts_them(parser):
         busy.set()
         assert release.wait(30)
 
-    s = open_stream(parser, mode="live_stream", result_callback=slow_callback, **NO_LIMBS)
+    s = open_stream(parser, StreamOptions(running_mode="live_stream", result_callback=slow_callback, **NO_LIMBS))
     with s:
         s.parse_async(frames[0], 0)
         assert busy.wait(30)  # the worker now sits in the callback of frame 0
@@ -254,7 +254,7 @@ def test_live_stream_close_finishes_the_waiting_frame_and_stops(parser):
         release.wait(30)
         seen.append(ts)
 
-    with open_stream(parser, mode="live_stream", result_callback=cb, **NO_LIMBS) as s:
+    with open_stream(parser, StreamOptions(running_mode="live_stream", result_callback=cb, **NO_LIMBS)) as s:
         s.parse_async(frames[0], 0)
         s.parse_async(frames[1], 10)
         release.set()
@@ -269,7 +269,7 @@ def test_live_stream_callback_error_reaches_the_caller(parser):
         raise RuntimeError("callback failed")
 
     frame = clip(1)[0]
-    s = open_stream(parser, mode="live_stream", result_callback=broken, **NO_LIMBS)
+    s = open_stream(parser, StreamOptions(running_mode="live_stream", result_callback=broken, **NO_LIMBS))
     s.parse_async(frame, 0)
     assert s.flush(timeout=60)
     with pytest.raises(RuntimeError, match="callback failed"):
@@ -280,16 +280,14 @@ def test_live_stream_callback_error_reaches_the_caller(parser):
 def test_live_stream_callback_gets_the_composited_frame(parser):
     out: list[np.ndarray] = []
     frame = clip(1)[0]
-    with open_stream(
-        parser, mode="live_stream", result_callback=lambda r, img, ts: out.append(img), compositor=lambda f, r: 255 - f, **NO_LIMBS
-    ) as s:
+    with open_stream(parser, StreamOptions(running_mode="live_stream", result_callback=lambda r, img, ts: out.append(img), compositor=lambda f, r: 255 - f, **NO_LIMBS)) as s:
         s.parse_async(frame, 0)
         assert s.flush(timeout=60)
     np.testing.assert_array_equal(out[0], 255 - frame)
 
 
 def test_context_manager_closes(parser):
-    with open_stream(parser, mode="video", **NO_LIMBS) as s:
+    with open_stream(parser, StreamOptions(running_mode="video", **NO_LIMBS)) as s:
         assert isinstance(s, VideoSession) and not s.closed
     assert s.closed
     with pytest.raises(ConfigError, match="closed"):
@@ -297,9 +295,8 @@ def test_context_manager_closes(parser):
     s.close()  # idempotent
 
 
-def test_parser_stream_delegation_signature(parser):
-    # Parser.stream(...) is a one-liner over open_stream; the options object form works too.
-    s = open_stream(parser, StreamOptions(running_mode="video", limb_consistency=False), smoothing=False)
+def test_open_stream_takes_one_options_object(parser):
+    s = open_stream(parser, StreamOptions(running_mode="video", limb_consistency=False, smoothing=False))
     assert s.mode is RunningMode.VIDEO and s.options.smoothing is None  # False is taken for "none"
     s.close()
 
@@ -311,10 +308,10 @@ def test_roi_option_is_validated_and_false_keeps_the_whole_frame(tiny_parser, pe
         StreamOptions(roi="people")
     assert StreamOptions(roi=PeopleOptions(max_people=1)).roi.max_people == 1
     big = np.tile(person_image, (2, 2, 1))  # 242x174: twice the tiny model's input, so auto would crop
-    with open_stream(tiny_parser, mode="video", roi=False) as session:
+    with open_stream(tiny_parser, StreamOptions(running_mode="video", roi=False)) as session:
         whole = session.parse(big, 0)
         assert session.stats.people_searches == 0
-    with open_stream(tiny_parser, mode="video", roi=False) as session:
+    with open_stream(tiny_parser, StreamOptions(running_mode="video", roi=False)) as session:
         same = session.parse_probabilities([big], tiny_parser.predict([big]), [0])[0]
     np.testing.assert_array_equal(whole.labels, same.labels)
 
@@ -324,7 +321,7 @@ def test_engine_stage_apart_on_the_model_grid(parser):
     parse_many gives; grids for another frame size are refused."""
     frames = clip(5, seed=4)
     stamps = [40 * i for i in range(5)]
-    with open_stream(parser, mode="video", roi=False) as a, open_stream(parser, mode="video", roi=False) as b:
+    with open_stream(parser, StreamOptions(running_mode="video", roi=False)) as a, open_stream(parser, StreamOptions(running_mode="video", roi=False)) as b:
         direct = a.parse_many(frames, stamps)
         grids, people = b.predict(frames)
         assert all(isinstance(g, GridScores) and g.size == frames[0].shape[:2] for g in grids)

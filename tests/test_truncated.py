@@ -13,8 +13,9 @@ from pathlib import Path
 import av
 import pytest
 
-from tryon_sdk.cli import EXIT_INCOMPLETE, main
-from tryon_sdk.video.reader import VideoReader
+from tryon_sdk.cli import main
+from tryon_sdk.commands.status import EXIT_INCOMPLETE
+from tryon_sdk.video.io.reader import VideoReader
 
 from videos import make_video
 

@@ -9,8 +9,8 @@ import pytest
 
 from tryon_sdk.errors import InputError, VideoError
 from tryon_sdk.outputs import PendingOutput
-from tryon_sdk.video.reader import VideoReader, probe_video, read_image, upright
-from tryon_sdk.video.writers import GrayVideoWriter, H264Writer, pad_even
+from tryon_sdk.video.io.reader import VideoReader, probe_video, read_image, upright
+from tryon_sdk.video.io.writers import GrayVideoWriter, H264Writer, pad_even
 
 from videos import synthetic_frame, audio_packets, make_audio_only, make_video, read_gray_video, read_video
 

@@ -10,7 +10,7 @@ import torch
 
 from tryon_sdk.errors import ConfigError, InputError
 from tryon_sdk.labels import hflip_labels
-from tryon_sdk.video.metrics import (
+from tryon_sdk.video.evaluation.metrics import (
     VideoMetrics,
     agreement,
     compute_video_metrics,

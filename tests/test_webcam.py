@@ -102,24 +102,24 @@ def test_grabber_paces_a_file_at_its_frame_rate():
 
 def test_grabber_mirrors_for_selfie_view():
     cam = FakeCamera(1)
-    grabber = LatestFrameGrabber(cam, mirror=True).start()
+    grabber = LatestFrameGrabber(cam, mirrored=True).start()
     frame = grabber.read(timeout=2)
     grabber.stop()
     assert frame.image[0, -1, 2] == 0 and frame.image[0, -1, 0] == 255  # the marker moved to the right edge
 
 
 # ---------------------------------------------------------------------- keys
-def test_keys_switch_mode_region_colour_and_smoothing():
+def test_keys_switch_composite_region_colour_and_smoothing():
     state = DemoState(DemoOptions(color="navy"))
-    assert (state.mode, state.region, state.color, state.smoothing) == ("recolor", "upper_body", "navy", True)
+    assert (state.composite, state.region, state.color, state.smoothing) == ("recolor", "upper_body", "navy", True)
     assert state.compositor().color == (0, 0, 128)
     assert state.handle_key(ord("r")) and state.region == "lower_body"
     assert state.compositor().region == "lower_body"
     assert state.handle_key(ord("c")) and state.color == "#1e90ff"
     assert state.handle_key(ord("s")) and state.smoothing is False
-    assert state.handle_key(ord("m")) and state.mode == "overlay"
+    assert state.handle_key(ord("m")) and state.composite == "overlay"
     assert type(state.compositor()).__name__ == "OverlayCompositor"
-    assert state.handle_key(ord("m")) and state.mode == "none" and state.compositor() is None
+    assert state.handle_key(ord("m")) and state.composite == "none" and state.compositor() is None
     assert state.handle_key(ord("x"))  # unbound keys are ignored
     assert not state.handle_key(ord("q")) and not state.handle_key(27)
 

@@ -15,6 +15,6 @@ from .config import ModelConfig  # noqa: E402
 from .parser import Parser  # noqa: E402
 from .result import ParseResult  # noqa: E402
 from .regions import REGIONS  # noqa: E402
-from .video.stream import RunningMode, StreamOptions, VideoSession  # noqa: E402
+from .video.stream import RunningMode, StreamOptions, VideoSession, open_stream  # noqa: E402
 
-__all__ += ["ModelConfig", "Parser", "ParseResult", "REGIONS", "RunningMode", "StreamOptions", "VideoSession"]
+__all__ += ["ModelConfig", "Parser", "ParseResult", "REGIONS", "RunningMode", "StreamOptions", "VideoSession", "open_stream"]

@@ -1,7 +1,7 @@
 """The ``tryon-sdk`` command line.
 
 Subcommands live in :mod:`tryon_sdk.commands`, one module each, found at run
-time: a module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
+time: a command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
 ``run(args) -> int``. Every :class:`~tryon_sdk.errors.TryOnError` becomes a
 one-line message on stderr and a non-zero exit.
 
@@ -20,20 +20,10 @@ from typing import Sequence
 
 from . import commands
 from ._version import __version__
+from .commands.status import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_STATUS_HELP
 from .errors import TryOnError
 
 __all__ = ["main", "build_parser"]
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-#: done, but the input video ended before what its container promised (see ``summary.json``)
-EXIT_INCOMPLETE = 3
-EXIT_INTERRUPTED = 130
-EXIT_STATUS_HELP = (
-    "exit status: 0 done; 1 error; 3 done, but the input video was incomplete (cut off or damaged; "
-    "summary.json says truncated); 130 interrupted"
-)
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -44,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     mods = [importlib.import_module(f"{commands.__name__}.{m.name}") for m in pkgutil.iter_modules(commands.__path__)]
-    for mod in sorted(mods, key=lambda m: m.NAME):
+    for mod in sorted((m for m in mods if hasattr(m, "NAME")), key=lambda m: m.NAME):
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP, epilog=getattr(mod, "EPILOG", None))
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)

@@ -20,7 +20,6 @@ shows one that pastes a texture image into the ``upper_body`` region.
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import re
 from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
@@ -31,7 +30,7 @@ from PIL import ImageColor
 
 from .errors import ConfigError, InputError
 from .labels import PALETTE
-from .regions import REGIONS, region_alpha_box, region_classes
+from .regions import region_alpha_box, region_classes
 from .visualize import overlay
 
 if TYPE_CHECKING:
@@ -48,8 +47,8 @@ __all__ = [
     "cropped_region_alpha",
     "parse_color",
     "NAMED_COLORS",
-    "add_compositor_arguments",
-    "compositor_from_args",
+    "default_compositor",
+    "render_frame",
 ]
 
 
@@ -344,44 +343,16 @@ def make_compositor(name: str, **options: Any) -> Compositor:
     return factory(**options)
 
 
-# -------------------------------------------------------------------------- CLI
-# CLI flag (dest) -> compositor option name.
-_CLI_OPTIONS = {"region": "region", "color": "color", "feather": "feather", "overlay_alpha": "alpha", "strength": "strength"}
+#: The output image when no compositor is set: label colours blended over the frame at 50%.
+default_compositor: Compositor = OverlayCompositor()
 
 
-def add_compositor_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--composite NAME`` and its options (``--region``, ``--color``, ...) to a command.
-
-    Options the command already defines are left alone (it then owns them).
-    """
-    group = parser.add_argument_group("compositing")
-    taken = set(getattr(parser, "_option_string_actions", {}))
-
-    def add(flag: str, **kw: Any) -> None:
-        if flag not in taken:
-            group.add_argument(flag, **kw)
-
-    add("--composite", default=None, metavar="NAME",
-        help=f"draw on the output frames: {', '.join(COMPOSITORS)} (default: none)")
-    add("--region", default=None, metavar="REGION",
-        help=f"region to recolour or highlight: {', '.join(REGIONS)} (recolor default: upper_body)")
-    add("--color", default=None, metavar="COLOR", help="recolor target, e.g. '#1e90ff', '30,144,255' or 'navy'")
-    add("--feather", type=float, default=None, metavar="PX", help="recolor edge softness in pixels (default 3)")
-    add("--strength", type=float, default=None, metavar="0..1", help="recolor opacity (default 1)")
-    add("--overlay-alpha", type=float, default=None, metavar="0..1", help="overlay opacity (default 0.5)")
-
-
-def compositor_from_args(args: argparse.Namespace) -> Compositor | None:
-    """The compositor the ``--composite`` flags ask for, or ``None`` without ``--composite``."""
-    name = getattr(args, "composite", None)
-    given = {opt: getattr(args, dest) for dest, opt in _CLI_OPTIONS.items() if getattr(args, dest, None) is not None}
-    if name is None:
-        stray = [f"--{dest.replace('_', '-')}" for dest, opt in _CLI_OPTIONS.items() if opt in given and dest != "region"]
-        if stray:
-            raise ConfigError(f"{', '.join(stray)} need --composite NAME; valid names: {', '.join(COMPOSITORS)}")
-        return None
-    valid = set(compositor_options(name))
-    unused = [f"--{dest.replace('_', '-')}" for dest, opt in _CLI_OPTIONS.items() if opt in given and opt not in valid]
-    if unused:
-        raise ConfigError(f"--composite {name} does not take {', '.join(unused)}")
-    return make_compositor(name, **given)
+def render_frame(compositor: Compositor | None, image: np.ndarray, result: ParseResult) -> np.ndarray:
+    """``compositor(image, result)`` (default: :data:`default_compositor`), checked to be ``HxWx3`` uint8 like ``image``."""
+    out = (compositor or default_compositor)(image, result)
+    if not isinstance(out, np.ndarray) or out.shape != image.shape or out.dtype != np.uint8:
+        raise InputError(
+            f"compositor must return an HxWx3 uint8 array like its input {image.shape}, got "
+            f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
+        )
+    return out

@@ -1,15 +1,11 @@
-"""``Parser``: images in, ATR label maps and garment regions out.
+"""``Parser``: images in, ATR label maps and garment regions out (the library's front door).
 
-Data flows frame -> :mod:`~tryon_sdk.preprocess` (letterbox on the engine's
-device) -> engine (logits) -> optional flip TTA -> softmax -> crop and resize
-back to the image's own size -> :class:`ParseResult`.
-
-People first (:mod:`tryon_sdk.people.person`, ``roi``): a cheap low-resolution pass
-finds the people (or the caller passes ``boxes``), a crop around each is
-parsed at the model's resolution, and the crops are pasted back into a
-full-frame map that is background elsewhere. ``roi=None`` (the default)
-does this for frames at least twice the model input's size, ``roi=False``
-never.
+It owns a :class:`~tryon_sdk.predictor.Predictor` (engine + preprocessing + score grids), the people
+stages it has loaded, and what ``roi=None`` means; :meth:`Parser.parse` runs the one IMAGE frame path
+(:mod:`~tryon_sdk.frame_path`): people first (the person model finds the people, a crop around each is
+parsed at the model's resolution and pasted back) or the whole frame, each person's facing, then each limb
+on the person's own side. Streams (VIDEO / LIVE_STREAM) are :class:`~tryon_sdk.video.stream.session.VideoSession` objects
+over a parser (:func:`tryon_sdk.open_stream`).
 """
 
 from __future__ import annotations
@@ -21,34 +17,35 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
-from .models.checkpoint import load_checkpoint, load_weights_into, save_checkpoint
 from .config import ModelConfig
-from .engines.runtime import RUNTIMES, auto_onnx_engine, check_expected, checkpoint_on_onnxruntime, open_onnx_file
-from .engines.torch_engine import PRECISIONS as TORCH_PRECISIONS, Engine, TorchEngine
-from .engines.tta import flip_tta_probabilities
-from .models.builders import build_model, output_stride
+from .engines.options import PRECISIONS, RUNTIMES, EngineOptions
+from .engines.runtime import load_engine
+from .engines.torch_engine import Engine, TorchEngine
 from .errors import ConfigError, InputError
-from .engines.gpu import PinnedUploader
+from .frame_path import FrameRequest, parse_frames
 from .inputs import to_rgb_uint8
-from .labels import argmax_labels, swap_lr
-from .limbs import LimbConsistency, LimbOptions
-from .people.detect import people_from_labels
-from .people.person import PeopleOptions, Person, check_boxes, coerce_options, use_people_first
+from .limbs import LimbOptions
+from .models.builders import build_model
+from .models.checkpoint import save_checkpoint
+from .people.person import PeopleOptions, check_boxes, coerce_options
 from .people.stage import PeopleStage
-from .people_first import head_observations, parse_people_first, person_facing
-from .regions import Box
+from .predictor import Predictor
 from .preprocess import Preprocess
+from .regions import Box
 from .resample import GridScores
 from .result import ParseResult
-from .models.registry import resolve_checkpoint
+from .validate import one_of
 
 __all__ = ["Parser", "ParseResult", "RUNTIMES", "PRECISIONS", "SIDES"]
 
-#: Precisions of :meth:`Parser.from_pretrained` (int8: ONNX Runtime only).
-PRECISIONS: tuple[str, ...] = (*TORCH_PRECISIONS, "int8")
 #: ``sides`` of :meth:`Parser.parse`: the person's own left/right (limb consistency from the facing),
 #: or the network's raw labels.
 SIDES: tuple[str, ...] = ("own", "network")
+
+#: An image :meth:`Parser.parse` takes: ``HxWx3`` uint8 RGB array, PIL image, or ``CHW``/``HWC`` tensor.
+ImageLike = Any
+#: People boxes an app may pass: ``N x 4`` ``(x0, y0, x1, y1)`` pixels (array, list of tuples or tensor).
+BoxesLike = Any
 
 
 class Parser:
@@ -74,8 +71,7 @@ class Parser:
         module: torch.nn.Module | None = None,
         people: PeopleOptions | bool | None = None,
     ) -> None:
-        self.engine = engine
-        self.flip_tta = bool(flip_tta)
+        self.predictor = Predictor(engine, flip_tta=flip_tta)
         if people is not None and not isinstance(people, (PeopleOptions, bool)):
             raise ConfigError(f"people must be a PeopleOptions, True or False, got {type(people).__name__}")
         #: what ``roi=None`` means: people first with these options, or (``False``) the whole frame
@@ -83,10 +79,17 @@ class Parser:
         #: the people-first options ``roi=True`` (and ``roi=None`` unless whole frames are the default) use
         self.people_options = people if isinstance(people, PeopleOptions) else PeopleOptions()
         self._module = module  # the torch network behind a non-torch engine, for save_pretrained
-        self._upload = PinnedUploader(engine.device)  # pinned, asynchronous copies on CUDA; zero-copy on CPU
         self._people_stages: dict[PeopleOptions, PeopleStage] = {}
 
     # ----------------------------------------------------------------- building
+    @property
+    def engine(self) -> Engine:
+        return self.predictor.engine
+
+    @property
+    def flip_tta(self) -> bool:
+        return self.predictor.flip_tta
+
     @property
     def config(self) -> ModelConfig:
         return self.engine.config
@@ -162,48 +165,13 @@ class Parser:
         cannot be honoured there and raise :class:`ConfigError`. See :mod:`tryon_sdk.engines.runtime`.
         ``people`` as in :class:`Parser`.
         """
-        if runtime not in RUNTIMES:
-            raise ConfigError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
-        if precision is not None and precision not in PRECISIONS:
-            raise ConfigError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
-        path = resolve_checkpoint(name_or_path)
-        if path.suffix == ".onnx":
-            engine: Engine = open_onnx_file(
-                path, device=device, precision=precision, channels_last=channels_last, compile=compile, verify=verify
-            )
-            check_expected(engine.config, path, backbone, num_classes)
-            return cls._checked(engine, flip_tta, people=people)
-        precision = precision or "fp32"
-        if precision == "int8" and runtime != "onnxruntime":
-            raise ConfigError("precision 'int8' runs on ONNX Runtime: pass runtime='onnxruntime'")
-        state, config = load_checkpoint(path, verify=verify is not False)
-        check_expected(config, path, backbone, num_classes)
-        model = build_model(config)
-        load_weights_into(model, state, config, source=str(path))
-        if runtime == "auto":
-            auto = auto_onnx_engine(
-                path, config, device=device, precision=precision, channels_last=channels_last, compile=compile
-            )
-            if auto is not None:
-                return cls._checked(auto, flip_tta, module=model.eval(), people=people)
-            runtime = "torch"
-        if runtime == "onnxruntime":
-            engine = checkpoint_on_onnxruntime(
-                path, model, config, device=device, precision=precision, channels_last=channels_last, compile=compile
-            )
-            return cls._checked(engine, flip_tta, module=model.eval(), people=people)
-        engine = TorchEngine(
-            model, config, device=device, precision=precision, channels_last=channels_last, compile=compile, owned=True
+        options = EngineOptions(
+            device=device, runtime=runtime, precision=precision, channels_last=channels_last, compile=compile, verify=verify
         )
-        return cls._checked(engine, flip_tta, people=people)
-
-    @classmethod
-    def _checked(
-        cls, engine: Engine, flip_tta: bool, module: torch.nn.Module | None = None, people: Any = None
-    ) -> "Parser":
-        if engine.config.flip_pairs == () and flip_tta:
+        loaded = load_engine(name_or_path, options, backbone=backbone, num_classes=num_classes)
+        if loaded.engine.config.flip_pairs == () and flip_tta:
             raise ConfigError("flip_tta needs a model with left/right flip pairs")
-        return cls(engine, flip_tta=flip_tta, module=module, people=people)
+        return cls(loaded.engine, flip_tta=flip_tta, module=loaded.module, people=people)
 
     def save_pretrained(self, directory: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
         """Write ``model.safetensors`` + ``config.json`` into ``directory``; returns the folder.
@@ -214,6 +182,30 @@ class Parser:
             raise ConfigError(f"{type(self.engine).__name__} has no torch model to save")
         save_checkpoint(self.model, self.config, directory, dtype=dtype)
         return Path(directory)
+
+    def optimize_for_gpu(
+        self, *, precision: str = "fp16", channels_last: bool = True, compile: bool = False, cuda_graphs: bool = True
+    ) -> "Parser":
+        """A parser with a copy of this one's network set up for CUDA throughput
+        (:func:`~tryon_sdk.engines.gpu.optimize_for_gpu`); same flip TTA and people options."""
+        from .engines.gpu import optimize_for_gpu
+
+        engine = optimize_for_gpu(
+            self.model, self.config, device=self.device, precision=precision, channels_last=channels_last,
+            compile=compile, cuda_graphs=cuda_graphs,
+        )
+        return Parser(engine, flip_tta=self.flip_tta, people=self._people_argument())
+
+    def export_onnx(self, path: str | os.PathLike, *, exporter: str = "torchscript", opset: int | None = None) -> Path:
+        """Write this parser's network as an ONNX file (:func:`~tryon_sdk.engines.export.export_onnx`)."""
+        from .engines.export import export_onnx
+
+        if self.model is None:
+            raise ConfigError(f"cannot export a parser whose engine ({type(self.engine).__name__}) has no torch model")
+        return export_onnx(self.model, self.config, path, exporter=exporter, opset=opset)
+
+    def _people_argument(self) -> PeopleOptions | bool:
+        return self.people_options if self.default_roi is not False else False
 
     # ---------------------------------------------------------------- inference
     def predict(self, images: Sequence[np.ndarray], *, probabilities: bool = True) -> list[torch.Tensor]:
@@ -227,73 +219,23 @@ class Parser:
         Returns:
             one ``CxHxW`` float32 tensor per image, on the engine's device, at the image's size.
         """
-        return [g.full() for g in self.predict_grids(images, probabilities=probabilities)]
+        return [g.full() for g in self.predictor.grids(images, probabilities=probabilities)]
 
     def predict_grids(self, images: Sequence[np.ndarray], *, probabilities: bool = True) -> list[GridScores]:
         """Like :meth:`predict`, but each image's scores stay on the model's grid (:class:`GridScores`:
         ``.full()`` resizes them, ``.labels()`` gives the argmax at the image's size without resizing every
         class)."""
-        if not images:
-            return []
-        with torch.inference_mode():
-            tensors = [t.to(self.device) for t in self._upload(images)]
-            return self._grids(tensors, probabilities)
+        return self.predictor.grids(images, probabilities=probabilities)
 
     def predict_regions(self, images: Sequence[np.ndarray], windows: Sequence[Sequence[Box]]) -> list[list[torch.Tensor]]:
         """Probabilities of crops: ``windows[i]`` are pixel boxes of ``images[i]``; every crop is parsed at the
         model's input size, all in one batch. Returns, per image, one ``C x h x w`` float32 tensor per window
         (on the engine's device, at the window's size)."""
-        return [[g.full() for g in grids] for grids in self.predict_region_grids(images, windows)]
-
-    def predict_region_grids(
-        self, images: Sequence[np.ndarray], windows: Sequence[Sequence[Box]]
-    ) -> list[list[GridScores]]:
-        """:meth:`predict_regions` with each crop's probabilities left on the model's grid."""
-        crops: list[torch.Tensor] = []
-        with torch.inference_mode():
-            for image, wins in zip(images, windows):
-                if not wins:
-                    continue
-                frame = self._upload([image])[0].to(self.device)
-                crops += [frame[:, y0:y1, x0:x1] for x0, y0, x1, y1 in wins]
-            scores = self._grids(crops, True) if crops else []
-        out, k = [], 0
-        for wins in windows:
-            out.append(scores[k : k + len(wins)])
-            k += len(wins)
-        return out
-
-    def predict_coarse(self, images: Sequence[np.ndarray], scale: float) -> list[torch.Tensor]:
-        """Probabilities of whole images from a cheap pass at ``scale`` of the input size (people detection).
-
-        Letterboxed like :meth:`predict`, but with the same padding on the left and the right
-        (``symmetric``, see :mod:`tryon_sdk.preprocess`), so a mirrored image gives exactly the mirrored map
-        under flip TTA. Returns one ``C x h x w`` float32 tensor per image, for the image's area, at the
-        pass's resolution (``h / H`` is about ``scale`` times the input's).
-        """
-        if not images:
-            return []
-        with torch.inference_mode():
-            tensors = [t.to(self.device) for t in self._upload(images)]
-            batch, boxes = self.preprocess(tensors, scale=scale, symmetric=True)
-            return [Preprocess.crop(p, box) for p, box in zip(self._forward(batch), boxes)]
-
-    def _forward(self, batch: torch.Tensor, probabilities: bool = True) -> torch.Tensor:
-        """Engine on a normalised batch, flip TTA included; probabilities (or logits when allowed)."""
-        if self.flip_tta:
-            return flip_tta_probabilities(self.engine, batch, self.config.flip_pairs)
-        out = self.engine(batch)
-        return out.softmax(1) if probabilities else out
-
-    def _grids(self, tensors: list[torch.Tensor], probabilities: bool) -> list[GridScores]:
-        batch, boxes = self.preprocess(tensors)
-        probs = self._forward(batch, probabilities)
-        return [GridScores(Preprocess.crop(p, box), box.source) for p, box in zip(probs, boxes)]
+        return [[g.full() for g in grids] for grids in self.predictor.region_grids(images, windows)]
 
     def stride_px(self, shape: tuple[int, int]) -> float:
         """The network's output stride in the pixels of an image of ``shape`` (H, W)."""
-        box = self.preprocess.plan(shape)
-        return output_stride(self.config) * shape[0] / box.scaled[0]
+        return self.predictor.stride_px(shape)
 
     def people_stage(self, options: PeopleOptions | None = None) -> PeopleStage:
         """The people stage (person and face models) for this parser's input size; loaded once per options."""
@@ -303,77 +245,41 @@ class Parser:
             stage = self._people_stages[options] = PeopleStage(options, input_size=self.config.input_size)
         return stage
 
-    def _results(
+    def frame_request(
+        self,
+        roi: bool | PeopleOptions | None = None,
+        limbs: LimbOptions | None = None,
+        *,
+        mirrored: bool = False,
+        return_probabilities: bool = False,
+    ) -> FrameRequest:
+        """What ``roi`` (``None``: this parser's default) and the rest ask of the frame path."""
+        roi = self.default_roi if roi is None else roi
+        return FrameRequest(
+            roi, coerce_options(roi, self.people_options), self.people_options, limbs, mirrored, return_probabilities
+        )
+
+    def parse_frames(
         self,
         images: list[np.ndarray],
-        return_probabilities: bool,
-        roi: Any = None,
-        boxes: list[np.ndarray | None] | None = None,
-        limbs: LimbOptions | None = None,
-        mirrored: bool = False,
+        request: FrameRequest,
+        boxes: Sequence[np.ndarray | None] | None = None,
         timestamps: Sequence[int | None] | None = None,
     ) -> list[ParseResult]:
-        """The one frame path of IMAGE mode (``Parser.parse`` and IMAGE sessions): people first or the whole
-        frame, then each person's facing, then limb consistency (``limbs``; ``None``: the network's sides)."""
-        roi = self.default_roi if roi is None else roi
-        options = coerce_options(roi, self.people_options)
-        # the limb stage weighs its votes with the probabilities: labels do not depend on return_probabilities
-        need_probs = return_probabilities or limbs is not None
-        boxes = list(boxes) if boxes is not None else [None] * len(images)
-        input_size = self.config.input_size
-        first = [
-            i for i, (im, b) in enumerate(zip(images, boxes))
-            if options is not None and (b is not None or use_people_first(roi, im.shape[:2], input_size))
-        ]
-        done: dict[int, tuple[torch.Tensor | None, np.ndarray, list[Person], list[Any]]] = {}
-        if first:
-            assert options is not None
-            parsed = parse_people_first(
-                self, self.people_stage(options), [images[i] for i in first], [boxes[i] for i in first],
-                probabilities=need_probs,
-            )
-            done = dict(zip(first, parsed))
-        whole = [i for i in range(len(images)) if i not in done]
-        for i, grid in zip(whole, self.predict_grids([images[i] for i in whole], probabilities=need_probs)):
-            labels = grid.labels() if not need_probs else argmax_labels(grid.full())
-            people = people_from_labels(labels, options)
-            done[i] = (grid.full() if need_probs else None, labels, people, [None] * len(people))
-        out = []
-        fixer = LimbConsistency(limbs, mirrored=mirrored) if limbs is not None else None
-        for i, im in enumerate(images):
-            probs, labels, people, found = done[i]
-            if i in whole:
-                people = [person_facing(labels, p, None, options or self.people_options) for p in people]
-            if fixer is not None:
-                heads = [h for h, _ in head_observations(labels, people, found, options or self.people_options)]
-                labels = np.asarray(fixer.step(labels, None, probabilities=probs, heads=heads)[0], dtype=np.uint8)
-            elif mirrored:
-                labels = swap_lr(labels)
-            out.append(
-                ParseResult.from_maps(
-                    labels,
-                    probs if return_probabilities else None,
-                    im,
-                    self.config.class_names,
-                    stride_px=self.stride_px(labels.shape),
-                    people=tuple(people),
-                    timestamp_ms=timestamps[i] if timestamps is not None else None,
-                )
-            )
-        return out
+        """The one IMAGE frame path (:func:`~tryon_sdk.frame_path.parse_frames`) on ``HxWx3`` uint8 RGB
+        images: :meth:`parse`, :meth:`parse_batch` and IMAGE sessions all run it."""
+        return parse_frames(self.predictor, self.people_stage, images, request, boxes, timestamps)
 
     @staticmethod
     def _limb_options(sides: str) -> LimbOptions | None:
-        if sides not in SIDES:
-            raise ConfigError(f"unknown sides {sides!r}; valid: {', '.join(SIDES)}")
-        return LimbOptions() if sides == "own" else None
+        return LimbOptions() if one_of("sides", sides, SIDES) == "own" else None
 
     def parse(
         self,
-        image: Any,
+        image: ImageLike,
         *,
         return_probabilities: bool = False,
-        boxes: Any = None,
+        boxes: BoxesLike | None = None,
         roi: bool | PeopleOptions | None = None,
         sides: str = "own",
     ) -> ParseResult:
@@ -393,15 +299,16 @@ class Parser:
             if roi is False:
                 raise ConfigError("boxes need people-first parsing; drop roi=False or the boxes")
             checked = [check_boxes(boxes, im.shape[:2])]
-        return self._results([im], return_probabilities, roi, checked, self._limb_options(sides))[0]
+        request = self.frame_request(roi, self._limb_options(sides), return_probabilities=return_probabilities)
+        return self.parse_frames([im], request, checked)[0]
 
     def parse_batch(
         self,
-        images: Iterable[Any],
+        images: Iterable[ImageLike],
         *,
         batch_size: int = 8,
         return_probabilities: bool = False,
-        boxes: Sequence[Any] | None = None,
+        boxes: Sequence[BoxesLike | None] | None = None,
         roi: bool | PeopleOptions | None = None,
         sides: str = "own",
     ) -> list[ParseResult]:
@@ -412,8 +319,7 @@ class Parser:
         """
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        limbs = self._limb_options(sides)
-        coerce_options(roi)
+        request = self.frame_request(roi, self._limb_options(sides), return_probabilities=return_probabilities)
         box_list = list(boxes) if boxes is not None else None
         if box_list is not None:
             images = list(images)
@@ -432,21 +338,11 @@ class Parser:
             chunk_boxes.append(None if b is None else check_boxes(b, im.shape[:2]))
             n += 1
             if len(chunk) == batch_size:
-                results += self._results(chunk, return_probabilities, roi, chunk_boxes, limbs)
+                results += self.parse_frames(chunk, request, chunk_boxes)
                 chunk, chunk_boxes = [], []
         if chunk:
-            results += self._results(chunk, return_probabilities, roi, chunk_boxes, limbs)
+            results += self.parse_frames(chunk, request, chunk_boxes)
         return results
-
-    def stream(self, options: Any = None, *, mode: str | None = None, **fields: Any):
-        """Open a VIDEO (default) or LIVE_STREAM session with its own temporal state.
-
-        ``parser.stream(mode="video")`` or ``parser.stream(StreamOptions(...))``; see
-        :func:`tryon_sdk.video.stream.open_stream`. Use it as a context manager.
-        """
-        from .video.stream import open_stream
-
-        return open_stream(self, options, mode=mode, **fields)
 
     def __repr__(self) -> str:
         c = self.config

@@ -19,7 +19,7 @@ each person and how likely each crop pixel is a person; the parser says what eac
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -30,10 +30,8 @@ from .people.facing import SIDE, UNKNOWN, HeadObservation, facing_name, head_evi
 from .people.person import PeopleOptions, Person
 from .people.stage import FoundPerson, PeopleStage
 from .people.tracker import PeopleState, PeopleTracker, grid_scale, grid_size
+from .predictor import Predictor
 from .resample import GridScores
-
-if TYPE_CHECKING:
-    from .parser import Parser
 
 __all__ = ["with_person_mask", "parse_people_first", "parse_tracked", "person_facing", "head_observations"]
 
@@ -84,7 +82,7 @@ def head_observations(
 
 
 def parse_tracked(
-    parser: "Parser", stage: PeopleStage, tracker: PeopleTracker, image: np.ndarray, state: PeopleState | None
+    predictor: Predictor, stage: PeopleStage, tracker: PeopleTracker, image: np.ndarray, state: PeopleState | None
 ) -> tuple[GridScores, list[Person], list[FoundPerson], PeopleState]:
     """VIDEO / LIVE_STREAM, people first, one frame: its probabilities on a grid over the frame
     (:func:`~tryon_sdk.people.tracker.grid_scale`), its people (track ids; facing not yet decided: the
@@ -93,16 +91,16 @@ def parse_tracked(
     coarse = None
     due = tracker.coarse_due(state)
     if due:
-        coarse = (1.0 - parser.predict_coarse([image], stage.options.detect_scale)[0][0]).float().cpu().numpy()
+        coarse = (1.0 - predictor.coarse([image], stage.options.detect_scale)[0][0]).float().cpu().numpy()
     tracks, state = tracker.step(stage.detect(image, coarse), shape, state, coarse_ran=due)  # score < 0: engine-only
     found = stage.describe(image, [(t.box, t.score) for t in tracks])
     stage.add_faces([image], [found])
     windows = [f.window for f in found]
-    scale = grid_scale(parser.preprocess, shape, windows, state.grid_scale)
+    scale = grid_scale(predictor.preprocess, shape, windows, state.grid_scale)
     state = dataclasses.replace(state, grid_scale=scale)
-    grids = parser.predict_region_grids([image], [windows])[0]
+    grids = predictor.region_grids([image], [windows])[0]
     grids = [with_person_mask(g, f, stage.options.model_weight) for g, f in zip(grids, found)]
-    full = paste_grids(shape, grid_size(shape, scale), grids, windows, parser.config.num_classes, parser.device)
+    full = paste_grids(shape, grid_size(shape, scale), grids, windows, predictor.config.num_classes, predictor.device)
     people, kept = [], []
     for t, f, g in zip(tracks, found, grids):
         person = (g.scores[0] < 0.5).cpu().numpy()
@@ -115,7 +113,7 @@ def parse_tracked(
 
 
 def parse_people_first(
-    parser: "Parser",
+    predictor: Predictor,
     stage: PeopleStage,
     images: Sequence[np.ndarray],
     boxes: Sequence[np.ndarray | None] | None = None,
@@ -133,15 +131,15 @@ def parse_people_first(
     boxes = list(boxes) if boxes is not None else [None] * len(images)
     need = [i for i, b in enumerate(boxes) if b is None]
     coarse: list[np.ndarray | None] = [None] * len(images)
-    for i, probs in zip(need, parser.predict_coarse([images[i] for i in need], options.detect_scale)):
+    for i, probs in zip(need, predictor.coarse([images[i] for i in need], options.detect_scale)):
         coarse[i] = (1.0 - probs[0]).float().cpu().numpy()
     found = stage(images, coarse=coarse, boxes=[None if b is None else [tuple(r) for r in b] for b in boxes])
     # the parser alone found nobody at low resolution: look again at its input size (a photo filled by one
     # person can fool the small pass)
     again = [i for i in need if not found[i] and not options.person_model and options.detect_scale < 1.0]
-    for i, probs in zip(again, parser.predict_coarse([images[i] for i in again], 1.0)):
+    for i, probs in zip(again, predictor.coarse([images[i] for i in again], 1.0)):
         found[i] = stage([images[i]], coarse=[(1.0 - probs[0]).float().cpu().numpy()])[0]
-    grids = parser.predict_region_grids(images, [[f.window for f in fs] for fs in found])
+    grids = predictor.region_grids(images, [[f.window for f in fs] for fs in found])
     out = []
     for i, (image, fs, gs) in enumerate(zip(images, found, grids)):
         shape = image.shape[:2]
@@ -152,14 +150,14 @@ def parse_people_first(
         windows = [f.window for f in fs]
         people: list[Person] = []
         kept: list[FoundPerson] = []
-        for g, f, lab in zip(gs, fs, crop_labels):
+        for f, lab in zip(fs, crop_labels):
             hit = person_in_crop(lab != 0, f.window, None)
             if hit is None:
                 continue
             box, area, _ = hit
             people.append(Person(box, area, score=f.score))
             kept.append(f)
-        full = paste(shape, crops, windows, parser.config.num_classes, parser.device) if probabilities else None
+        full = paste(shape, crops, windows, predictor.config.num_classes, predictor.device) if probabilities else None
         labels = argmax_labels(full) if full is not None else paste_labels(shape, crops if full_size else None, windows, crop_labels)
         if boxes[i] is None and people:  # the size rules of the detection, on what was parsed
             big = max(p.area for p in people)

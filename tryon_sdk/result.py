@@ -33,7 +33,7 @@ class ParseResult:
     Example:
         ```python
         from tryon_sdk import Parser
-        from tryon_sdk.video.sample import sample_frames
+        from tryon_sdk.video.io.sample import sample_frames
 
         image, _ = next(sample_frames(1))              # HxWx3 uint8 RGB
         result = Parser.from_pretrained().parse(image)

@@ -73,7 +73,7 @@ from .sources import BatchInput
 
 if TYPE_CHECKING:
     from ..parser import Parser
-    from .work import Job
+    from .options import Job
 
 __all__ = ["LIP_LABELS", "ATR_TO_LIP", "LIP_PALETTE", "to_lip", "write_layout", "layout_name", "save_palette_png"]
 
@@ -162,7 +162,7 @@ def _link_or_copy(src: Path, dest: Path) -> None:
 
 def write_layout(parser: Parser, item: BatchInput, job: Job, record: Record) -> Record:
     """Parse one photo and write its files of ``job.options.layout``; returns ``record`` with its outputs."""
-    from ..video.reader import read_image
+    from ..video.io.reader import read_image
     from ..video.stream import RunningMode, VideoSession
 
     if item.kind != "image":

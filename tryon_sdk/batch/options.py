@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..threads import usable_cores
-from ..video.options import PipelineOptions
-from ..video.summary import options_entry
+from ..video.jobs.options import PipelineOptions
+from ..video.jobs.summary import options_entry
 
 if TYPE_CHECKING:
     from ..parser import Parser
 
-__all__ = ["ModelSpec", "BatchOptions", "LAYOUTS", "default_workers", "WORKER_MEMORY_BYTES"]
+__all__ = ["ModelSpec", "BatchOptions", "Job", "LAYOUTS", "default_workers", "WORKER_MEMORY_BYTES"]
 
 #: ``parse``: a folder per input as ``tryon-sdk parse`` writes it; the others: try-on datasets' folders.
 LAYOUTS: tuple[str, ...] = ("parse", "viton-hd", "dresscode")
@@ -166,3 +167,12 @@ def model_spec_from_args(args: Any) -> ModelSpec:
 
 def spec_dict(spec: ModelSpec) -> dict[str, Any]:
     return asdict(spec)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What each worker needs besides its parser: the output folder, the options, the settings' fingerprint."""
+
+    out: Path
+    options: BatchOptions
+    fingerprint: str

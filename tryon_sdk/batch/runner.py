@@ -11,8 +11,8 @@ from typing import Iterator, Sequence
 
 from ..errors import ConfigError
 from ..threads import usable_cores
-from ..video.commit import prepare_output_dir
-from ..video.progress import progress
+from ..video.jobs.commit import prepare_output_dir
+from ..video.jobs.progress import progress
 from .manifest import MANIFEST_NAME, ManifestWriter, Record, fingerprint, is_complete, read_manifest, read_record
 from .options import BatchOptions, default_workers
 from .sources import BatchInput, discover

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import ConfigError, InputError
-from ..video.reader import IMAGE_SUFFIXES
+from ..video.io.reader import IMAGE_SUFFIXES
 
 __all__ = ["VIDEO_SUFFIXES", "BatchInput", "discover", "is_media_path"]
 

@@ -3,7 +3,7 @@
 The same function runs in this process, in a local worker process and in a Ray actor. Outputs appear
 complete or not at all: the ``parse`` layout writes the input's whole folder under a hidden temporary
 name beside its final place (``OUT/a/.b.partial-<pid>-<hex>.jpg/``) with the ``tryon-sdk parse`` job
-(:func:`tryon_sdk.video.pipeline.run_pipeline`) and renames it into place; the try-on layouts write each
+(:func:`tryon_sdk.video.jobs.pipeline.run_pipeline`) and renames it into place; the try-on layouts write each
 file under a temporary name and rename them once all are written (:mod:`tryon_sdk.batch.layouts`).
 Any failure of one input (an unreadable or truncated file, a decoder error) becomes a ``failed`` record
 with the reason, and the job goes on; only ``KeyboardInterrupt`` and the like stop it.
@@ -16,14 +16,14 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TryOnError
 from ..outputs import PendingOutput
 from .manifest import RECORD_NAME, Record
-from .options import BatchOptions
+from .options import Job
 from .sources import BatchInput
 
 if TYPE_CHECKING:
@@ -33,15 +33,6 @@ __all__ = ["Job", "process", "failed_record", "remove_partials", "flat_outputs"]
 
 #: hidden temporary names of :class:`~tryon_sdk.outputs.PendingOutput` (a killed run leaves them behind)
 _PARTIAL = re.compile(r"\..+\.(partial-\d+-[0-9a-f]{6}(\.[^/]*)?|old-[0-9a-f]{6})")
-
-
-@dataclass(frozen=True)
-class Job:
-    """What each worker needs besides its parser: the output folder, the options, the settings' fingerprint."""
-
-    out: Path
-    options: BatchOptions
-    fingerprint: str
 
 
 def error_line(exc: BaseException) -> str:
@@ -99,7 +90,7 @@ def process(parser: Parser, item: BatchInput, job: Job) -> Record:
 
 
 def _parse_layout(parser: Parser, item: BatchInput, job: Job, record: Record) -> Record:
-    from ..video.pipeline import run_pipeline
+    from ..video.jobs.pipeline import run_pipeline
 
     final = job.out / item.rel
     final.parent.mkdir(parents=True, exist_ok=True)

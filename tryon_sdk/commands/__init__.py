@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from ..engines.runtime import RUNTIMES
+from ..engines.options import PRECISIONS, RUNTIMES, EngineOptions
 
 if TYPE_CHECKING:
     from ..parser import Parser
@@ -26,7 +26,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help="inference runtime: auto (onnxruntime on the CPU when the checkpoint ships a model.onnx, as the "
                         "bundled model does; else torch), torch, or onnxruntime (exported once and cached when the "
                         "checkpoint has no model.onnx; much faster on a few CPU cores) (default: auto)")
-    p.add_argument("--precision", default=None, choices=("fp32", "fp16", "bf16", "int8"),
+    p.add_argument("--precision", default=None, choices=PRECISIONS,
                    help="fp16 (CUDA) / bf16: torch autocast; int8: the checkpoint's model-int8.onnx on onnxruntime "
                         "(default: the model's own, fp32 for checkpoints)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
@@ -56,16 +56,21 @@ def add_progress_argument(p: argparse.ArgumentParser, *, default: bool | None) -
     )
 
 
-def load_parser(args: argparse.Namespace) -> "Parser":
-    """The parser the :func:`add_model_arguments` options ask for."""
-    from ..parser import Parser
-
-    return Parser.from_pretrained(
-        args.model,
+def engine_options(args: argparse.Namespace) -> EngineOptions:
+    """The :class:`~tryon_sdk.engines.options.EngineOptions` the :func:`add_model_arguments` flags ask for."""
+    return EngineOptions(
         device=args.device,
+        runtime=args.runtime,
         precision=args.precision,
         channels_last=args.channels_last,
-        flip_tta=args.flip_tta,
-        verify=None if getattr(args, "verify_checksum", True) else False,  # None: check what can be checked
-        runtime=getattr(args, "runtime", "auto"),
+        verify=None if args.verify_checksum else False,  # None: check what can be checked
     )
+
+
+def load_parser(args: argparse.Namespace) -> "Parser":
+    """The parser the :func:`add_model_arguments` flags ask for."""
+    import dataclasses
+
+    from ..parser import Parser
+
+    return Parser.from_pretrained(args.model, flip_tta=args.flip_tta, **dataclasses.asdict(engine_options(args)))

@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..batch import BatchOptions, run as run_batch
     from ..batch.options import model_spec_from_args
-    from ..cli import EXIT_ERROR, EXIT_INCOMPLETE
+    from .status import EXIT_ERROR, EXIT_INCOMPLETE
 
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     options = BatchOptions(

@@ -9,7 +9,7 @@ subfolder (``photo/``, ``clip/``) with an overlay, labels, a region alpha and
 ``summary.json``.
 
 ``--sample drawn`` renders a short clip of a drawn person instead
-(:mod:`tryon_sdk.video.sample`, no third-party data) and compares the middle
+(:mod:`tryon_sdk.video.io.sample`, no third-party data) and compares the middle
 frame with its drawn truth; the tests use it.
 
 Everything goes into ``-o FOLDER``, by default ``tryon-demo-<user>`` in the
@@ -65,7 +65,7 @@ def _print_outputs(folder: Path, names: tuple[str, ...]) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..regions import region_classes
-    from ..video.pipeline import prepare_output_dir
+    from ..video.jobs.pipeline import prepare_output_dir
 
     if args.frames is not None and args.frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")
@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_real(args: argparse.Namespace, parser, out: Path) -> int:
     from ..samples import SAMPLE_CLIP, SAMPLE_PHOTO
-    from ..video.options import PipelineOptions
-    from ..video.pipeline import run_pipeline
+    from ..video.jobs.options import PipelineOptions
+    from ..video.jobs.pipeline import run_pipeline
 
     progress = sys.stderr.isatty()
     photo = run_pipeline(parser, SAMPLE_PHOTO, out / "photo", PipelineOptions(regions=(args.region,), progress=False))
@@ -98,10 +98,10 @@ def _run_real(args: argparse.Namespace, parser, out: Path) -> int:
 
 def _run_drawn(args: argparse.Namespace, parser, out: Path) -> int:
     from ..outputs import PendingSink
-    from ..video.options import PipelineOptions
-    from ..video.pipeline import run_pipeline
-    from ..video.sample import SAMPLE_FPS, sample_frames
-    from ..video.writers import H264Writer, write_png
+    from ..video.jobs.options import PipelineOptions
+    from ..video.jobs.pipeline import run_pipeline
+    from ..video.io.sample import SAMPLE_FPS, sample_frames
+    from ..video.io.writers import H264Writer, write_png
 
     frames = list(sample_frames(args.frames if args.frames is not None else 30))
     with PendingSink(out / "sample.mp4", lambda tmp: H264Writer(tmp, fps=Fraction(SAMPLE_FPS), time_base=Fraction(1, SAMPLE_FPS))) as clip:

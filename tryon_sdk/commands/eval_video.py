@@ -8,7 +8,8 @@ import sys
 from typing import Any
 
 from . import add_model_arguments, add_progress_argument, load_parser
-from .parse import add_frame_range_arguments, add_work_size_argument, incomplete_note, smoothing_option
+from ..video.jobs.summary import incomplete_note
+from .parse import add_frame_range_arguments, add_work_size_argument, smoothing_option
 
 NAME = "eval-video"
 HELP = "measure flicker, agreement, left/right swaps, mixed limbs and flip equivariance on a video"
@@ -24,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     add_frame_range_arguments(p, "evaluate")
     p.add_argument("--batch-size", type=int, default=4, metavar="N", help="frames per engine call (default: 4)")
-    p.add_argument("--smoothing-strength", type=float, default=None, metavar="R", help="smoothing ratio 0..1 (default: 0.9)")
+    p.add_argument("--smoothing-ratio", type=float, default=None, metavar="R", help="smoothing ratio 0..1 (default: 0.9)")
     p.add_argument("--mirrored", action="store_true", help="the video is mirrored (selfie camera)")
     p.add_argument(
         "--flip", action=argparse.BooleanOptionalAction, default=True, help="measure flip equivariance (doubles the engine work; default: on)"
@@ -59,12 +60,12 @@ def format_table(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_INCOMPLETE
-    from ..video.evaluate import evaluate_video
-    from ..video.options import WORK_PIXELS, check_frame_range
+    from .status import EXIT_INCOMPLETE
+    from ..video.evaluation.evaluate import evaluate_video
+    from ..video.jobs.options import WORK_PIXELS, check_frame_range
 
     check_frame_range(args.start, args.end, args.max_frames)  # bad options fail before the model loads
-    smoothing = smoothing_option(True, args.smoothing_strength)
+    smoothing = smoothing_option(True, args.smoothing_ratio)
     parser = load_parser(args)
     report = evaluate_video(
         parser,

@@ -36,16 +36,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engines.export import export_onnx, verify_onnx
+    from ..engines.export import verify_onnx
     from ..parser import Parser
 
     parser = Parser.from_pretrained(args.model, device="cpu", runtime="torch")  # torch is the reference
-    path = export_onnx(parser, args.output, exporter=args.exporter, opset=args.opset)
+    path = parser.export_onnx(args.output, exporter=args.exporter, opset=args.opset)
     size_mb = path.stat().st_size / 2**20
     c = parser.config
     print(f"wrote {path} ({size_mb:.1f} MiB, {c.architecture}/{c.backbone}, {args.exporter} exporter, dynamic batch/height/width)")
     if not args.no_verify:
-        check = verify_onnx(parser, path, sizes=args.verify_size)
+        check = verify_onnx(parser.model, parser.config, path, sizes=args.verify_size)
         print(f"onnxruntime vs torch: {check}")
         if check.label_agreement < 0.999:
             print("warning: labels agree on fewer than 99.9% of pixels", file=sys.stderr)

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 from . import add_model_arguments, add_progress_argument, load_parser
 
 if TYPE_CHECKING:
-    from ..video.limbs import LimbOptions
+    from ..limbs import LimbOptions
     from ..people.person import PeopleOptions
-    from ..video.options import PipelineOptions
-    from ..video.temporal import SmoothingOptions
+    from ..video.jobs.options import PipelineOptions
+    from ..video.temporal.smoothing import SmoothingOptions
 
 NAME = "parse"
 HELP = "parse a video, an image or a folder of images into overlay / label / alpha files and summary.json"
@@ -77,7 +77,7 @@ def add_job_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--smoothing", action=argparse.BooleanOptionalAction, default=True, help="temporal smoothing (default: on)")
     p.add_argument(
-        "--smoothing-strength",
+        "--smoothing-ratio",
         type=float,
         default=None,
         metavar="R",
@@ -93,13 +93,13 @@ def add_job_arguments(p: argparse.ArgumentParser) -> None:
     add_frame_range_arguments(p, "parse")
     p.add_argument("--crf", type=int, default=20, help="libx264 quality of the overlay video (default: 20; lower is better)")
     add_work_size_argument(p)
-    from ..compositor import add_compositor_arguments
+    from .compositing import add_compositor_arguments
 
     add_compositor_arguments(p)
 
 
 def add_frame_range_arguments(p: argparse.ArgumentParser, verb: str) -> None:
-    """``--start``, ``--end`` and ``--max-frames`` (checked by :func:`tryon_sdk.video.options.check_frame_range`)."""
+    """``--start``, ``--end`` and ``--max-frames`` (checked by :func:`tryon_sdk.video.jobs.options.check_frame_range`)."""
     p.add_argument("--start", type=float, default=None, metavar="SECONDS", help=f"first time to {verb}")
     p.add_argument("--end", type=float, default=None, metavar="SECONDS", help="stop before this time")
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help=f"{verb} the first N frames only")
@@ -116,36 +116,36 @@ def add_work_size_argument(p: argparse.ArgumentParser) -> None:
 
 def smoothing_option(enabled: bool, strength: float | None) -> SmoothingOptions | None:
     """``None`` (off), the defaults, or ``SmoothingOptions(ratio=strength)``."""
-    from ..video.stream import smoothing_options
-    from ..video.temporal import SmoothingOptions
+    from ..video.stream.options import smoothing_options
+    from ..video.temporal.smoothing import SmoothingOptions
 
     return smoothing_options(enabled if strength is None or not enabled else SmoothingOptions(ratio=strength))
 
 
 def limb_option(enabled: bool) -> LimbOptions | None:
     """``None`` (off) or the default ``LimbOptions``."""
-    from ..video.stream import limb_options
+    from ..video.stream.options import limb_options
 
     return limb_options(enabled)
 
 
 def compositor_from(args: argparse.Namespace) -> Any:
     """The overlay compositor asked for with ``--composite`` (``None``: label-colour overlay)."""
-    from ..compositor import compositor_from_args
+    from .compositing import compositor_from_args
 
     return compositor_from_args(args)
 
 
 def pipeline_options(args: argparse.Namespace, *, progress: bool | str = False, overwrite: bool = False) -> "PipelineOptions":
     """The :class:`PipelineOptions` that the :func:`add_job_arguments` options ask for."""
-    from ..video.options import WORK_PIXELS, PipelineOptions
+    from ..video.jobs.options import WORK_PIXELS, PipelineOptions
 
     return PipelineOptions(
         outputs=args.outputs,
         regions=args.regions,
         mask_format=args.mask_format,
         batch_size=args.batch_size,
-        smoothing=smoothing_option(args.smoothing, args.smoothing_strength),
+        smoothing=smoothing_option(args.smoothing, args.smoothing_ratio),
         limb_consistency=limb_option(args.limb_consistency),
         mirrored=args.mirrored,
         start=args.start,
@@ -172,8 +172,9 @@ def roi_option(roi: str, person_model: bool) -> "bool | PeopleOptions | None":
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_INCOMPLETE
-    from ..video.pipeline import run_pipeline
+    from .status import EXIT_INCOMPLETE
+    from ..video.jobs.pipeline import run_pipeline
+    from ..video.jobs.summary import incomplete_note
 
     options = pipeline_options(
         args, progress=sys.stderr.isatty() if args.progress is None else args.progress, overwrite=args.overwrite
@@ -192,13 +193,3 @@ def run(args: argparse.Namespace) -> int:
     wall = summary["timings_s"]["wall"]
     print(f"parsed {n} frame(s) in {wall:.1f} s -> {where}")
     return EXIT_INCOMPLETE if summary.get("truncated") else 0
-
-
-def incomplete_note(source: str, report: dict[str, Any]) -> str:
-    """``clip.mp4 is incomplete (why): parsed 409 of 1394 frames[, 2 unreadable skipped]`` for a truncated input."""
-    n = report.get("frames_processed", report.get("frames"))
-    expected = report.get("frames_expected")
-    of = f" of {expected}" if expected else ""
-    skipped = report.get("frames_skipped") or 0
-    extra = f", {skipped} unreadable skipped" if skipped else ""
-    return f"{source} is incomplete ({report.get('truncation') or 'cut off or damaged'}): parsed {n}{of} frames{extra}"

@@ -27,7 +27,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -40,9 +40,6 @@ from ..errors import CheckpointError, ConfigError
 from .onnx_engine import CONFIG_METADATA_KEY, OnnxEngine
 from ..outputs import atomic_path
 from ..preprocess import Preprocess
-
-if TYPE_CHECKING:
-    from ..parser import Parser
 
 __all__ = [
     "EXPORTERS",
@@ -70,37 +67,20 @@ class _Logits(nn.Module):
         return self.model(x)["out"]
 
 
-def _source(model: "Parser | nn.Module | str | os.PathLike | None", config: ModelConfig | None) -> tuple[nn.Module, ModelConfig]:
-    from ..parser import Parser
-
-    if model is None or isinstance(model, (str, os.PathLike)):
-        model = Parser.from_pretrained(model, device="cpu", runtime="torch")
-    if isinstance(model, Parser):
-        net = model.model
-        if not isinstance(net, nn.Module):
-            raise ConfigError(f"cannot export a parser whose engine ({type(model.engine).__name__}) has no torch model")
-        return net, config or model.config
-    if isinstance(model, nn.Module):
-        if config is None:
-            raise ConfigError("export_onnx(module, ...) needs config=ModelConfig(...) to store with the weights")
-        return model, config
-    raise ConfigError(f"export_onnx takes a Parser, an nn.Module, a checkpoint path or None, got {type(model).__name__}")
-
-
 def export_onnx(
-    model: "Parser | nn.Module | str | os.PathLike | None",
+    module: nn.Module | None,
+    config: ModelConfig,
     path: str | os.PathLike,
     *,
-    config: ModelConfig | None = None,
     exporter: str = "torchscript",
     opset: int | None = None,
 ) -> Path:
-    """Write ``model`` as an ONNX file with dynamic batch, height and width.
+    """Write a network as an ONNX file with dynamic batch, height and width.
 
     Args:
-        model: a torch-backed :class:`~tryon_sdk.parser.Parser`, a checkpoint
-            name or path (``None``: the default model), or a network from
-            :func:`~tryon_sdk.models.builders.build_model` together with ``config``.
+        module: a network from :func:`~tryon_sdk.models.builders.build_model` (a parser's
+            :attr:`~tryon_sdk.parser.Parser.model`; ``None``, as for an exported ``.onnx`` file, is refused).
+        config: its :class:`~tryon_sdk.config.ModelConfig`, stored with the weights.
         path: the ``.onnx`` file to write (its folder must exist).
         exporter: ``"torchscript"`` or ``"dynamo"`` (see the module docstring).
         opset: ONNX opset (default 17 for torchscript, 18 for dynamo).
@@ -119,7 +99,10 @@ def export_onnx(
     path = Path(path)
     if not path.parent.is_dir():
         raise ConfigError(f"cannot write {path}: folder {path.parent} does not exist")
-    net, config = _source(model, config)
+    if not isinstance(module, nn.Module):
+        raise ConfigError(f"export_onnx needs a torch network (nn.Module), got {type(module).__name__}: "
+                          "a model loaded from an .onnx file has none; load its checkpoint folder instead")
+    net = module
     # A CPU fp32 copy: the parser's own network (maybe on CUDA, channels_last) stays as it is.
     wrapped = _Logits(copy.deepcopy(net).float().cpu().to(memory_format=torch.contiguous_format)).eval()
     # The graph is traced at a small size (every axis but channels is dynamic): tracing is then fast for any model.
@@ -186,21 +169,22 @@ def _test_images(sizes: Sequence[tuple[int, int]], seed: int) -> list[np.ndarray
 
 
 def verify_onnx(
-    reference: "Parser | Engine",
-    onnx_model: "str | os.PathLike | OnnxEngine",
+    module: nn.Module,
+    config: ModelConfig,
+    onnx_model: str | os.PathLike | OnnxEngine,
     *,
     sizes: Sequence[tuple[int, int]] | None = None,
     seed: int = 0,
 ) -> OnnxCheck:
     """Compare an exported model's logits with the torch engine's on the same letterboxed inputs.
 
+    ``module`` (with its ``config``) runs on torch on the CPU as the reference.
+
     ``sizes`` are image ``(height, width)`` pairs (default: the model's input
     size and a landscape frame); images of the first two sizes are also run
     as one batch, which checks the dynamic batch axis.
     """
-    engine: Engine = getattr(reference, "engine", reference)
-    if not isinstance(engine, TorchEngine) and isinstance(getattr(reference, "model", None), nn.Module):
-        engine = TorchEngine(reference.model, engine.config, device="cpu")  # torch is the reference, whatever runs the parser
+    engine: Engine = TorchEngine(module, config, device="cpu")
     ort_engine = onnx_model if isinstance(onnx_model, OnnxEngine) else OnnxEngine(onnx_model, device="cpu")
     cfg = engine.config
     if sizes is None:

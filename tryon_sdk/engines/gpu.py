@@ -1,6 +1,6 @@
 """The CUDA fast path (written for CUDA, not yet checked on a GPU by the tests).
 
-:func:`optimize_for_gpu` rebuilds a parser's torch engine with fp16 autocast
+:func:`optimize_for_gpu` builds a torch engine of a model with fp16 autocast
 and channels_last, optionally ``torch.compile``, and wraps it in
 :class:`CudaGraphEngine`, which captures one CUDA graph per input shape (a
 video stream letterboxes to one fixed shape) and replays it.
@@ -12,17 +12,15 @@ the parser uses it for every upload. CPU-only machines get a
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from .torch_engine import Engine, TorchEngine
+from ..config import ModelConfig
 from ..errors import ConfigError
-
-if TYPE_CHECKING:
-    from ..parser import Parser
+from .torch_engine import Engine, TorchEngine
 
 __all__ = ["CudaGraphEngine", "PinnedUploader", "optimize_for_gpu"]
 
@@ -127,33 +125,30 @@ class PinnedUploader:
 
 
 def optimize_for_gpu(
-    parser: "Parser",
+    module: nn.Module | None,
+    config: ModelConfig,
     *,
+    device: torch.device | None = None,
     precision: str = "fp16",
     channels_last: bool = True,
     compile: bool = False,
     cuda_graphs: bool = True,
-) -> "Parser":
-    """A parser with a copy of ``parser``'s network, set up for CUDA throughput.
+) -> Engine:
+    """An engine running a copy of ``module`` (``config``'s network), set up for CUDA throughput.
 
-    fp16 autocast and channels_last (tensor cores), optionally
-    ``torch.compile``, and :class:`CudaGraphEngine` for fixed input sizes.
-    Raises :class:`ConfigError` on a machine without CUDA or for a parser
-    of an exported ``.onnx`` file (no torch network behind it).
+    fp16 autocast and channels_last (tensor cores), optionally ``torch.compile``, and
+    :class:`CudaGraphEngine` for fixed input sizes; ``device`` a CUDA device (default ``cuda``). Raises
+    :class:`ConfigError` on a machine without CUDA or without a torch network (``module`` ``None``: an
+    exported ``.onnx`` file). :meth:`Parser.optimize_for_gpu <tryon_sdk.parser.Parser.optimize_for_gpu>`
+    wraps it.
     """
-    from ..parser import Parser
-
     _need_cuda("optimize_for_gpu")
-    model = parser.model  # the torch network, also behind an ONNX Runtime engine (the CPU default)
-    if not isinstance(model, nn.Module):
+    if not isinstance(module, nn.Module):
         raise ConfigError(
-            f"optimize_for_gpu needs the model's torch network; this parser runs {type(parser.engine).__name__} "
-            "on an exported .onnx file, which has none: load the checkpoint folder instead"
+            "optimize_for_gpu needs the model's torch network; an exported .onnx file has none: "
+            "load the checkpoint folder instead"
         )
-    device = parser.device if parser.device.type == "cuda" else torch.device("cuda")
-    # TorchEngine runs a copy whenever it must move or re-lay-out the module, so ``parser`` keeps working.
-    engine: Engine = TorchEngine(model, parser.config, device=device, precision=precision,
-                                 channels_last=channels_last, compile=compile)
-    if cuda_graphs:
-        engine = CudaGraphEngine(engine)  # type: ignore[arg-type]
-    return Parser(engine, flip_tta=parser.flip_tta)
+    device = device if device is not None and device.type == "cuda" else torch.device("cuda")
+    # TorchEngine runs a copy whenever it must move or re-lay-out the module, so the caller's keeps working.
+    engine = TorchEngine(module, config, device=device, precision=precision, channels_last=channels_last, compile=compile)
+    return CudaGraphEngine(engine) if cuda_graphs else engine

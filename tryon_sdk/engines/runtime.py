@@ -10,33 +10,42 @@ are refused with a :class:`~tryon_sdk.errors.ConfigError` that names them, never
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
 from ..config import ModelConfig
 from ..errors import CheckpointError, ConfigError
+from .options import EngineOptions
+from .torch_engine import Engine
 
 if TYPE_CHECKING:
     from .onnx_engine import OnnxEngine
 
 __all__ = [
     "ONNX_PRECISIONS",
-    "RUNTIMES",
     "check_expected",
     "checkpoint_on_onnxruntime",
     "auto_onnx_engine",
     "onnx_file",
     "open_onnx_file",
     "onnx_precision",
+    "LoadedModel",
+    "load_engine",
 ]
-
-#: Inference runtimes of :meth:`Parser.from_pretrained <tryon_sdk.parser.Parser.from_pretrained>`.
-RUNTIMES: tuple[str, ...] = ("auto", "torch", "onnxruntime")
 
 #: Precisions an ONNX model can have.
 ONNX_PRECISIONS: tuple[str, ...] = ("fp32", "int8")
+
+
+class LoadedModel(NamedTuple):
+    """What :func:`load_engine` gives: the engine, and the torch network behind a non-torch engine
+    (``None`` for a torch engine, whose ``.model`` it is, and for an ``.onnx`` file)."""
+
+    engine: Engine
+    module: torch.nn.Module | None
 
 
 def check_expected(config: ModelConfig, source: Path, backbone: str | None, num_classes: int | None) -> None:
@@ -145,7 +154,7 @@ def onnx_file(folder: Path, model: torch.nn.Module, config: ModelConfig, precisi
     cached = cache_dir() / "onnx" / f"{config.sha256 or 'unverified'}.onnx"
     if config.sha256 is None or not cached.is_file():
         cached.parent.mkdir(parents=True, exist_ok=True)
-        export_onnx(model, cached, config=config)
+        export_onnx(model, config, cached)
     return cached
 
 
@@ -164,3 +173,47 @@ def checkpoint_on_onnxruntime(
 
     _refuse_torch_options(precision, channels_last, compile)
     return OnnxEngine(onnx_file(path, model, config, precision), device=device)
+
+
+def load_engine(
+    name_or_path: str | os.PathLike | None,
+    options: EngineOptions,
+    *,
+    backbone: str | None = None,
+    num_classes: int | None = None,
+) -> LoadedModel:
+    """The one way a model is loaded: a checkpoint folder, a ``.safetensors`` or ``.onnx`` file or a
+    registered name (``None``: the bundled default) on the engine ``options`` ask for.
+
+    ``backbone`` / ``num_classes``, when given, are what the caller expects; a checkpoint that differs is
+    refused with a :class:`CheckpointError`. Safetensors are read without unpickling and checked against
+    the checksum their config records (unless ``options.verify`` is ``False``).
+    """
+    from ..models.builders import build_model
+    from ..models.checkpoint import load_checkpoint, load_weights_into
+    from ..models.registry import resolve_checkpoint
+    from .torch_engine import TorchEngine
+
+    path = resolve_checkpoint(name_or_path)
+    o = options
+    if path.suffix == ".onnx":
+        engine: Engine = open_onnx_file(
+            path, device=o.device, precision=o.precision, channels_last=o.channels_last, compile=o.compile, verify=o.verify
+        )
+        check_expected(engine.config, path, backbone, num_classes)
+        return LoadedModel(engine, None)
+    precision = o.precision or "fp32"
+    if precision == "int8" and o.runtime != "onnxruntime":
+        raise ConfigError("precision 'int8' runs on ONNX Runtime: pass runtime='onnxruntime'")
+    state, config = load_checkpoint(path, verify=o.verify is not False)
+    check_expected(config, path, backbone, num_classes)
+    model = build_model(config)
+    load_weights_into(model, state, config, source=str(path))
+    torch_options = dict(device=o.device, precision=precision, channels_last=o.channels_last, compile=o.compile)
+    if o.runtime == "auto":
+        auto = auto_onnx_engine(path, config, **torch_options)
+        if auto is not None:
+            return LoadedModel(auto, model.eval())
+    elif o.runtime == "onnxruntime":
+        return LoadedModel(checkpoint_on_onnxruntime(path, model, config, **torch_options), model.eval())
+    return LoadedModel(TorchEngine(model, config, owned=True, **torch_options), None)

@@ -37,7 +37,7 @@ from somewhere else. The head tells it:
   within ``flip_frames`` frames. A person seen in profile for
   ``flip_frames`` frames or more is reported as ``"side"``.
 
-:mod:`tryon_sdk.video.limbs` uses this per person to give limbs their own sides;
+:mod:`tryon_sdk.limbs` uses this per person to give limbs their own sides;
 :class:`FacingFilter` does the same per tracked person when the limb stage is
 off. Mirrored frames (selfie view) do not change the facing: a face is a face
 either way round.

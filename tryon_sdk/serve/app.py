@@ -126,7 +126,7 @@ async def info(request: Request) -> Response:
 
 # --------------------------------------------------------------------------- photos
 async def parse(request: Request) -> Response:
-    from ..video.reader import read_image
+    from ..video.io.reader import read_image
 
     state = _state(request)
     t0 = time.perf_counter()

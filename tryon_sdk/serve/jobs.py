@@ -7,7 +7,7 @@ While the worker parses a batch, the job thread draws and encodes the one before
 A job parses the video as ``tryon-sdk parse`` does (a VIDEO session: temporal smoothing and
 limb consistency; frames above 1280x720 at a 1280x720-pixel working size) and writes:
 
-* ``overlay.mp4``: H.264 (yuv420p, ``+faststart``; the SDK's :class:`~tryon_sdk.video.writers.H264Writer`),
+* ``overlay.mp4``: H.264 (yuv420p, ``+faststart``; the SDK's :class:`~tryon_sdk.video.io.writers.H264Writer`),
   at the input's timestamps and at the working size, showing the overlay or the recolour
   (``overlay.webm``, VP9, when the request asks for ``video_format=webm``);
 * ``masks.zip``: ``labels/NNNNNN.png`` (ids 0..17, 8-bit single channel), ``alpha_<region>/NNNNNN.png``
@@ -40,7 +40,7 @@ from .photo import session_options, video_compositor
 
 if TYPE_CHECKING:
     from ..result import ParseResult
-    from ..video.reader import VideoInfo
+    from ..video.io.reader import VideoInfo
     from .uploads import Upload
     from .worker import ParseWorker
 
@@ -180,13 +180,14 @@ class JobRunner:
                 del self._jobs[job.id]
 
     def _parse_video(self, job: VideoJob, src: Path) -> None:
-        from ..commands.parse import incomplete_note
-        from ..video.job import batched
-        from ..video.options import WORK_PIXELS, work_size
-        from ..video.reader import VideoReader
-        from ..video.stages import alpha_u8
-        from ..video.stream import RunningMode, render_frame
-        from ..video.writers import H264Writer
+        from ..video.jobs.summary import incomplete_note
+        from ..video.jobs.job import batched
+        from ..video.jobs.options import WORK_PIXELS, work_size
+        from ..video.io.reader import VideoReader
+        from ..video.jobs.stages import alpha_u8
+        from ..compositor import render_frame
+        from ..video.stream import RunningMode, open_stream
+        from ..video.io.writers import H264Writer
 
         opts = job.options
         limit = self.options.max_video_frames
@@ -205,7 +206,7 @@ class JobRunner:
             writer: Any = WebMWriter(overlay, fps=info.fps, time_base=info.time_base)
         else:
             writer = H264Writer(overlay, fps=info.fps, time_base=info.time_base, crf=23)
-        session = self.worker.parser.stream(stream)
+        session = open_stream(self.worker.parser, stream)
         pending: Future | None = None  # the batch on the worker while this thread writes the one before
         try:
             with zipfile.ZipFile(job.folder / "masks.zip", "w", zipfile.ZIP_STORED) as zf:

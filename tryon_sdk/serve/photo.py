@@ -1,6 +1,6 @@
 """One photo: parsed as ``tryon-sdk parse`` parses it, and the JSON answer of ``POST /api/parse``.
 
-The session options come from the CLI's own :class:`~tryon_sdk.video.options.PipelineOptions`
+The session options come from the CLI's own :class:`~tryon_sdk.video.jobs.options.PipelineOptions`
 (IMAGE mode, no smoothing, limb consistency on), so the labels of ``POST /api/parse`` are
 those of ``tryon-sdk parse photo.jpg -o out/``'s ``labels.png``, pixel for pixel. The result
 keeps its probabilities: region alphas and recolours get soft, edge-snapped borders.
@@ -37,13 +37,13 @@ __all__ = [
 
 def session_options(options: ParseOptions, mode: "RunningMode", **fields: Any) -> "StreamOptions":
     """The session ``tryon-sdk parse`` would use for this mode, with the request's options applied
-    (probabilities kept; ``fields``: other :class:`~tryon_sdk.video.stream.StreamOptions` fields)."""
-    from ..commands.parse import limb_option
-    from ..video.options import PipelineOptions
+    (probabilities kept; ``fields``: other :class:`~tryon_sdk.video.stream.session.StreamOptions` fields)."""
+    from ..video.jobs.options import PipelineOptions
     from ..video.stream import RunningMode
+    from ..video.stream.options import limb_options
 
     extra: dict[str, Any] = {"smoothing": None} if mode is RunningMode.IMAGE else {}
-    pipeline = PipelineOptions(limb_consistency=limb_option(options.limbs))
+    pipeline = PipelineOptions(limb_consistency=limb_options(options.limbs))
     return pipeline.stream_options(mode, return_probabilities=True, roi=ROI_CHOICES[options.roi], **{**extra, **fields})
 
 
@@ -56,9 +56,9 @@ def video_compositor(options: ParseOptions) -> Any:
 
 def parse_photo(parser: "Parser", image: np.ndarray, options: ParseOptions) -> "ParseResult":
     """``image`` (``HxWx3`` uint8 RGB) through an IMAGE session, as the CLI parses an image file."""
-    from ..video.stream import RunningMode
+    from ..video.stream import RunningMode, open_stream
 
-    with parser.stream(session_options(options, RunningMode.IMAGE)) as session:
+    with open_stream(parser, session_options(options, RunningMode.IMAGE)) as session:
         return session.parse(image)
 
 
@@ -73,7 +73,7 @@ def recolored(result: "ParseResult", region: str, color: str, feather: float) ->
 
 
 def _alpha_png(result: "ParseResult", region: str) -> str:
-    from ..video.stages import alpha_u8
+    from ..video.jobs.stages import alpha_u8
 
     return png_b64(alpha_u8(result.region(region)))
 

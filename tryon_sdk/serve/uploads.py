@@ -26,7 +26,7 @@ from .errors import DamagedMedia, EmptyUpload, MissingUpload, UnsupportedMedia, 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from ..video.reader import VideoInfo
+    from ..video.io.reader import VideoInfo
 
 __all__ = ["BodyLimit", "Upload", "receive_upload", "sniff", "check_video", "image_size", "too_large_message"]
 
@@ -146,7 +146,7 @@ def sniff(upload: Upload, max_pixels: int) -> str:
     if size is not None:
         _check_pixels(upload.filename, size, max_pixels)
         return IMAGE
-    from ..video.reader import probe_video
+    from ..video.io.reader import probe_video
 
     try:
         info = probe_video(upload.path)
@@ -170,7 +170,7 @@ def check_video(upload: Upload) -> "VideoInfo":
     """The video's metadata; :class:`DamagedMedia` when its packets show it is cut off or damaged."""
     import av
 
-    from ..video.reader import probe_video
+    from ..video.io.reader import probe_video
 
     name = upload.filename
     try:

@@ -1,6 +1,6 @@
 """``overlay.webm``: VP9 in WebM, for browsers that cannot play H.264 (Chromium builds without it).
 
-The SDK's :class:`~tryon_sdk.video.writers.H264Writer` is the default; a page that finds
+The SDK's :class:`~tryon_sdk.video.io.writers.H264Writer` is the default; a page that finds
 ``video/mp4; codecs=avc1`` unplayable asks for this instead (``video_format=webm``). Frames are
 written at the input's timestamps (a :class:`~tryon_sdk.outputs.FrameSink`: ``write`` / ``close`` / ``abort``).
 """
@@ -16,7 +16,7 @@ import av
 import numpy as np
 
 from ..errors import VideoError
-from ..video.writers import pad_even
+from ..video.io.writers import pad_even
 
 __all__ = ["WebMWriter"]
 

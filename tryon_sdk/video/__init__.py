@@ -1,1 +1,3 @@
-"""Video: decoding and encoding, the session that smooths and fixes limb sides over time, the file job, and video metrics."""
+"""Video: streaming sessions (``stream``), temporal smoothing (``temporal``), files in and out (``io``),
+offline parse jobs (``jobs``) and their evaluation (``evaluation``); each subpackage calls only those after it
+in that list's reverse order of dependence: ``evaluation`` > ``jobs`` > ``stream`` > ``temporal``, ``io``."""

@@ -1,6 +1,6 @@
 """The webcam demo: live parsing with an on-screen overlay or recolour.
 
-Shared by ``tryon-sdk webcam`` and ``examples/webcam_demo.py``::
+Run by ``tryon-sdk webcam`` (flags in :mod:`tryon_sdk.commands.webcam`) and ``examples/webcam_demo.py``::
 
     camera --LatestFrameGrabber (thread, newest frame only)--> main loop
         --parse_async--> LIVE_STREAM session (worker: parse, smooth, composite)
@@ -13,14 +13,14 @@ Shared by ``tryon-sdk webcam`` and ``examples/webcam_demo.py``::
   is too slow for are dropped, as with a real camera.
 * Without a display (no ``$DISPLAY`` on Linux, or ``cv2.imshow`` fails) the
   demo writes what it would show to a video file and says so.
-* Keys (window only): ``m`` mode (recolor / overlay / none), ``r`` region,
+* Keys (window only): ``m`` composite (recolor / overlay / none), ``r`` region,
   ``c`` colour, ``s`` smoothing on/off, ``q`` or Esc quit.
 """
 
 from .capture import GrabbedFrame, LatestFrameGrabber, open_capture
 from .demo import DemoStats, run_demo
 from .display import has_display
-from .options import DEFAULT_OUTPUT, MODES, DemoOptions, DemoState, add_demo_arguments, options_from_args
+from .options import COMPOSITES, DEFAULT_OUTPUT, DemoOptions, DemoState
 
 __all__ = [
     "GrabbedFrame",
@@ -30,9 +30,7 @@ __all__ = [
     "DemoState",
     "DemoStats",
     "run_demo",
-    "add_demo_arguments",
-    "options_from_args",
     "has_display",
-    "MODES",
+    "COMPOSITES",
     "DEFAULT_OUTPUT",
 ]

@@ -40,7 +40,7 @@ class LatestFrameGrabber:
             (a ``cv2.VideoCapture``); ``ok`` false ends the stream.
         fps: release frames at this rate (replaying a file like a camera);
             ``None`` releases them as fast as ``capture.read()`` returns (a camera paces itself).
-        mirror: flip frames left-right (selfie view).
+        mirrored: flip frames left-right (selfie view).
         clock, sleep: time source and sleep function (injectable for tests).
 
     A frame that is replaced before :meth:`read` took it counts in :attr:`frames_dropped`.
@@ -51,7 +51,7 @@ class LatestFrameGrabber:
         capture: Any,
         *,
         fps: float | None = None,
-        mirror: bool = False,
+        mirrored: bool = False,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Any] | None = None,
         on_frame: Callable[[], None] | None = None,
@@ -60,7 +60,7 @@ class LatestFrameGrabber:
             raise ConfigError(f"fps must be > 0, got {fps}")
         self.capture = capture
         self.fps = fps
-        self.mirror = bool(mirror)
+        self.mirrored = bool(mirrored)
         self._clock = clock
         self._stop = threading.Event()
         self._sleep = sleep if sleep is not None else self._stop.wait
@@ -114,7 +114,7 @@ class LatestFrameGrabber:
                             break
                         now = self._clock()
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                if self.mirror:
+                if self.mirrored:
                     rgb = np.ascontiguousarray(rgb[:, ::-1])
                 ts = max(last_ts + 1, int(round((now - self.origin) * 1000)))
                 last_ts = ts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import deque
@@ -52,20 +53,19 @@ def run_demo(
     ``None``) overrides ``options.source``, e.g. a fake camera in tests.
     """
     from ..parser import Parser
-    from ..video.stream import open_stream
+    from ..video.stream import StreamOptions, open_stream
 
-    options.validate()
     if capture is not None:
         cap, fps, is_file = capture, None, False
     else:
         cap, fps, is_file = open_capture(options.source, width=options.width, height=options.height)
-    mirror = (not is_file) if options.mirror is None else options.mirror
+    mirrored = (not is_file) if options.mirrored is None else options.mirrored
     headless = (not has_display()) if options.headless is None else options.headless
     window: Window | None = None
     recorder: Recorder | None = None
     try:
         if parser is None:
-            parser = Parser.from_pretrained(options.model, device=options.device)
+            parser = Parser.from_pretrained(options.model, flip_tta=options.flip_tta, **dataclasses.asdict(options.engine))
         if not headless:
             try:
                 window = Window()
@@ -94,11 +94,13 @@ def run_demo(
         wake.set()
 
     def new_session():
-        return open_stream(parser, mode="live_stream", result_callback=on_result, compositor=switch,
-                           smoothing=state.smoothing, mirrored=mirror)
+        return open_stream(parser, StreamOptions(
+            running_mode="live_stream", result_callback=on_result, compositor=switch, smoothing=state.smoothing,
+            mirrored=mirrored,
+        ))
 
     stats = DemoStats(headless=headless)
-    grabber = LatestFrameGrabber(cap, fps=fps, mirror=mirror, on_frame=wake.set)
+    grabber = LatestFrameGrabber(cap, fps=fps, mirrored=mirrored, on_frame=wake.set)
     session = new_session()
     parsed_before = dropped_before = 0
     shown_at: deque[float] = deque(maxlen=30)

@@ -46,7 +46,7 @@ class Recorder:
 
     def __init__(self, path: Path, fps: float | None) -> None:
         from ..outputs import PendingSink
-        from ..video.writers import H264Writer
+        from ..video.io.writers import H264Writer
 
         if not path.parent.is_dir():
             raise VideoError(f"cannot write {path}: folder {path.parent} does not exist")

@@ -72,9 +72,9 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import ConfigError, InputError
-from ..labels import NUM_CLASSES
-from ..resample import centre_samples
+from ...errors import ConfigError, InputError
+from ...labels import NUM_CLASSES
+from ...resample import centre_samples
 
 __all__ = [
     "SmoothingOptions",

@@ -25,7 +25,7 @@ import av
 import cv2
 import numpy as np
 
-from ..errors import InputError, VideoError
+from ...errors import InputError, VideoError
 
 __all__ = ["write_png", "pad_even", "H264Writer", "GrayVideoWriter", "PngSequenceWriter"]
 

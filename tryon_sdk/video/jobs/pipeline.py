@@ -1,7 +1,7 @@
 """Offline parsing of a video, an image or a folder of images into files.
 
-A video goes through a bounded job (:mod:`tryon_sdk.video.job`, stages in
-:mod:`tryon_sdk.video.stages`), one thread per stage::
+A video goes through a bounded job (:mod:`tryon_sdk.video.jobs.job`, stages in
+:mod:`tryon_sdk.video.jobs.stages`), one thread per stage::
 
     Decode --(frames)--> ParseFrames: engine batches, smoothing, argmax, limb consistency
         (the stage's own VideoSession) --(results)--> Render: labels, alphas and the overlay
@@ -19,12 +19,12 @@ working size with that many pixels (the network itself sees ~300 px): labels
 are scaled back up to the frame (nearest), alphas bilinearly, and the overlay
 is drawn on the full frame. Measured peak RSS with the default outputs
 (``benchmarks/bench_memory.py``): see the README. Images are parsed by
-:mod:`tryon_sdk.video.images`; outputs are committed by :mod:`tryon_sdk.video.commit`
+:mod:`tryon_sdk.video.jobs.images`; outputs are committed by :mod:`tryon_sdk.video.jobs.commit`
 (all at once; on an error or Ctrl-C nothing is left half-written and older
 outputs stay as they were).
 
 **Incomplete input.** A video that ends before what its container promised
-(cut off, damaged at the tail; see :class:`~tryon_sdk.video.reader.VideoReader`)
+(cut off, damaged at the tail; see :class:`~tryon_sdk.video.io.reader.VideoReader`)
 is parsed as far as it goes and its summary says ``"truncated": true`` with
 ``frames_expected`` and ``frames_processed``. Such a partial result never
 replaces a complete earlier one: when the folder holds a result whose summary
@@ -52,15 +52,14 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import InputError, VideoError
-from ..outputs import FrameSink, PendingOutput
-from ..parser import Parser
-from ..result import ParseResult
+from ...errors import InputError, VideoError
+from ...outputs import FrameSink, PendingOutput
+from ...parser import Parser
+from ...result import ParseResult
 from .commit import RunOutputs, commit_run, prepare_output_dir
-from .evaluate import EVAL_CONFIGS, EVAL_GOALS, evaluate_video
 from .images import run_images
-from .reader import DecodedFrame, VideoReader, is_image_path, list_images
-from .writers import GrayVideoWriter, H264Writer, PngSequenceWriter
+from ..io.reader import DecodedFrame, VideoReader, is_image_path, list_images
+from ..io.writers import GrayVideoWriter, H264Writer, PngSequenceWriter
 from .job import batched, run_stages
 from .options import (
     INCOMPLETE_DIR,
@@ -76,15 +75,13 @@ from .options import (
 )
 from .progress import progress
 from .stages import Decode, ParseFrames, Render, Write
-from .stream import RunningMode, VideoSession
+from ..stream import RunningMode, VideoSession
 from .summary import Summary, model_entry, options_entry, summary_json
 
 __all__ = [
     "PipelineOptions",
     "OUTPUT_KINDS",
     "MASK_FORMATS",
-    "EVAL_CONFIGS",
-    "EVAL_GOALS",
     "WORK_PIXELS",
     "INCOMPLETE_DIR",
     "PROBABILITY_BYTES",
@@ -92,7 +89,6 @@ __all__ = [
     "run_pipeline",
     "prepare_output_dir",
     "iter_video_results",
-    "evaluate_video",
     "summary_json",
     "work_size",
 ]

@@ -1,4 +1,4 @@
-"""The per-frame stages of a streaming session and their state (used by :class:`~tryon_sdk.video.stream.VideoSession`).
+"""The per-frame stages of a streaming session and their state (used by :class:`~tryon_sdk.video.stream.session.VideoSession`).
 
 People and engine (people first with tracked people, or the whole frame) -> temporal smoothing of the
 probabilities -> argmax -> left/right limb consistency (facing from the face detector and the head, with
@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import torch
 
-from ..labels import swap_lr
-from ..people.detect import people_from_labels
-from ..people.facing import FacingFilter
-from ..people.person import PeopleOptions, Person, coerce_options, use_people_first
-from ..people.stage import FoundPerson
-from ..people.tracker import PeopleTracker
-from ..people_first import head_observations, parse_people_first, parse_tracked
-from ..resample import GridScores
-from ..result import ParseResult
-from .stream_options import RunningMode, StreamOptions
+from ...labels import swap_lr
+from ...people.detect import people_from_labels
+from ...people.facing import FacingFilter
+from ...people.person import PeopleOptions, Person, coerce_options, use_people_first
+from ...people.stage import FoundPerson
+from ...people.tracker import PeopleTracker
+from ...people_first import head_observations, parse_people_first, parse_tracked
+from ...resample import GridScores
+from ...result import ParseResult
+from .options import RunningMode, StreamOptions
 
 if TYPE_CHECKING:
-    from ..parser import Parser
+    from ...parser import Parser
 
 __all__ = ["FrameStages", "FramePeople"]
 
@@ -40,11 +40,11 @@ def _temporal_stages(options: StreamOptions) -> tuple[Any, Any]:
     """Build the smoother and limb fixer the options ask for (``None`` when off)."""
     smoother = fixer = None
     if options.smoothing is not None:
-        from .temporal import TemporalSmoother
+        from ..temporal.smoothing import TemporalSmoother
 
         smoother = TemporalSmoother(options.smoothing)
     if options.limb_consistency is not None:
-        from .limbs import LimbConsistency
+        from ...limbs import LimbConsistency
 
         fixer = LimbConsistency(options.limb_consistency, mirrored=options.mirrored)
     return smoother, fixer
@@ -78,9 +78,10 @@ class FrameStages:
         """IMAGE mode: the parser's own frame path (``Parser.parse`` with this session's options)."""
         opt = self.options
         self._searches += sum(1 for im in images if self._people_options is not None and use_people_first(self._roi, im.shape[:2], self.parser.config.input_size))
-        return self.parser._results(
-            images, opt.return_probabilities, opt.roi, None, opt.limb_consistency, opt.mirrored, timestamps
+        request = self.parser.frame_request(
+            opt.roi, opt.limb_consistency, mirrored=opt.mirrored, return_probabilities=opt.return_probabilities
         )
+        return self.parser.parse_frames(images, request, None, timestamps)
 
     def reset(self) -> None:
         """Forget the temporal state (a new shot or stream)."""
@@ -111,7 +112,7 @@ class FrameStages:
             assert opts is not None
             stage = self.parser.people_stage(opts)
             if not self.stateful:
-                found = parse_people_first(self.parser, stage, [images[i] for i in first])
+                found = parse_people_first(self.parser.predictor, stage, [images[i] for i in first])
                 self._searches += len(first)
                 for i, (p, _, ppl, fs) in zip(first, found):
                     probs[i], people[i] = GridScores(p, images[i].shape[:2]), (ppl, list(fs))
@@ -119,7 +120,7 @@ class FrameStages:
                 assert self._tracker is not None
                 for i in first:
                     probs[i], ppl, fs, self._people_state = parse_tracked(
-                        self.parser, stage, self._tracker, images[i], self._people_state
+                        self.parser.predictor, stage, self._tracker, images[i], self._people_state
                     )
                     people[i] = (ppl, list(fs))
         whole = [i for i in range(len(images)) if probs[i] is None]

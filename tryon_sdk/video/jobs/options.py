@@ -7,14 +7,15 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
-from ..regions import region_classes
-from .stream import RunningMode, StreamOptions, limb_options, smoothing_options
+from ...errors import ConfigError
+from ...regions import region_classes
+from ..stream import RunningMode, StreamOptions
+from ..stream.options import limb_options, smoothing_options
 
 if TYPE_CHECKING:
-    from ..compositor import Compositor
-    from .limbs import LimbOptions
-    from .temporal import SmoothingOptions
+    from ...compositor import Compositor
+    from ...limbs import LimbOptions
+    from ..temporal.smoothing import SmoothingOptions
 
 __all__ = [
     "PipelineOptions",
@@ -92,12 +93,12 @@ class PipelineOptions:
         regions: region names (see :data:`tryon_sdk.regions.REGIONS`) to write alphas for.
         mask_format: ``"video"`` (FFV1 gray8 ``.mkv``) or ``"png"`` (PNG sequence) for labels and alphas.
         batch_size: most frames per engine call (large frames go fewer at a time, see
-            :mod:`tryon_sdk.video.pipeline`).
-        smoothing: a :class:`~tryon_sdk.video.temporal.SmoothingOptions`, or ``None`` for none
+            :mod:`tryon_sdk.video.jobs.pipeline`).
+        smoothing: a :class:`~tryon_sdk.video.temporal.smoothing.SmoothingOptions`, or ``None`` for none
             (``True`` / ``False`` are taken for the defaults / ``None``).
-        limb_consistency: a :class:`~tryon_sdk.video.limbs.LimbOptions`, or ``None`` for none
+        limb_consistency: a :class:`~tryon_sdk.limbs.LimbOptions`, or ``None`` for none
             (``True`` / ``False`` likewise).
-        mirrored: the video is mirrored (selfie camera); see :class:`~tryon_sdk.video.stream.StreamOptions`.
+        mirrored: the video is mirrored (selfie camera); see :class:`~tryon_sdk.video.stream.session.StreamOptions`.
         start, end: seconds from the start of the video; max_frames: stop after this many frames.
         compositor: renders overlay frames (default: label-colour overlay).
         progress: ``False``; ``True`` (a tqdm bar on stderr when it is a terminal, else a line

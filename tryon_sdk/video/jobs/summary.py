@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._version import __version__
+from ..._version import __version__
 
 if TYPE_CHECKING:
-    from ..parser import Parser
-    from ..result import ParseResult
+    from ...parser import Parser
+    from ...result import ParseResult
     from .options import PipelineOptions
 
-__all__ = ["Summary", "summary_json", "model_entry", "options_entry", "option_repr", "class_share", "people_json"]
+__all__ = [
+    "Summary", "summary_json", "model_entry", "options_entry", "option_repr", "class_share", "people_json", "incomplete_note"]
 
 #: keys of summary.json in their order (``frames`` is written last, one line per frame)
 _KEYS = (
@@ -29,7 +30,7 @@ _VIDEO_ONLY = ("work_size", "fps")
 
 @dataclass
 class Summary:
-    """What one run of :func:`~tryon_sdk.video.pipeline.run_pipeline` did (``summary.json``).
+    """What one run of :func:`~tryon_sdk.video.jobs.pipeline.run_pipeline` did (``summary.json``).
 
     ``work_size`` and ``fps`` are written for video input only; ``output_dir``, ``outputs`` and
     ``stale_removed`` are filled in when the outputs are committed.
@@ -72,7 +73,7 @@ def summary_json(summary: dict[str, Any]) -> str:
 
 def option_repr(value: Any) -> Any:
     """A stage option for the summary: ``false`` when off, ``true`` when given as ``True``, else its fields."""
-    from .stream_options import default_stage_options
+    from ..stream.options import default_stage_options
 
     if value is None or isinstance(value, bool):
         return bool(value)
@@ -129,3 +130,13 @@ def people_json(result: ParseResult, scale: float) -> list[dict[str, Any]]:
         d["area"] = int(round(d["area"] * scale * scale))
         out.append(d)
     return out
+
+
+def incomplete_note(source: str, report: dict[str, Any]) -> str:
+    """``clip.mp4 is incomplete (why): parsed 409 of 1394 frames[, 2 unreadable skipped]`` for a truncated input."""
+    n = report.get("frames_processed", report.get("frames"))
+    expected = report.get("frames_expected")
+    of = f" of {expected}" if expected else ""
+    skipped = report.get("frames_skipped") or 0
+    extra = f", {skipped} unreadable skipped" if skipped else ""
+    return f"{source} is incomplete ({report.get('truncation') or 'cut off or damaged'}): parsed {n}{of} frames{extra}"

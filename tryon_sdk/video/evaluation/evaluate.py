@@ -1,6 +1,6 @@
 """``tryon-sdk eval-video``: temporal stability of a video's parse with and without smoothing and limbs.
 
-A job (:mod:`tryon_sdk.video.job`) of ``Decode -> engine (the video and its mirror in one call)
+A job (:mod:`tryon_sdk.video.jobs.job`) of ``Decode -> engine (the video and its mirror in one call)
 -> temporal stages of the video -> of its mirror -> metrics (half the configurations) -> metrics
 (the other half)``, one thread per stage, so that the metrics of batch ``k`` are taken while
 batch ``k + 1`` is in the engine.
@@ -16,18 +16,18 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from .._version import __version__
-from ..errors import ConfigError, VideoError
-from ..labels import swap_lr
-from ..parser import Parser
-from ..resample import GridScores
-from .reader import VideoReader
-from .job import HeapTrimmer, batched, run_stages
-from .options import QUEUE_BYTES, WORK_PIXELS, check_frame_range, check_progress, engine_batch, queue_depth, work_size
-from .progress import progress as make_progress
-from .stages import Decode
-from .stream import limb_options, smoothing_options
-from .summary import model_entry, option_repr
+from ..._version import __version__
+from ...errors import ConfigError, VideoError
+from ...labels import swap_lr
+from ...parser import Parser
+from ...resample import GridScores
+from ..io.reader import VideoReader
+from ..jobs.job import HeapTrimmer, batched, run_stages
+from ..jobs.options import QUEUE_BYTES, WORK_PIXELS, check_frame_range, check_progress, engine_batch, queue_depth, work_size
+from ..jobs.progress import progress as make_progress
+from ..jobs.stages import Decode
+from ..stream.options import limb_options, smoothing_options
+from ..jobs.summary import model_entry, option_repr
 
 __all__ = ["EVAL_CONFIGS", "EVAL_GOALS", "ConfigStream", "evaluate_video"]
 
@@ -71,15 +71,15 @@ def _json_safe(value: Any) -> Any:
 class ConfigStream:
     """Every configuration of :data:`EVAL_CONFIGS` for one orientation of a video, sharing the work.
 
-    The stages of :class:`~tryon_sdk.video.stream.VideoSession` (smoothing -> argmax -> limb
+    The stages of :class:`~tryon_sdk.video.stream.session.VideoSession` (smoothing -> argmax -> limb
     consistency, or a left/right swap for mirrored input without it), but one smoother serves
     both smoothed configurations and one argmax both unsmoothed ones: 1 smoothing, 2 argmaxes and
     2 limb passes per frame instead of 2, 4 and 2 with one session per configuration.
     """
 
     def __init__(self, smoothing: Any, limb_consistency: Any, mirrored: bool) -> None:
-        from .limbs import LimbConsistency
-        from .temporal import TemporalSmoother
+        from ...limbs import LimbConsistency
+        from ..temporal.smoothing import TemporalSmoother
 
         sopts, lopts = smoothing_options(smoothing), limb_options(limb_consistency)
         self.smoother = TemporalSmoother(sopts) if sopts is not None else None
@@ -207,10 +207,10 @@ def evaluate_video(
 
     One engine call per batch serves every configuration of :data:`EVAL_CONFIGS`
     (and, with ``flip``, the mirrored video, for flip equivariance). Metrics are
-    :class:`tryon_sdk.video.metrics.VideoMetrics`; agreement is with the ``raw``
+    :class:`tryon_sdk.video.evaluation.metrics.VideoMetrics`; agreement is with the ``raw``
     configuration (per-frame argmax). ``smoothing`` / ``limb_consistency``: options
     (``SmoothingOptions`` / ``LimbOptions``) of the configurations that have them
-    (``True``: defaults). ``progress`` as in :class:`~tryon_sdk.video.options.PipelineOptions`;
+    (``True``: defaults). ``progress`` as in :class:`~tryon_sdk.video.jobs.options.PipelineOptions`;
     frames above ``work_pixels`` are evaluated at that size.
     Returns a JSON-safe dict (NaN -> ``None``).
     """

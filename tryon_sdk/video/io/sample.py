@@ -48,7 +48,7 @@ def render_person(h: int, w: int, t: float, cx: float) -> tuple[np.ndarray, np.n
     hip_y, shoulder_y = top + 230 * s, top + 75 * s
     swing = math.sin(t)
     # legs and shoes (person's right leg on the image's left)
-    for side, sign, leg_cls, shoe_cls in (("right", -1, 13, 10), ("left", 1, 12, 9)):
+    for _side, sign, leg_cls, shoe_cls in (("right", -1, 13, 10), ("left", 1, 12, 9)):
         hip = (cx + sign * 18 * s, hip_y)
         foot = (cx + sign * 28 * s + 10 * s * swing * sign, top + 360 * s)
         _limb(img, lab, hip, foot, int(30 * s), _PANTS, 6)

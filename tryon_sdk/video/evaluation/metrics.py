@@ -43,8 +43,8 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import ConfigError, InputError
-from ..labels import ATR_CLASSES, FLIP_PAIRS, IGNORE_INDEX, swap_lr
+from ...errors import ConfigError, InputError
+from ...labels import ATR_CLASSES, FLIP_PAIRS, IGNORE_INDEX, swap_lr
 
 __all__ = [
     "VideoMetrics",

@@ -1,7 +1,7 @@
-"""The stages of the parse job (see :mod:`tryon_sdk.video.job`), each owning its state and its time.
+"""The stages of the parse job (see :mod:`tryon_sdk.video.jobs.job`), each owning its state and its time.
 
 ``Decode`` (source) -> ``ParseFrames`` (engine, smoothing, limbs: the stage owns the
-:class:`~tryon_sdk.video.stream.VideoSession`) -> ``Render`` (labels, alphas and the
+:class:`~tryon_sdk.video.stream.session.VideoSession`) -> ``Render`` (labels, alphas and the
 overlay at the frame's size, uint8) -> ``Write`` (the encoders, on the caller's thread).
 """
 
@@ -16,14 +16,15 @@ from typing import Any, Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from ..compositor import Compositor
-from ..outputs import FrameSink
-from ..parser import Parser
-from ..result import ParseResult
-from .reader import DecodedFrame, VideoReader
+from ...compositor import Compositor
+from ...outputs import FrameSink
+from ...parser import Parser
+from ...result import ParseResult
+from ..io.reader import DecodedFrame, VideoReader
 from .job import HeapTrimmer, batched
 from .options import work_size
-from .stream import StreamOptions, StreamStats, VideoSession, render_frame
+from ...compositor import render_frame
+from ..stream import StreamOptions, StreamStats, VideoSession
 from .summary import class_share, people_json
 
 __all__ = ["Decode", "ParseFrames", "Render", "Write", "Rendered", "alpha_u8", "at_frame_size"]

@@ -5,7 +5,7 @@ display-matrix rotation of phone videos is applied to the pixels, variable
 frame rate is kept (each frame carries its ``pts``), and a frame that cannot be
 decoded is skipped and counted instead of ending the run; :func:`probe_video`
 reads what the container says before decoding. :func:`read_image` and
-:func:`list_images` read still images. Writing is :mod:`tryon_sdk.video.writers`.
+:func:`list_images` read still images. Writing is :mod:`tryon_sdk.video.io.writers`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import av
 import numpy as np
 
-from ..errors import InputError, VideoError
+from ...errors import InputError, VideoError
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -85,8 +85,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    from ..errors import TryOnWarning
-    from ..inputs import pil_to_array, to_rgb_uint8
+    from ...errors import TryOnWarning
+    from ...inputs import pil_to_array, to_rgb_uint8
 
     try:
         with Image.open(path) as im:

@@ -20,8 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import VideoError
-from ..outputs import OutputGroup, atomic_path
+from ...errors import VideoError
+from ...outputs import OutputGroup, atomic_path
 from .options import INCOMPLETE_DIR
 from .summary import Summary, summary_json
 

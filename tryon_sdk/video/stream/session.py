@@ -14,8 +14,8 @@ probabilities -> argmax -> left/right limb consistency (sides from each
 person's facing) -> the people's facing -> :class:`ParseResult` with
 ``people``. The temporal state belongs to the session (one per stream, never
 shared) and :meth:`VideoSession.reset` clears it, e.g. at a cut. The stages
-and their state are :class:`~tryon_sdk.video.frame_stages.FrameStages`; the
-options :mod:`tryon_sdk.video.stream_options`. :meth:`VideoSession.parse_stream`
+and their state are :class:`~tryon_sdk.video.stream.stages.FrameStages`; the
+options :mod:`tryon_sdk.video.stream.options`. :meth:`VideoSession.parse_stream`
 keeps the engine one batch ahead of the temporal stages (offline jobs).
 
 People first (``roi``, :mod:`tryon_sdk.people`): in VIDEO and LIVE_STREAM
@@ -37,63 +37,26 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from ..compositor import Compositor, OverlayCompositor
-from ..errors import ConfigError, InputError
-from ..inputs import to_rgb_uint8
-from ..labels import argmax_labels
-from ..resample import GridScores
-from ..result import ParseResult
-from ..people.person import Person
-from .frame_stages import FramePeople, FrameStages
-from .stream_options import (
-    ResultCallback,
-    RunningMode,
-    StreamOptions,
-    StreamStats,
-    limb_options,
-    smoothing_options,
-)
-
-if TYPE_CHECKING:
-    from ..parser import Parser
-
-__all__ = [
-    "RunningMode",
-    "StreamOptions",
-    "StreamStats",
-    "VideoSession",
-    "open_stream",
-    "Compositor",
-    "ResultCallback",
-    "default_compositor",
-    "render_frame",
-    "smoothing_options",
-    "limb_options",
-    "argmax_labels",
-]
-
-#: The output image when no compositor is set: label colours blended over the frame at 50%.
-default_compositor: Compositor = OverlayCompositor()
+from ...compositor import render_frame
+from ...errors import ConfigError, InputError
+from ...inputs import to_rgb_uint8
+from ...parser import Parser
+from ...resample import GridScores
+from ...result import ParseResult
+from ...people.person import Person
+from .stages import FramePeople, FrameStages
+from .options import RunningMode, StreamOptions, StreamStats
 
 
-def render_frame(compositor: Compositor | None, image: np.ndarray, result: ParseResult) -> np.ndarray:
-    """``compositor(image, result)`` (default: :data:`default_compositor`), checked to be ``HxWx3`` uint8 like ``image``."""
-    out = (compositor or default_compositor)(image, result)
-    if not isinstance(out, np.ndarray) or out.shape != image.shape or out.dtype != np.uint8:
-        raise InputError(
-            f"compositor must return an HxWx3 uint8 array like its input {image.shape}, got "
-            f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
-        )
-    return out
+__all__ = ["VideoSession", "open_stream"]
 
 
 class VideoSession:
@@ -110,7 +73,7 @@ class VideoSession:
     Example:
         ```python
         from tryon_sdk import Parser
-        from tryon_sdk.video.sample import sample_frames
+        from tryon_sdk.video.io.sample import sample_frames
 
         parser = Parser.from_pretrained()
         with parser.stream(mode="video") as session:
@@ -120,7 +83,7 @@ class VideoSession:
         ```
     """
 
-    def __init__(self, parser: "Parser", options: StreamOptions | None = None) -> None:
+    def __init__(self, parser: Parser, options: StreamOptions | None = None) -> None:
         self.parser = parser
         self.options = options if options is not None else StreamOptions()
         self._stages = FrameStages(parser, self.options)
@@ -446,27 +409,8 @@ class VideoSession:
                     self._cv.notify_all()
 
 
-def open_stream(
-    parser: "Parser",
-    options: StreamOptions | None = None,
-    *,
-    mode: RunningMode | str | None = None,
-    **fields: Any,
-) -> VideoSession:
-    """Start a session: ``open_stream(parser, mode="video", smoothing=True)`` or with a :class:`StreamOptions`.
-
-    ``fields`` are :class:`StreamOptions` fields; ``mode`` is short for ``running_mode``.
-    """
-    if mode is not None:
-        if "running_mode" in fields:
-            raise ConfigError("give mode or running_mode, not both")
-        fields["running_mode"] = mode
-    if options is not None:
-        if fields:
-            options = dataclasses.replace(options, **fields)
-    else:
-        try:
-            options = StreamOptions(**fields)
-        except TypeError as exc:
-            raise ConfigError(f"unknown stream option: {exc}") from None
+def open_stream(parser: Parser, options: StreamOptions | None = None) -> VideoSession:
+    """Start a session over ``parser`` (default options: VIDEO mode, smoothing and limb consistency on);
+    ``open_stream(parser, StreamOptions(running_mode="live_stream", result_callback=show))``. Use it as a
+    context manager."""
     return VideoSession(parser, options)

@@ -1,4 +1,4 @@
-"""Options of a streaming session (:mod:`tryon_sdk.video.stream`): running modes, stage options, counters.
+"""Options of a streaming session (:mod:`tryon_sdk.video.stream.session`): running modes, stage options, counters.
 
 :func:`smoothing_options` and :func:`limb_options` are the one conversion of a stage option:
 ``True`` stands for the defaults (one shared frozen instance each, which a summary writes as
@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ..compositor import Compositor
-from ..errors import ConfigError
-from ..result import ParseResult
-from ..people.person import coerce_options
+from ...compositor import Compositor
+from ...errors import ConfigError
+from ...result import ParseResult
+from ...people.person import coerce_options
 
 if TYPE_CHECKING:
-    from .limbs import LimbOptions
-    from .temporal import SmoothingOptions
+    from ...limbs import LimbOptions
+    from ..temporal.smoothing import SmoothingOptions
 
 __all__ = [
     "RunningMode",
@@ -64,8 +64,8 @@ class RunningMode(enum.Enum):
 @functools.cache
 def default_stage_options() -> tuple["SmoothingOptions", "LimbOptions"]:
     """The one (frozen) ``SmoothingOptions`` and ``LimbOptions`` that ``True`` stands for; a summary writes them as ``true``."""
-    from .limbs import LimbOptions
-    from .temporal import SmoothingOptions
+    from ...limbs import LimbOptions
+    from ..temporal.smoothing import SmoothingOptions
 
     return SmoothingOptions(), LimbOptions()
 
@@ -82,14 +82,14 @@ def _stage_option(value: Any, kind: type, default: Any, name: str) -> Any:
 
 def smoothing_options(value: "SmoothingOptions | bool | None") -> "SmoothingOptions | None":
     """The one conversion of a smoothing option: ``True`` -> defaults, ``False`` / ``None`` -> ``None``."""
-    from .temporal import SmoothingOptions
+    from ..temporal.smoothing import SmoothingOptions
 
     return _stage_option(value, SmoothingOptions, default_stage_options()[0], "smoothing")
 
 
 def limb_options(value: "LimbOptions | bool | None") -> "LimbOptions | None":
     """The one conversion of a limb-consistency option: ``True`` -> defaults, ``False`` / ``None`` -> ``None``."""
-    from .limbs import LimbOptions
+    from ...limbs import LimbOptions
 
     return _stage_option(value, LimbOptions, default_stage_options()[1], "limb_consistency")
 
@@ -100,9 +100,9 @@ class StreamOptions:
 
     Attributes:
         running_mode: ``IMAGE``, ``VIDEO`` or ``LIVE_STREAM`` (a string works too).
-        smoothing: a ``SmoothingOptions`` from :mod:`tryon_sdk.video.temporal`, or ``None`` for none
+        smoothing: a ``SmoothingOptions`` from :mod:`tryon_sdk.video.temporal.smoothing`, or ``None`` for none
             (``True`` / ``False`` are taken for the defaults / ``None``).
-        limb_consistency: a ``LimbOptions`` from :mod:`tryon_sdk.video.limbs`, or ``None`` for none
+        limb_consistency: a ``LimbOptions`` from :mod:`tryon_sdk.limbs`, or ``None`` for none
             (``True`` / ``False`` likewise).
         mirrored: the frames are mirrored (selfie preview); left/right come out as the person's own sides
             (the limb stage gets it from here).

@@ -6,17 +6,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, VideoError
-from ..outputs import PendingOutput
-from ..parser import Parser
-from ..result import ParseResult
+from ...errors import InputError, VideoError
+from ...outputs import PendingOutput
+from ...parser import Parser
+from ...result import ParseResult
 from .commit import RunOutputs, commit_run
-from .reader import read_image
-from .writers import write_png
+from ..io.reader import read_image
+from ..io.writers import write_png
 from .options import PipelineOptions
 from .progress import progress
 from .stages import alpha_u8
-from .stream import RunningMode, VideoSession
+from ..stream import RunningMode, VideoSession
 from .summary import Summary, class_share, model_entry, options_entry, people_json
 
 __all__ = ["run_images"]
