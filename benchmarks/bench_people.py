@@ -117,7 +117,8 @@ def _roi(value: str):
 
 def measure_clip(parser, frames: np.ndarray, sil: np.ndarray, runs: list[range], mode: str, roi) -> dict:
     from tryon_sdk.video.stream import StreamOptions, open_stream
-    from tryon_sdk.video.evaluation.metrics import VideoMetrics, own_side_counts
+    from tryon_sdk.video.evaluation.measures import own_side_counts
+    from tryon_sdk.video.evaluation.metrics import VideoMetrics
 
     good = total = 0
     found = swaps = regions = mixed = apart = 0

@@ -41,7 +41,9 @@ def directives() -> set[str]:
 
 
 def video_modules() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(tryon_sdk.video.__path__) if not m.name.startswith("_"))
+    return sorted(
+        m.name for m in pkgutil.walk_packages(tryon_sdk.video.__path__, "") if not m.ispkg and not m.name.split(".")[-1].startswith("_")
+    )
 
 
 def test_readme_is_short_and_starts_with_the_two_setup_commands():

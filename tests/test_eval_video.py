@@ -12,7 +12,7 @@ from tryon_sdk.cli import main
 from tryon_sdk.video.evaluation.evaluate import EVAL_CONFIGS, EVAL_GOALS, ConfigStream, evaluate_video
 from tryon_sdk.video.stream import RunningMode, StreamOptions, VideoSession
 from tryon_sdk.video.io.reader import VideoReader
-from tryon_sdk.video.evaluation.metrics import compute_video_metrics
+from tryon_sdk.video.evaluation.measures import compute_video_metrics
 
 from videos import calibrated_parser, make_video
 

@@ -9,7 +9,7 @@ import torch
 from tryon_sdk.errors import ConfigError, InputError
 from tryon_sdk.labels import swap_lr
 from tryon_sdk.limbs import LimbConsistency, LimbOptions, LimbState
-from tryon_sdk.video.evaluation.metrics import compute_video_metrics
+from tryon_sdk.video.evaluation.measures import compute_video_metrics
 
 from synthetic import L_ARM, R_ARM, draw_person, person_sequence
 

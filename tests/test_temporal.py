@@ -8,7 +8,7 @@ import torch
 
 from tryon_sdk.errors import ConfigError, InputError
 from tryon_sdk.video.temporal.smoothing import SmoothingOptions, SmoothingState, TemporalSmoother, one_hot
-from tryon_sdk.video.evaluation.metrics import compute_video_metrics
+from tryon_sdk.video.evaluation.measures import compute_video_metrics
 
 from synthetic import UPPER, moving_box_sequence, person_sequence
 

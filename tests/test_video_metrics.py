@@ -10,8 +10,8 @@ import torch
 
 from tryon_sdk.errors import ConfigError, InputError
 from tryon_sdk.labels import hflip_labels
-from tryon_sdk.video.evaluation.metrics import (
-    VideoMetrics,
+from tryon_sdk.video.evaluation.metrics import VideoMetrics
+from tryon_sdk.video.evaluation.measures import (
     agreement,
     compute_video_metrics,
     flicker,

@@ -17,12 +17,21 @@ is copied), so torch never warns about non-writable NumPy buffers.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence, Union
 
 import numpy as np
 import torch
 
 from .errors import InputError, TryOnWarning
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+#: An image the SDK takes: ``HxWx3`` uint8 RGB array (or ``HxW`` grey, RGBA, other integer depths), a PIL
+#: image, or a ``CHW`` / ``HWC`` tensor (:func:`to_rgb_uint8` converts and checks it).
+ImageLike = Union[np.ndarray, torch.Tensor, "Image.Image"]
+#: People boxes an app may pass: ``N x 4`` ``(x0, y0, x1, y1)`` pixels, as an array, a tensor or nested sequences.
+BoxesLike = Union[np.ndarray, torch.Tensor, Sequence[Sequence[float]]]
 
 __all__ = ["to_rgb_uint8", "pil_to_array", "scale_uint16"]
 

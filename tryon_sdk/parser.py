@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ from .engines.runtime import load_engine
 from .engines.torch_engine import Engine, TorchEngine
 from .errors import ConfigError, InputError
 from .frame_path import FrameRequest, parse_frames
-from .inputs import to_rgb_uint8
+from .inputs import BoxesLike, ImageLike, to_rgb_uint8
 from .limbs import LimbOptions
 from .models.builders import build_model
 from .models.checkpoint import save_checkpoint
@@ -41,12 +41,6 @@ __all__ = ["Parser", "ParseResult", "RUNTIMES", "PRECISIONS", "SIDES"]
 #: ``sides`` of :meth:`Parser.parse`: the person's own left/right (limb consistency from the facing),
 #: or the network's raw labels.
 SIDES: tuple[str, ...] = ("own", "network")
-
-#: An image :meth:`Parser.parse` takes: ``HxWx3`` uint8 RGB array, PIL image, or ``CHW``/``HWC`` tensor.
-ImageLike = Any
-#: People boxes an app may pass: ``N x 4`` ``(x0, y0, x1, y1)`` pixels (array, list of tuples or tensor).
-BoxesLike = Any
-
 
 class Parser:
     """Human parser over the 18 ATR classes.
@@ -120,7 +114,7 @@ class Parser:
         compile: bool = False,
         flip_tta: bool = False,
         people: PeopleOptions | bool | None = None,
-        **overrides: Any,
+        **overrides: object,
     ) -> "Parser":
         """A parser with a freshly initialised (untrained) network; ``overrides`` are ModelConfig fields;
         ``people`` as in :class:`Parser`."""

@@ -10,18 +10,17 @@ from __future__ import annotations
 import enum
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import field
+from typing import Any, Callable
 
 import numpy as np
 
 from ...compositor import Compositor
 from ...errors import ConfigError
+from ...limbs import LimbOptions
+from ...people.person import PeopleOptions, coerce_options
 from ...result import ParseResult
-from ...people.person import coerce_options
-
-if TYPE_CHECKING:
-    from ...limbs import LimbOptions
-    from ..temporal.smoothing import SmoothingOptions
+from ..temporal.options import SmoothingOptions
 
 __all__ = [
     "RunningMode",
@@ -62,11 +61,8 @@ class RunningMode(enum.Enum):
 
 
 @functools.cache
-def default_stage_options() -> tuple["SmoothingOptions", "LimbOptions"]:
+def default_stage_options() -> tuple[SmoothingOptions, LimbOptions]:
     """The one (frozen) ``SmoothingOptions`` and ``LimbOptions`` that ``True`` stands for; a summary writes them as ``true``."""
-    from ...limbs import LimbOptions
-    from ..temporal.smoothing import SmoothingOptions
-
     return SmoothingOptions(), LimbOptions()
 
 
@@ -80,26 +76,22 @@ def _stage_option(value: Any, kind: type, default: Any, name: str) -> Any:
     return value
 
 
-def smoothing_options(value: "SmoothingOptions | bool | None") -> "SmoothingOptions | None":
+def smoothing_options(value: SmoothingOptions | bool | None) -> SmoothingOptions | None:
     """The one conversion of a smoothing option: ``True`` -> defaults, ``False`` / ``None`` -> ``None``."""
-    from ..temporal.smoothing import SmoothingOptions
-
     return _stage_option(value, SmoothingOptions, default_stage_options()[0], "smoothing")
 
 
-def limb_options(value: "LimbOptions | bool | None") -> "LimbOptions | None":
+def limb_options(value: LimbOptions | bool | None) -> LimbOptions | None:
     """The one conversion of a limb-consistency option: ``True`` -> defaults, ``False`` / ``None`` -> ``None``."""
-    from ...limbs import LimbOptions
-
     return _stage_option(value, LimbOptions, default_stage_options()[1], "limb_consistency")
 
 
-@dataclass
+@dataclass(frozen=True)
 class StreamOptions:
-    """Options of a :class:`VideoSession`.
+    """Options of a :class:`VideoSession` (frozen; values are checked and normalised on construction).
 
     Attributes:
-        running_mode: ``IMAGE``, ``VIDEO`` or ``LIVE_STREAM`` (a string works too).
+        running_mode: ``IMAGE``, ``VIDEO`` or ``LIVE_STREAM`` (a string is taken for its mode).
         smoothing: a ``SmoothingOptions`` from :mod:`tryon_sdk.video.temporal.smoothing`, or ``None`` for none
             (``True`` / ``False`` are taken for the defaults / ``None``).
         limb_consistency: a ``LimbOptions`` from :mod:`tryon_sdk.limbs`, or ``None`` for none
@@ -113,19 +105,20 @@ class StreamOptions:
             (the whole frame, as before) or a :class:`~tryon_sdk.people.person.PeopleOptions`.
     """
 
-    running_mode: RunningMode | str = RunningMode.VIDEO
-    smoothing: SmoothingOptions | None = True  # type: ignore[assignment]  # -> SmoothingOptions()
-    limb_consistency: LimbOptions | None = True  # type: ignore[assignment]  # -> LimbOptions()
+    running_mode: RunningMode = RunningMode.VIDEO
+    smoothing: SmoothingOptions | None = field(default_factory=lambda: default_stage_options()[0])
+    limb_consistency: LimbOptions | None = field(default_factory=lambda: default_stage_options()[1])
     mirrored: bool = False
     return_probabilities: bool = False
     result_callback: ResultCallback | None = None
     compositor: Compositor | None = None
-    roi: Any = None
+    roi: bool | PeopleOptions | None = None
 
     def __post_init__(self) -> None:
-        self.running_mode = RunningMode.coerce(self.running_mode)
-        self.smoothing = smoothing_options(self.smoothing)
-        self.limb_consistency = limb_options(self.limb_consistency)
+        # normalised in place once, at construction: strings to modes, True/False to stage options
+        object.__setattr__(self, "running_mode", RunningMode.coerce(self.running_mode))
+        object.__setattr__(self, "smoothing", smoothing_options(self.smoothing))
+        object.__setattr__(self, "limb_consistency", limb_options(self.limb_consistency))
         coerce_options(self.roi)  # raises on a bad value
         if self.running_mode is RunningMode.LIVE_STREAM and self.result_callback is None:
             raise ConfigError("LIVE_STREAM mode needs a result_callback")

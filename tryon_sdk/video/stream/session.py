@@ -47,19 +47,20 @@ import torch
 
 from ...compositor import render_frame
 from ...errors import ConfigError, InputError
-from ...inputs import to_rgb_uint8
+from ...inputs import ImageLike, to_rgb_uint8
 from ...parser import Parser
 from ...resample import GridScores
 from ...result import ParseResult
 from ...people.person import Person
 from .stages import FramePeople, FrameStages
+from .live import LiveStream
 from .options import RunningMode, StreamOptions, StreamStats
 
 
 __all__ = ["VideoSession", "open_stream"]
 
 
-class VideoSession:
+class VideoSession(LiveStream):
     """One stream's parsing session; a context manager. Not thread-safe: feed it from one thread.
 
     Args:
@@ -105,7 +106,7 @@ class VideoSession:
     # ------------------------------------------------------------------ basics
     @property
     def mode(self) -> RunningMode:
-        return self.options.running_mode  # type: ignore[return-value]
+        return self.options.running_mode
 
     @property
     def closed(self) -> bool:
@@ -223,7 +224,7 @@ class VideoSession:
         return results
 
     # ------------------------------------------------------------ IMAGE/VIDEO
-    def parse(self, frame: Any, timestamp_ms: int | None = None) -> ParseResult:
+    def parse(self, frame: ImageLike, timestamp_ms: int | None = None) -> ParseResult:
         """Parse one frame (``HxWx3`` uint8 RGB array, PIL image or tensor).
 
         VIDEO mode needs ``timestamp_ms`` (int, strictly increasing); IMAGE mode ignores state.
@@ -231,13 +232,13 @@ class VideoSession:
         self._require("parse", RunningMode.IMAGE, RunningMode.VIDEO)
         return self.parse_many([frame], None if timestamp_ms is None else [timestamp_ms])[0]
 
-    def parse_many(self, frames: Sequence[Any], timestamps_ms: Sequence[int] | None = None) -> list[ParseResult]:
+    def parse_many(self, frames: Sequence[ImageLike], timestamps_ms: Sequence[int] | None = None) -> list[ParseResult]:
         """Parse consecutive frames with one batched engine call; same results as ``parse`` one by one."""
         return self._parse_many("parse_many", frames, timestamps_ms, None)
 
     def parse_probabilities(
         self,
-        frames: Sequence[Any],
+        frames: Sequence[ImageLike],
         probabilities: Sequence[GridScores | torch.Tensor],
         timestamps_ms: Sequence[int] | None = None,
         *,
@@ -256,14 +257,13 @@ class VideoSession:
             raise InputError(f"{len(frames)} frames but {len(people)} people lists")
         for f, p in zip(frames, probabilities):
             size = tuple(p.size) if isinstance(p, GridScores) else tuple(getattr(p, "shape", ())[1:])
-            if not isinstance(p, (GridScores, torch.Tensor)) or len(size) != 2 or size != tuple(np.shape(f)[:2]):
-                raise InputError(
-                    f"probabilities must be GridScores or CxHxW tensors for the frame size {np.shape(f)[:2]}"
-                )
+            frame_size = tuple(np.asarray(f).shape[:2])
+            if not isinstance(p, (GridScores, torch.Tensor)) or len(size) != 2 or size != frame_size:
+                raise InputError(f"probabilities must be GridScores or CxHxW tensors for the frame size {frame_size}")
         return self._parse_many("parse_probabilities", frames, timestamps_ms, list(probabilities), people)
 
     def parse_stream(
-        self, batches: Iterable[tuple[Sequence[Any], Sequence[int] | None]]
+        self, batches: Iterable[tuple[Sequence[ImageLike], Sequence[int] | None]]
     ) -> Iterator[list[ParseResult]]:
         """Parse consecutive ``(frames, timestamps_ms)`` batches; yields each batch's results in order.
 
@@ -308,7 +308,7 @@ class VideoSession:
         return results
 
     def _admit(
-        self, method: str, frames: Sequence[Any], timestamps_ms: Sequence[int] | None, last_ts: int | None
+        self, method: str, frames: Sequence[ImageLike], timestamps_ms: Sequence[int] | None, last_ts: int | None
     ) -> tuple[list[np.ndarray], list[int | None]]:
         """Checked RGB frames and timestamps (VIDEO: integers increasing after ``last_ts``), counted as submitted."""
         self._require(method, RunningMode.IMAGE, RunningMode.VIDEO)
@@ -338,7 +338,7 @@ class VideoSession:
     def _parse_many(
         self,
         method: str,
-        frames: Sequence[Any],
+        frames: Sequence[ImageLike],
         timestamps_ms: Sequence[int] | None,
         probabilities: Sequence[GridScores | torch.Tensor] | None,
         people: Sequence[FramePeople | Sequence[Person] | None] | None = None,
@@ -357,56 +357,6 @@ class VideoSession:
         if image is None:
             raise InputError("render() needs the frame: this result keeps no image")
         return render_frame(self.options.compositor, image, result)
-
-    # ------------------------------------------------------------ LIVE_STREAM
-    def parse_async(self, frame: Any, timestamp_ms: int) -> None:
-        """Queue a frame for the worker and return at once (LIVE_STREAM).
-
-        The result arrives through ``result_callback`` on the worker thread. A frame
-        that is still waiting when the next one arrives is dropped and counted.
-        """
-        self._require("parse_async", RunningMode.LIVE_STREAM)
-        self._raise_worker_error()
-        ts = self._check_timestamp(timestamp_ms)
-        image = to_rgb_uint8(frame)
-        if image is frame:  # the caller may reuse its buffer for the next frame
-            image = image.copy()
-        with self._cv:
-            self._last_ts = ts
-            self._submitted += 1
-            if self._pending is not None:
-                self._dropped += 1
-            self._pending = (image, ts)
-            self._cv.notify_all()
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until the LIVE_STREAM worker has nothing left to do; ``False`` on timeout."""
-        self._require("flush", RunningMode.LIVE_STREAM)
-        with self._cv:
-            return self._cv.wait_for(lambda: self._pending is None and not self._busy, timeout)
-
-    def _run_live(self) -> None:
-        callback = self.options.result_callback
-        assert callback is not None
-        while True:
-            with self._cv:
-                self._cv.wait_for(lambda: self._pending is not None or self._stopping)
-                if self._pending is None:
-                    return
-                image, ts = self._pending
-                self._pending = None
-                self._busy = True
-            try:
-                result = self._process([image], [ts])[0]
-                out = self.render(result, image) if self.options.compositor is not None else image
-                callback(result, out, ts)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-                if self._error is None:
-                    self._error = exc
-            finally:
-                with self._cv:
-                    self._busy = False
-                    self._cv.notify_all()
 
 
 def open_stream(parser: Parser, options: StreamOptions | None = None) -> VideoSession:

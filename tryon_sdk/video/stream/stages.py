@@ -114,8 +114,9 @@ class FrameStages:
             if not self.stateful:
                 found = parse_people_first(self.parser.predictor, stage, [images[i] for i in first])
                 self._searches += len(first)
-                for i, (p, _, ppl, fs) in zip(first, found):
-                    probs[i], people[i] = GridScores(p, images[i].shape[:2]), (ppl, list(fs))
+                for i, (full, _, ppl, fs) in zip(first, found):
+                    assert full is not None  # probabilities were asked for
+                    probs[i], people[i] = GridScores(full, images[i].shape[:2]), (ppl, list(fs))
             else:
                 assert self._tracker is not None
                 for i in first:
@@ -125,8 +126,8 @@ class FrameStages:
                     people[i] = (ppl, list(fs))
         whole = [i for i in range(len(images)) if probs[i] is None]
         if whole:
-            for i, p in zip(whole, self.parser.predict_grids([images[i] for i in whole])):
-                probs[i] = p
+            for i, grid in zip(whole, self.parser.predict_grids([images[i] for i in whole])):
+                probs[i] = grid
         return probs, people
 
     def process(
