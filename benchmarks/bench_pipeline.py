@@ -36,6 +36,7 @@ import torch
 
 from tryon_sdk import Parser
 from tryon_sdk.video.jobs.options import PipelineOptions
+from tryon_sdk.video.stream import StreamOptions
 from tryon_sdk.video.jobs.pipeline import run_pipeline
 from tryon_sdk.preprocess import Preprocess
 from tryon_sdk.video.io.reader import VideoReader
@@ -64,7 +65,9 @@ def test_pipeline_vs_forward(tmp_path, record, ratio):
 
     configs = {
         "smoothing+limbs": PipelineOptions(max_frames=FRAMES, batch_size=BATCH),
-        "no temporal stages": PipelineOptions(max_frames=FRAMES, batch_size=BATCH, smoothing=False, limb_consistency=False),
+        "no temporal stages": PipelineOptions(
+            max_frames=FRAMES, batch_size=BATCH, stream=StreamOptions(smoothing=False, limb_consistency=False)
+        ),
         # no overlay video: what drawing and H.264-encoding the preview costs on the same cores
         "smoothing+limbs, labels + summary only": PipelineOptions(
             max_frames=FRAMES, batch_size=BATCH, outputs=("labels", "summary")

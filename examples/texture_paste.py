@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tryon_sdk import Parser, ParseResult
+from tryon_sdk import Parser, ParseResult, StreamOptions
 from tryon_sdk.errors import ConfigError, InputError
 from tryon_sdk.compositor import cropped_region_alpha
 from tryon_sdk.regions import Box, region_box, region_classes
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.input and not is_image_path(args.input):
         from tryon_sdk.video.jobs.pipeline import PipelineOptions, run_pipeline
 
-        summary = run_pipeline(parser, args.input, args.output, PipelineOptions(outputs=("overlay",), compositor=paste))
+        summary = run_pipeline(parser, args.input, args.output, PipelineOptions(outputs=("overlay",), stream=StreamOptions(compositor=paste)))
         print(f"pasted the texture into {summary['frames_processed']} frames -> {Path(args.output) / 'overlay.mp4'}")
         return 0
     if args.input:

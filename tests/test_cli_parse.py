@@ -323,7 +323,8 @@ def test_pipeline_queues_are_bounded(tmp_path, monkeypatch, reference):
 
     B = 2
     options = pipeline.PipelineOptions(
-        batch_size=B, compositor=stuck_writer, outputs=("overlay",), smoothing=False, limb_consistency=False
+        batch_size=B, outputs=("overlay",),
+        stream=StreamOptions(compositor=stuck_writer, smoothing=False, limb_consistency=False),
     )
     summary = pipeline.run_pipeline(reference, src, tmp_path / "out", options)
     assert summary["frames_processed"] == 60

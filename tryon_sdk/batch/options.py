@@ -83,9 +83,9 @@ def default_workers(inputs: int | None = None, device: str = "auto") -> int:
     return max(1, n)
 
 
-@dataclass
+@dataclass(frozen=True)
 class BatchOptions:
-    """A batch job.
+    """A batch job (frozen; :meth:`validate` checks it before the job starts).
 
     Attributes:
         pipeline: what to write per input and how to parse (as ``tryon-sdk parse``; its ``progress``
@@ -150,19 +150,6 @@ def _compositor_id(comp: Any) -> Any:
         return {"type": type(comp).__name__, **{k: repr(v) for k, v in sorted(vars(comp).items()) if not k.startswith("_")}}
     except TypeError:
         return repr(comp)
-
-
-def model_spec_from_args(args: Any) -> ModelSpec:
-    """The :class:`ModelSpec` of ``tryon_sdk.commands.add_model_arguments``' options."""
-    return ModelSpec(
-        name=args.model,
-        device=args.device,
-        precision=args.precision,
-        channels_last=args.channels_last,
-        flip_tta=args.flip_tta,
-        verify=None if getattr(args, "verify_checksum", True) else False,
-        runtime=getattr(args, "runtime", "auto"),
-    )
 
 
 def spec_dict(spec: ModelSpec) -> dict[str, Any]:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from . import add_progress_argument
+from . import add_progress_argument, engine_options
 from .parse import add_job_arguments, pipeline_options
+
+if TYPE_CHECKING:
+    from ..batch import ModelSpec
 
 NAME = "batch"
 HELP = "parse many images and videos (folders, globs, lists of paths) into a folder per input, resumably, in parallel"
@@ -40,13 +44,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..batch import BatchOptions, run as run_batch
-    from ..batch.options import model_spec_from_args
     from .status import EXIT_ERROR, EXIT_INCOMPLETE
 
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     options = BatchOptions(
         pipeline=pipeline_options(args),
-        model=model_spec_from_args(args),
+        model=model_spec(args),
         layout=args.layout,
         workers=args.workers,
         threads=args.threads,
@@ -66,3 +69,14 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         return EXIT_ERROR
     return EXIT_INCOMPLETE if report.truncated else 0
+
+
+def model_spec(args: argparse.Namespace) -> ModelSpec:
+    """The :class:`~tryon_sdk.batch.options.ModelSpec` the shared model flags (:func:`add_model_arguments`) ask for."""
+    from ..batch import ModelSpec
+
+    e = engine_options(args)
+    return ModelSpec(
+        name=args.model, device=str(e.device), precision=e.precision, channels_last=e.channels_last,
+        flip_tta=args.flip_tta, verify=e.verify, runtime=e.runtime,
+    )

@@ -139,24 +139,27 @@ def compositor_from(args: argparse.Namespace) -> Any:
 def pipeline_options(args: argparse.Namespace, *, progress: bool | str = False, overwrite: bool = False) -> "PipelineOptions":
     """The :class:`PipelineOptions` that the :func:`add_job_arguments` options ask for."""
     from ..video.jobs.options import WORK_PIXELS, PipelineOptions
+    from ..video.stream import StreamOptions
 
     return PipelineOptions(
         outputs=args.outputs,
         regions=args.regions,
         mask_format=args.mask_format,
         batch_size=args.batch_size,
-        smoothing=smoothing_option(args.smoothing, args.smoothing_ratio),
-        limb_consistency=limb_option(args.limb_consistency),
-        mirrored=args.mirrored,
+        stream=StreamOptions(
+            smoothing=smoothing_option(args.smoothing, args.smoothing_ratio),
+            limb_consistency=limb_option(args.limb_consistency),
+            mirrored=args.mirrored,
+            compositor=compositor_from(args),
+            roi=roi_option(args.roi, args.person_model),
+        ),
         start=args.start,
         end=args.end,
         max_frames=args.max_frames,
-        compositor=compositor_from(args),
         progress=progress,
         crf=args.crf,
         work_pixels=None if args.full_resolution else WORK_PIXELS,
         overwrite=overwrite,
-        roi=roi_option(args.roi, args.person_model),
     )
 
 

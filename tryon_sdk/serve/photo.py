@@ -39,11 +39,11 @@ def session_options(options: ParseOptions, mode: "RunningMode", **fields: Any) -
     """The session ``tryon-sdk parse`` would use for this mode, with the request's options applied
     (probabilities kept; ``fields``: other :class:`~tryon_sdk.video.stream.session.StreamOptions` fields)."""
     from ..video.jobs.options import PipelineOptions
-    from ..video.stream import RunningMode
+    from ..video.stream import RunningMode, StreamOptions
     from ..video.stream.options import limb_options
 
     extra: dict[str, Any] = {"smoothing": None} if mode is RunningMode.IMAGE else {}
-    pipeline = PipelineOptions(limb_consistency=limb_options(options.limbs))
+    pipeline = PipelineOptions(stream=StreamOptions(limb_consistency=limb_options(options.limbs)))
     return pipeline.stream_options(mode, return_probabilities=True, roi=ROI_CHOICES[options.roi], **{**extra, **fields})
 
 

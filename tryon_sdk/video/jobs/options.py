@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError
 from ...regions import region_classes
 from ..stream import RunningMode, StreamOptions
-from ..stream.options import limb_options, smoothing_options
 
 if TYPE_CHECKING:
     from ...compositor import Compositor
     from ...limbs import LimbOptions
-    from ..temporal.smoothing import SmoothingOptions
+    from ...people.person import PeopleOptions
+    from ..temporal.options import SmoothingOptions
 
 __all__ = [
     "PipelineOptions",
@@ -83,9 +83,9 @@ def work_size(shape: tuple[int, int], max_pixels: int | None = WORK_PIXELS) -> t
     return max(1, int(h * scale)), max(1, int(w * scale))
 
 
-@dataclass
+@dataclass(frozen=True)
 class PipelineOptions:
-    """What to write and how to parse.
+    """What to write and how to parse (frozen; :meth:`validate` checks it before a job starts).
 
     Attributes:
         outputs: subset of :data:`OUTPUT_KINDS`; ``None`` means overlay, labels, summary,
@@ -94,13 +94,11 @@ class PipelineOptions:
         mask_format: ``"video"`` (FFV1 gray8 ``.mkv``) or ``"png"`` (PNG sequence) for labels and alphas.
         batch_size: most frames per engine call (large frames go fewer at a time, see
             :mod:`tryon_sdk.video.jobs.pipeline`).
-        smoothing: a :class:`~tryon_sdk.video.temporal.smoothing.SmoothingOptions`, or ``None`` for none
-            (``True`` / ``False`` are taken for the defaults / ``None``).
-        limb_consistency: a :class:`~tryon_sdk.limbs.LimbOptions`, or ``None`` for none
-            (``True`` / ``False`` likewise).
-        mirrored: the video is mirrored (selfie camera); see :class:`~tryon_sdk.video.stream.session.StreamOptions`.
+        stream: the session that parses each input (:class:`~tryon_sdk.video.stream.options.StreamOptions`):
+            smoothing, limb consistency, ``mirrored``, ``roi`` (people first) and the ``compositor`` that draws
+            the overlay frames; the job sets its running mode (VIDEO for a video, IMAGE for images), what
+            it keeps of the probabilities, and no callback. Read through the properties of the same names.
         start, end: seconds from the start of the video; max_frames: stop after this many frames.
-        compositor: renders overlay frames (default: label-colour overlay).
         progress: ``False``; ``True`` (a tqdm bar on stderr when it is a terminal, else a line
             every 10 s); or ``"bar"`` / ``"lines"``.
         queue_size: most frames waiting between any two stages of the job (default twice the
@@ -113,38 +111,53 @@ class PipelineOptions:
             its own size (about 0.15 GB of probabilities per 1080p frame, 0.6 GB at 4K, held
             several times over by the engine and the smoother).
         overwrite: let the result of an incomplete (truncated) video replace a complete earlier one.
-        roi: people first (``None``: the parser's default, ``True``, ``False``: the whole frame, or a
-            :class:`~tryon_sdk.people.person.PeopleOptions`), as in :meth:`Parser.parse`.
     """
 
     outputs: tuple[str, ...] | None = None
     regions: tuple[str, ...] = ()
     mask_format: str = "video"
     batch_size: int = 4
-    smoothing: SmoothingOptions | None = True  # type: ignore[assignment]  # -> SmoothingOptions()
-    limb_consistency: LimbOptions | None = True  # type: ignore[assignment]  # -> LimbOptions()
-    mirrored: bool = False
+    stream: StreamOptions = field(default_factory=StreamOptions)
     start: float | None = None
     end: float | None = None
     max_frames: int | None = None
-    compositor: Compositor | None = None
     progress: bool | str = False
     queue_size: int | None = None
     crf: int = 20
     preset: str = "veryfast"
     work_pixels: int | None = WORK_PIXELS
     overwrite: bool = False
-    roi: Any = None
 
     def __post_init__(self) -> None:
-        self.smoothing = smoothing_options(self.smoothing)
-        self.limb_consistency = limb_options(self.limb_consistency)
+        if not isinstance(self.stream, StreamOptions):
+            raise ConfigError(f"stream must be a StreamOptions, got {type(self.stream).__name__}")
+
+    @property
+    def smoothing(self) -> SmoothingOptions | None:
+        return self.stream.smoothing
+
+    @property
+    def limb_consistency(self) -> LimbOptions | None:
+        return self.stream.limb_consistency
+
+    @property
+    def mirrored(self) -> bool:
+        return self.stream.mirrored
+
+    @property
+    def compositor(self) -> Compositor | None:
+        return self.stream.compositor
+
+    @property
+    def roi(self) -> bool | PeopleOptions | None:
+        return self.stream.roi
 
     def stream_options(self, mode: RunningMode, **fields: Any) -> StreamOptions:
-        """The :class:`StreamOptions` of the session that parses for this job (``fields`` override)."""
+        """The :class:`StreamOptions` of the session that parses for this job: :attr:`stream` in ``mode``
+        (``fields`` override, e.g. ``return_probabilities``)."""
         mine = {
             "smoothing": self.smoothing, "limb_consistency": self.limb_consistency, "mirrored": self.mirrored,
-            "roi": self.roi,
+            "roi": self.roi, "compositor": self.compositor,
         }
         return StreamOptions(running_mode=mode, **{**mine, **fields})
 
