@@ -12,6 +12,7 @@ from tryon_sdk.people.facing import (
     FacingOptions,
     FacingState,
     classify_head,
+    facing_step,
     head_evidence,
     update_facing,
 )
@@ -90,6 +91,24 @@ def test_hysteresis():
     assert run([-1, -1, 1, 1, 1, 1]) == [-1, -1, -1, -1, 1, 1]  # a turn: after 3 contrary frames
     assert run([-1, 1, 0, None, 1, 1]) == [-1, -1, -1, -1, -1, 1]  # side / missing frames don't reset
     assert run([1, -1, 1, -1, -1], k=1) == [1, -1, 1, -1, -1]
+
+
+def test_facing_step_is_the_hysteresis_of_one_front_or_back_observation():
+    assert facing_step(0, 0, -1, 3) == (-1, 0)  # nothing decided: the observation sets it
+    assert facing_step(1, 2, 1, 3) == (1, 0)  # agreement resets the count
+    assert facing_step(1, 0, -1, 3) == (1, 1) and facing_step(1, 1, -1, 3) == (1, 2)
+    assert facing_step(1, 2, -1, 3) == (-1, 0)  # the flip_frames-th contrary observation flips it
+    # a facing only guessed (not known) is overridden at once; a known one needs the contrary frames
+    assert facing_step(1, 2, -1, 3, known=False) == (-1, 0)
+    assert facing_step(-1, 0, 1, 2, known=True) == (-1, 1)
+
+
+def test_update_facing_with_a_guessed_facing():
+    guessed = FacingState(1, 0, 2)
+    assert update_facing(guessed, -1, 3, known=False) == FacingState(-1, 0, 0)
+    assert update_facing(guessed, -1, 3) == FacingState(1, 1, 0)
+    assert update_facing(guessed, 0, 3, known=False) == FacingState(1, 0, 3)  # a side frame only counts
+    assert update_facing(guessed, None, 3, known=False) == guessed
 
 
 def _states(obs, k):

@@ -321,3 +321,24 @@ def test_a_thin_limb_between_the_work_grids_samples_gets_one_side():
     alone[50:80, x : x + 2] = R_ARM
     out, _, _ = run([np.where(alone > 0, alone, lab)], LimbOptions(work_stride=stride))
     assert np.all(out[0][50:80, x : x + 2] == R_ARM)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 150, 203, 384])
+@pytest.mark.parametrize("s", [1, 3, 4, 8])
+def test_work_grid_cells_partition_the_pixels_mirror_symmetrically(n, s):
+    from tryon_sdk.resample import WorkGrid, centre_samples, work_axis
+
+    axis = work_axis(n, s)
+    np.testing.assert_array_equal(axis.sample, centre_samples(n, s))
+    m = len(axis.sample)
+    np.testing.assert_array_equal(axis.cell[axis.sample], np.arange(m))  # a sample is in its own cell
+    assert axis.start[0] == 0 and axis.stop[-1] == n and np.all(axis.start[1:] == axis.stop[:-1])
+    np.testing.assert_array_equal(axis.cell, np.repeat(np.arange(m), axis.stop - axis.start))
+    off_middle = np.arange(n) != (n - 1) / 2  # the middle pixel of an odd axis can only be in one cell
+    mirrored = m - 1 - axis.cell[::-1]
+    np.testing.assert_array_equal(axis.cell[off_middle], mirrored[off_middle])  # cell k from the end mirrors cell k
+    grid = WorkGrid.of((n, n + 5), s)
+    image = np.arange(n * (n + 5)).reshape(n, n + 5)
+    np.testing.assert_array_equal(grid.sample(image), image[np.ix_(grid.rows.sample, grid.cols.sample)])
+    rows, cols = grid.cells((0, 0, n + 5, n))
+    assert grid.pixels(rows.start, rows.stop, cols.start, cols.stop) == (slice(0, n), slice(0, n + 5))

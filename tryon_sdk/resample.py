@@ -11,6 +11,9 @@ cell or two wide) are interpolated, class by class. A 768x432 frame on a
 288x162 grid has its labels in a fraction of the time and memory the full
 resize and argmax take, and the same labels (bar float rounding on exact
 ties).
+
+:class:`WorkGrid` is the other way: a grid ``s`` times coarser than an image, sampled at its cells'
+centres (:func:`centre_samples`) so that a mirrored image gives the mirrored grid, with each pixel's cell.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -25,7 +29,7 @@ import torch.nn.functional as F
 
 from .labels import argmax_labels
 
-__all__ = ["GridScores", "centre_samples", "upsampled_labels", "window_on_grid"]
+__all__ = ["GridScores", "WorkAxis", "WorkGrid", "centre_samples", "upsampled_labels", "window_on_grid", "work_axis"]
 
 
 @dataclass(frozen=True)
@@ -168,3 +172,60 @@ def centre_samples(n: int, s: int) -> np.ndarray:
     m += (n % 2 == 0) and (m % 2 == 1) and m < n  # an even row has no middle pixel for a middle cell
     first = np.floor((np.arange(m) + 0.5) * (n / m)).astype(np.int64)
     return np.where(np.arange(m) < m / 2, first, n - 1 - first[::-1])
+
+
+class WorkAxis(NamedTuple):
+    """One axis of a work grid (:func:`work_axis`): the pixel each cell samples, each pixel's cell, each cell's pixel span."""
+
+    sample: np.ndarray  # (n_cells,) int64 pixel index sampled by each cell
+    cell: np.ndarray  # (n_pixels,) int64 cell of each pixel (its nearest sample)
+    start: np.ndarray  # (n_cells,) first pixel of each cell
+    stop: np.ndarray  # (n_cells,) one past its last pixel
+
+
+def work_axis(n: int, s: int) -> WorkAxis:
+    """``ceil(n / s)`` cells over ``n`` pixels, mirror-symmetric (:func:`centre_samples`): each cell samples the
+    pixel at its centre; a pixel belongs to the nearest sample, ties going towards the middle, so cell ``k``
+    from the end is cell ``k`` from the start mirrored."""
+    sample = centre_samples(n, s)
+    m = len(sample)
+    p = np.arange(n)
+    hi = np.clip(np.searchsorted(sample, p), 1, max(m - 1, 1)) if m > 1 else np.zeros(n, np.int64)
+    lo = np.maximum(hi - 1, 0)
+    d_lo, d_hi = np.abs(p - sample[lo]), np.abs(sample[hi] - p)
+    towards_middle = np.where(p < (n - 1) / 2, hi, lo)
+    cell = np.where(d_lo < d_hi, lo, np.where(d_hi < d_lo, hi, towards_middle))
+    start = np.searchsorted(cell, np.arange(m), side="left")
+    stop = np.searchsorted(cell, np.arange(m), side="right")
+    return WorkAxis(sample, cell, start, stop)
+
+
+class WorkGrid(NamedTuple):
+    """A grid ``s`` times coarser than an image, sampled at its cells' centres (:func:`work_axis` per axis)."""
+
+    rows: WorkAxis
+    cols: WorkAxis
+
+    @staticmethod
+    def of(shape: tuple[int, int], s: int) -> "WorkGrid":
+        """The work grid of stride ``s`` over an image of ``shape`` (H, W)."""
+        return WorkGrid(work_axis(shape[0], s), work_axis(shape[1], s))
+
+    def sample(self, image: np.ndarray) -> np.ndarray:
+        """``h x w`` (C-contiguous) values of an ``H x W`` image at the cells' samples."""
+        return np.ascontiguousarray(image.take(self.rows.sample, axis=0).take(self.cols.sample, axis=1))
+
+    def cells(self, box: tuple[int, int, int, int]) -> tuple[slice, slice]:
+        """The cells covering a pixel box ``(x0, y0, x1, y1)`` (exclusive ends, inside the image)."""
+        x0, y0, x1, y1 = box
+        return (
+            slice(int(self.rows.cell[y0]), int(self.rows.cell[max(y1 - 1, y0)]) + 1),
+            slice(int(self.cols.cell[x0]), int(self.cols.cell[max(x1 - 1, x0)]) + 1),
+        )
+
+    def pixels(self, y0: int, y1: int, x0: int, x1: int) -> tuple[slice, slice]:
+        """The pixels of cells ``y0..y1-1`` x ``x0..x1-1``."""
+        return (
+            slice(int(self.rows.start[y0]), int(self.rows.stop[y1 - 1])),
+            slice(int(self.cols.start[x0]), int(self.cols.stop[x1 - 1])),
+        )

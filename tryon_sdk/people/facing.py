@@ -30,7 +30,7 @@ from somewhere else. The head tells it:
   (Upper-clothes, Dress, Scarf) and who is not cut off by the top of the
   frame (``top_cut``) shows no face where a face would be: *back*. Anything
   else without a head (legs only, a cut-off person) gives no evidence.
-* **Hysteresis** (:func:`update_facing`): the first evidence sets the facing;
+* **Hysteresis** (:func:`update_facing`, :func:`facing_step`): the first evidence sets the facing;
   later, it changes only after ``flip_frames`` consecutive frames of
   contrary evidence. *Side* and missing frames neither confirm nor
   contradict, so a one-frame doubt changes nothing and a turn is followed
@@ -68,6 +68,7 @@ __all__ = [
     "observe_facing",
     "HeadObservation",
     "FacingState",
+    "facing_step",
     "update_facing",
     "facing_name",
     "FacingFilter",
@@ -273,19 +274,37 @@ class FacingState:
     side_run: int = 0  # consecutive side (doubtful) frames
 
 
-def update_facing(state: FacingState | None, observation: int | None, flip_frames: int) -> FacingState:
-    """One frame of hysteresis: ``observation`` +1, -1, 0 (side) or ``None`` (not seen)."""
+def facing_step(
+    facing: int, contrary: int, observation: int, flip_frames: int, *, known: bool | None = None
+) -> tuple[int, int]:
+    """The hysteresis for one front (+1) or back (-1) ``observation``: the new ``(facing, contrary)``.
+
+    While the facing is not ``known`` (by default: ``facing == 0``) the observation sets it; afterwards it
+    changes on the ``flip_frames``-th consecutive contrary observation, and an agreeing one resets the count.
+    """
+    settled = facing != 0 if known is None else known
+    if not settled or observation == facing:
+        return observation, 0
+    contrary += 1
+    if contrary >= flip_frames:
+        return observation, 0
+    return facing, contrary
+
+
+def update_facing(
+    state: FacingState | None, observation: int | None, flip_frames: int, *, known: bool | None = None
+) -> FacingState:
+    """One frame of hysteresis: ``observation`` +1, -1, 0 (side) or ``None`` (not seen).
+
+    known: whether ``state.facing`` is already decided (:func:`facing_step`; by default, when it is not 0).
+    """
     s = state or FacingState()
     if observation is None:
         return s
     if observation == 0:
         return FacingState(s.facing, s.contrary, s.side_run + 1)
-    if s.facing == 0 or observation == s.facing:
-        return FacingState(observation, 0, 0)
-    contrary = s.contrary + 1
-    if contrary >= flip_frames:
-        return FacingState(observation, 0, 0)
-    return FacingState(s.facing, contrary, 0)
+    facing, contrary = facing_step(s.facing, s.contrary, observation, flip_frames, known=known)
+    return FacingState(facing, contrary, 0)
 
 
 def facing_name(facing: int, side_run: int = 0, flip_frames: int = 1) -> str:
