@@ -86,11 +86,11 @@ class Parser:
 
     @property
     def config(self) -> ModelConfig:
-        return self.engine.config
+        return self.predictor.config
 
     @property
     def device(self) -> torch.device:
-        return self.engine.device
+        return self.predictor.device
 
     @property
     def model(self) -> torch.nn.Module | None:
@@ -101,7 +101,7 @@ class Parser:
     @property
     def preprocess(self) -> Preprocess:
         """The input transform of this parser's model (letterbox + normalisation, :mod:`tryon_sdk.preprocess`)."""
-        return Preprocess.from_config(self.config)
+        return self.predictor.preprocess
 
     @classmethod
     def from_config(

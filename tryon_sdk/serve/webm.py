@@ -9,30 +9,22 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
-from pathlib import Path
-from typing import Any
 
 import av
 import numpy as np
 
 from ..errors import VideoError
-from ..video.io.writers import pad_even
+from ..video.io.writers import EncodedWriter, pad_even
 
 __all__ = ["WebMWriter"]
 
 
-class WebMWriter:
+class WebMWriter(EncodedWriter):
     """VP9 (libvpx, realtime speed, constant quality) yuv420p in WebM; odd sizes padded by 1 px."""
 
     def __init__(self, path: str | os.PathLike, *, fps: Fraction | None, time_base: Fraction, crf: int = 34) -> None:
-        self.path = Path(path)
+        super().__init__(path, "webm")
         self._fps, self._tb, self._crf = fps or Fraction(25), time_base, crf
-        try:
-            self._out = av.open(str(self.path), "w", format="webm")
-        except (av.error.FFmpegError, OSError) as exc:
-            raise VideoError(f"cannot write {self.path}: {exc}") from None
-        self._stream: Any = None
-        self.frames = 0
 
     def write(self, image: np.ndarray, pts: int) -> None:
         """Encode one ``HxWx3`` uint8 RGB frame at ``pts`` (input time base)."""
@@ -50,20 +42,3 @@ class WebMWriter:
         except av.error.FFmpegError as exc:
             raise VideoError(f"cannot write {self.path}: {exc}") from None
         self.frames += 1
-
-    def close(self) -> None:
-        """Flush the encoder and finish the file."""
-        try:
-            if self._stream is not None:
-                self._out.mux(self._stream.encode(None))
-        except av.error.FFmpegError as exc:
-            raise VideoError(f"cannot write {self.path}: {exc}") from None
-        finally:
-            self._out.close()
-
-    def abort(self) -> None:
-        """Close without finishing (the file is discarded)."""
-        try:
-            self._out.close()
-        except Exception:  # noqa: BLE001 - best effort on the way out
-            pass

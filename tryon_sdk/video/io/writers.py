@@ -3,7 +3,7 @@
 :class:`H264Writer` (``overlay.mp4``: libx264, yuv420p, frames at the input's
 timestamps, audio copied), :class:`GrayVideoWriter` (FFV1 gray8 in Matroska:
 label ids and alphas survive exactly) and :class:`PngSequenceWriter`. The two
-video writers share one flush / close / abort (:class:`_EncodedWriter`). Every
+video writers share one flush / close / abort (:class:`EncodedWriter`). Every
 writer writes to a hidden temporary name next to its destination
 (:class:`~tryon_sdk.outputs.PendingOutput`); the caller renames it into place
 with ``commit()`` only once the output is complete, so an interrupted run never
@@ -27,7 +27,8 @@ import numpy as np
 
 from ...errors import InputError, VideoError
 
-__all__ = ["write_png", "pad_even", "H264Writer", "GrayVideoWriter", "PngSequenceWriter"]
+__all__ = [
+    "write_png", "pad_even", "EncodedWriter", "H264Writer", "GrayVideoWriter", "PngSequenceWriter"]
 
 #: audio codecs MP4 carries as they are; anything else is re-encoded to AAC.
 _MP4_AUDIO = frozenset({"aac", "mp3", "opus", "alac", "flac", "ac3", "eac3"})
@@ -134,7 +135,7 @@ _X264_LARGE_PIXELS = 1_000_000
 _X264_LARGE_PARAMS = "rc-lookahead=3:bframes=1"
 
 
-class _EncodedWriter:
+class EncodedWriter:
     """One video stream encoded into a container: the shared flush / close / abort of the video writers."""
 
     def __init__(self, path: str | os.PathLike, fmt: str, options: dict[str, str] | None = None) -> None:
@@ -169,7 +170,7 @@ class _EncodedWriter:
             pass
 
 
-class H264Writer(_EncodedWriter):
+class H264Writer(EncodedWriter):
     """``overlay.mp4``: H.264 (libx264) yuv420p, browser-playable (``+faststart``).
 
     Each frame is written at its input ``pts`` (in ``time_base``), so the
@@ -243,7 +244,7 @@ class H264Writer(_EncodedWriter):
             self._audio.close()
 
 
-class GrayVideoWriter(_EncodedWriter):
+class GrayVideoWriter(EncodedWriter):
     """Lossless ``HxW`` uint8 planes (label ids or alphas): FFV1, gray8, Matroska, exact frame size."""
 
     def __init__(self, path: str | os.PathLike, *, time_base: Fraction, fps: Fraction | None = None) -> None:

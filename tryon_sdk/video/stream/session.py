@@ -304,7 +304,7 @@ class VideoSession(LiveStream):
         probs, people = engine.result()
         results = self._process(images, stamps, probs, people)
         if self.mode is RunningMode.VIDEO:
-            self._last_ts = stamps[-1]  # type: ignore[assignment]
+            self._last_ts = stamps[-1]
         return results
 
     def _admit(
@@ -348,7 +348,7 @@ class VideoSession(LiveStream):
             return []
         results = self._process(images, stamps, probabilities, people)
         if self.mode is RunningMode.VIDEO:
-            self._last_ts = stamps[-1]  # type: ignore[assignment]
+            self._last_ts = stamps[-1]
         return results
 
     def render(self, result: ParseResult, frame: np.ndarray | None = None) -> np.ndarray:

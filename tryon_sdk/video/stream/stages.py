@@ -64,7 +64,7 @@ class FrameStages:
         self._people_options = coerce_options(self._roi, parser.people_options)
         self._tracker = PeopleTracker(self._people_options) if self._people_options is not None else None
         self._people_state: Any = None
-        self._facing_filter = FacingFilter((self._people_options or coerce_options(True)).facing)  # type: ignore[union-attr]
+        self._facing_filter = FacingFilter((self._people_options or PeopleOptions()).facing)
         self._facing_state: Any = None
         self._searches = 0
         self._stride_cache: dict[tuple[int, int], float] = {}
@@ -199,7 +199,7 @@ class FrameStages:
             return ()
         conf = [c if h.observation is not None else 0.0 for h, c in heads]
         if limb_state is not None:
-            flip = self._fixer.options.flip_frames  # type: ignore[union-attr]
+            flip = self._fixer.options.flip_frames
             return tuple(
                 dataclasses.replace(p, facing=limb_state.facing_in(p.box, flip), facing_confidence=c)
                 for p, c in zip(people, conf)
@@ -227,5 +227,5 @@ def _split(found: FramePeople | Sequence[Person] | None) -> tuple[list[Person] |
         return None, []
     if isinstance(found, tuple) and len(found) == 2 and isinstance(found[1], list):
         return list(found[0]), list(found[1])
-    people = list(found)  # type: ignore[arg-type]
+    people = list(found)
     return people, [None] * len(people)
