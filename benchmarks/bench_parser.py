@@ -63,9 +63,9 @@ def test_parse_vs_forward(frames, roi, record, ratio):
     parser = Parser.from_pretrained(device="cpu")
     engine = parser.engine
     recorder = _Recorder(engine)
-    parser.engine = recorder
+    parser.predictor.engine = recorder
     results = [parser.parse(f, roi=roi) for f in frames]
-    parser.engine = engine
+    parser.predictor.engine = engine
     batches = recorder.batches
     assert all(r.labels.shape == f.shape[:2] for r, f in zip(results, frames))
 

@@ -120,7 +120,7 @@ def test_16bit_colour_png_is_read_by_its_full_range_and_upright(photo8, tmp_path
 def test_exif_orientation_of_arrays_read_by_opencv_matches_pillows(orientation):
     from PIL import Image, ImageOps
 
-    from tryon_sdk.video.io.reader import _upright_exif
+    from tryon_sdk.video.io.images import _upright_exif
 
     arr = (np.arange(5 * 7 * 3) % 251).astype(np.uint8).reshape(5, 7, 3)
     im = Image.fromarray(arr)

@@ -106,7 +106,10 @@ def test_site_builds_strictly_and_shows_every_public_name(tmp_path):
 def test_readme_and_cli_page_list_every_command():
     from tryon_sdk import commands
 
-    names = [m.name.replace("_", "-") for m in pkgutil.iter_modules(commands.__path__)]
+    import importlib
+
+    mods = [importlib.import_module(f"{commands.__name__}.{m.name}") for m in pkgutil.iter_modules(commands.__path__)]
+    names = [mod.NAME for mod in mods if hasattr(mod, "NAME")]
     readme, cli_page = README.read_text(), (REPO / "docs" / "cli.md").read_text()
     for name in names:
         assert f"| `tryon-sdk {name}" in readme, f"README's command table lacks tryon-sdk {name}"

@@ -330,7 +330,7 @@ def test_video_frame_grid_is_as_fine_as_the_crops_and_kept_while_they_keep_their
     frames, truths = walk(8)
     tracker, stage, state, sizes = PeopleTracker(PALETTE), parser.people_stage(), None, []
     for f, truth in zip(frames, truths):
-        grid, people, _, state = parse_tracked(parser, stage, tracker, f, state)
+        grid, people, _, state = parse_tracked(parser.predictor, stage, tracker, f, state)
         sizes.append(tuple(grid.scores.shape[1:]))
         assert grid.size == shape and len(people) == 1
         person, true = grid.labels() > 0, truth > 0

@@ -64,7 +64,7 @@ def test_parser_grids_give_the_parse():
     np.testing.assert_allclose(grid.full().numpy(), parser.predict([frame])[0].numpy(), atol=1e-6)
     np.testing.assert_array_equal(grid.labels(), argmax_labels(grid.full()))
     windows = [[(10, 5, 90, 100), (60, 20, 190, 110)]]
-    crops = parser.predict_region_grids([frame], windows)[0]
+    crops = parser.predictor.region_grids([frame], windows)[0]
     assert [g.size for g in crops] == [(95, 80), (90, 130)]
     for g, full in zip(crops, parser.predict_regions([frame], windows)[0]):
         np.testing.assert_array_equal(g.full().numpy(), full.numpy())

@@ -30,7 +30,7 @@ hysteresis-filtered facing (or, with limb consistency off, from a
 
 Example::
 
-    with open_stream(parser, running_mode="video") as session:
+    with open_stream(parser, StreamOptions(running_mode="video")) as session:
         for ts, frame in frames:
             result = session.parse(frame, ts)
 """
@@ -67,17 +67,17 @@ class VideoSession(LiveStream):
         parser: the :class:`~tryon_sdk.parser.Parser` (shared sessions are fine, state is not).
         options: :class:`StreamOptions` (default: VIDEO mode, smoothing and limb consistency on).
 
-    Open one with :meth:`Parser.stream <tryon_sdk.parser.Parser.stream>`. Frames are ``HxWx3`` uint8 RGB
+    Open one with :func:`open_stream` (or ``VideoSession(parser, options)``). Frames are ``HxWx3`` uint8 RGB
     with strictly increasing timestamps in ms; each :meth:`parse` returns a
     :class:`~tryon_sdk.result.ParseResult` at the frame's size.
 
     Example:
         ```python
-        from tryon_sdk import Parser
+        from tryon_sdk import Parser, StreamOptions, open_stream
         from tryon_sdk.video.io.sample import sample_frames
 
         parser = Parser.from_pretrained()
-        with parser.stream(mode="video") as session:
+        with open_stream(parser, StreamOptions(running_mode="video")) as session:
             for i, (frame, _) in enumerate(sample_frames(3)):
                 result = session.parse(frame, i * 100)     # labels, people with track ids
                 shown = session.render(result)             # HxWx3 uint8 overlay
