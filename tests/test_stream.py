@@ -297,7 +297,7 @@ def test_context_manager_closes(parser):
 
 def test_open_stream_takes_one_options_object(parser):
     s = open_stream(parser, StreamOptions(running_mode="video", limb_consistency=False, smoothing=False))
-    assert s.mode is RunningMode.VIDEO and s.options.smoothing is None  # False is taken for "none"
+    assert s.running_mode is RunningMode.VIDEO and s.options.smoothing is None  # False is taken for "none"
     s.close()
 
 

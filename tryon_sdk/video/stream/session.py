@@ -99,13 +99,13 @@ class VideoSession(LiveStream):
         self._stopping = False
         self._error: BaseException | None = None
         self._worker: threading.Thread | None = None
-        if self.mode is RunningMode.LIVE_STREAM:
+        if self.running_mode is RunningMode.LIVE_STREAM:
             self._worker = threading.Thread(target=self._run_live, name="tryon-live-stream", daemon=True)
             self._worker.start()
 
     # ------------------------------------------------------------------ basics
     @property
-    def mode(self) -> RunningMode:
+    def running_mode(self) -> RunningMode:
         return self.options.running_mode
 
     @property
@@ -137,12 +137,12 @@ class VideoSession(LiveStream):
         self.close(raise_errors=exc_type is None)
 
     def __repr__(self) -> str:
-        return f"VideoSession(mode={self.mode.name}, processed={self._processed}, dropped={self._dropped}, closed={self._closed})"
+        return f"VideoSession(running_mode={self.running_mode.name}, processed={self._processed}, dropped={self._dropped}, closed={self._closed})"
 
     def reset(self) -> None:
         """Forget the temporal state and the last timestamp (start of a new shot or stream)."""
         self._check_open()
-        if self.mode is RunningMode.LIVE_STREAM:
+        if self.running_mode is RunningMode.LIVE_STREAM:
             self.flush()
         with self._cv:
             self._stages.reset()
@@ -172,9 +172,9 @@ class VideoSession(LiveStream):
 
     def _require(self, method: str, *modes: RunningMode) -> None:
         self._check_open()
-        if self.mode not in modes:
+        if self.running_mode not in modes:
             valid = " or ".join(m.name for m in modes)
-            raise ConfigError(f"{method}() is for {valid} mode; this session runs in {self.mode.name} mode")
+            raise ConfigError(f"{method}() is for {valid} mode; this session runs in {self.running_mode.name} mode")
 
     def _check_timestamp(self, timestamp_ms: Any) -> int:
         if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, (int, np.integer)):
@@ -208,7 +208,7 @@ class VideoSession(LiveStream):
     ) -> list[ParseResult]:
         """Engine on the whole batch (unless ``probs_list`` is given), then the stateful stages frame by frame."""
         t0 = time.perf_counter()
-        if probs_list is None and self.mode is RunningMode.IMAGE:
+        if probs_list is None and self.running_mode is RunningMode.IMAGE:
             results = self._stages.image_results(images, timestamps)  # the parser's own frame path
             t1 = t2 = time.perf_counter()
         else:
@@ -281,7 +281,7 @@ class VideoSession(LiveStream):
                     images, stamps = self._admit("parse_stream", frames, timestamps_ms, last)
                     if not images:
                         continue
-                    last = stamps[-1] if self.mode is RunningMode.VIDEO else last
+                    last = stamps[-1] if self.running_mode is RunningMode.VIDEO else last
                     ahead = (images, stamps, engine.submit(self._predict_timed, images))
                     if pending is not None:
                         yield self._finish_batch(*pending)
@@ -303,7 +303,7 @@ class VideoSession(LiveStream):
     def _finish_batch(self, images: list[np.ndarray], stamps: list[int | None], engine: Future) -> list[ParseResult]:
         probs, people = engine.result()
         results = self._process(images, stamps, probs, people)
-        if self.mode is RunningMode.VIDEO:
+        if self.running_mode is RunningMode.VIDEO:
             self._last_ts = stamps[-1]
         return results
 
@@ -312,7 +312,7 @@ class VideoSession(LiveStream):
     ) -> tuple[list[np.ndarray], list[int | None]]:
         """Checked RGB frames and timestamps (VIDEO: integers increasing after ``last_ts``), counted as submitted."""
         self._require(method, RunningMode.IMAGE, RunningMode.VIDEO)
-        if self.mode is RunningMode.VIDEO:
+        if self.running_mode is RunningMode.VIDEO:
             if timestamps_ms is None:
                 raise InputError("VIDEO mode needs a timestamp_ms for every frame")
             if len(timestamps_ms) != len(frames):
@@ -347,7 +347,7 @@ class VideoSession(LiveStream):
         if not images:
             return []
         results = self._process(images, stamps, probabilities, people)
-        if self.mode is RunningMode.VIDEO:
+        if self.running_mode is RunningMode.VIDEO:
             self._last_ts = stamps[-1]
         return results
 
