@@ -15,8 +15,8 @@ from tryon_sdk import Parser
 from tryon_sdk.config import LITE_MEAN, LITE_STD, ModelConfig, default_normalization
 from tryon_sdk.models.builders import build_model, output_stride
 from tryon_sdk.errors import CheckpointError, ConfigError
-from tryon_sdk.models import pretrained
-from tryon_sdk.models.pretrained import efficientnet_lite_imagenet, imagenet_source, init_backbone
+from training import pretrained
+from training.pretrained import efficientnet_lite_imagenet, imagenet_source, init_backbone
 
 
 def _require(module: str) -> None:

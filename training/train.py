@@ -43,7 +43,6 @@ from torch import nn
 from tryon_sdk.models.checkpoint import save_checkpoint
 from tryon_sdk.config import ModelConfig, default_normalization
 from tryon_sdk.models.builders import build_model
-from tryon_sdk.models.pretrained import INITS, imagenet_source, init_backbone
 from tryon_sdk.errors import ConfigError
 from tryon_sdk.labels import NUM_CLASSES
 from tryon_sdk.preprocess import Preprocess
@@ -52,6 +51,7 @@ from .augment import AugmentConfig, augment_batch, jitter_and_flip, normalize, t
 from .data.mixing import MixedStream, build_source
 from .data.sources import ARRAY_SOURCES, load_arrays
 from .evaluate import evaluate_arrays
+from .pretrained import INITS, imagenet_source, init_backbone
 from .curves import log_metrics, plot_curves
 from .distributed import Dist, Sampler, training_device
 from .degrade import DegradeConfig, degrade_batch

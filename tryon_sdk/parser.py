@@ -31,7 +31,7 @@ from .people.person import PeopleOptions, check_boxes, coerce_options
 from .people.stage import PeopleStage
 from .predictor import Predictor
 from .preprocess import Preprocess
-from .regions import Box
+from .geometry import Box
 from .resample import GridScores
 from .result import ParseResult
 from .validate import one_of

@@ -19,7 +19,7 @@ from .engines.torch_engine import Engine
 from .engines.tta import flip_tta_probabilities
 from .models.builders import output_stride
 from .preprocess import Preprocess
-from .regions import Box
+from .geometry import Box
 from .resample import GridScores
 
 __all__ = ["Predictor"]

@@ -16,18 +16,18 @@ always kept out of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import cv2
 import numpy as np
 
 from .errors import ConfigError, InputError
+from .geometry import Box
 from .refine import default_radius, refine_alpha
 
 __all__ = [
     "REGIONS",
     "AGNOSTIC_CATEGORIES",
-    "Box",
     "region_classes",
     "region_alpha",
     "region_alpha_box",
@@ -75,15 +75,6 @@ AGNOSTIC_CATEGORIES: dict[str, AgnosticSpec] = {
     "dresses": AgnosticSpec(frozenset({4, 5, 6, 7}), _KEPT),
 }
 """Try-on category -> the classes its agnostic mask covers and those always kept out of it (:func:`agnostic_mask`)."""
-
-
-class Box(NamedTuple):
-    """Pixel bounding box, ``x1``/``y1`` exclusive."""
-
-    x0: int
-    y0: int
-    x1: int
-    y1: int
 
 
 def region_classes(name: str) -> frozenset[int]:

@@ -4,7 +4,7 @@
 builders for ResNet and MobileNetV3 backbones,
 :mod:`tryon_sdk.models.efficientnet` (timm) for EfficientNet-Lite. Weights
 are loaded elsewhere (:mod:`~tryon_sdk.models.checkpoint`,
-:mod:`~tryon_sdk.models.pretrained`); building never downloads.
+:mod:`~training.pretrained`); building never downloads.
 """
 
 from __future__ import annotations

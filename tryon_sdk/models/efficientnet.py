@@ -3,7 +3,7 @@
 EfficientNet-Lite drops squeeze-excite and uses ReLU6, so it quantises and
 runs well on CPUs. The backbone is ``timm``'s ``tf_efficientnet_liteN`` in
 ``features_only`` mode (TensorFlow "same" padding, matching the ImageNet
-weights of :mod:`tryon_sdk.models.pretrained`), dilated to ``output_stride``. Two
+weights of :mod:`training.pretrained`), dilated to ``output_stride``. Two
 heads, as in torchvision's segmentation models:
 
 * ``lraspp``: torchvision's LR-ASPP head on the stride-8 and the deepest

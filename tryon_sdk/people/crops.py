@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..regions import Box
+from ..geometry import Box
 from ..resample import GridScores, window_on_grid
 from .person import box_iou
 

@@ -26,7 +26,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..regions import Box
+from ..geometry import Box
 from .person import PeopleOptions, Person, head_facing
 
 __all__ = ["Detection", "crop_window", "people_from_labels", "person_components"]

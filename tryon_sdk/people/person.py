@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ConfigError, InputError
-from ..regions import Box
+from ..geometry import Box
 from .facing import SIDE, UNKNOWN, FacingOptions, classify_head, facing_name, head_evidence
 
 __all__ = ["Person", "PeopleOptions", "box_iou", "check_boxes", "coerce_options", "head_facing", "use_people_first"]

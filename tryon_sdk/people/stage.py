@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError, InputError
-from ..regions import Box
+from ..geometry import Box
 from .detect import crop_window, person_components
 from .faces import Face, FaceDetector
 from .person import PeopleOptions

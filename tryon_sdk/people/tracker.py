@@ -26,7 +26,7 @@ from typing import Sequence
 
 from ..errors import ConfigError
 from ..preprocess import Preprocess
-from ..regions import Box
+from ..geometry import Box
 from .person import PeopleOptions, box_iou
 
 __all__ = ["Track", "PeopleState", "PeopleTracker", "grid_scale", "grid_size"]

@@ -28,9 +28,9 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from ..config import ModelConfig
-from .efficientnet import EFFICIENTNET_LITE, TIMM_NAMES
-from ..errors import CheckpointError, ConfigError
+from tryon_sdk.config import ModelConfig
+from tryon_sdk.errors import CheckpointError, ConfigError
+from tryon_sdk.models.efficientnet import EFFICIENTNET_LITE, TIMM_NAMES
 
 __all__ = [
     "INITS",
