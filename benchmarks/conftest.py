@@ -25,6 +25,26 @@ import torch
 _TIMES: dict[str, float] = {}
 _RATIOS: list[tuple[str, str, str, str]] = []
 
+#: Benchmarks whose untimed smoke run (plain ``pytest``) takes more than ~5 s on 2 CPU cores, marked ``slow``
+#: here so that the bench files stay as they are: per file, the test names, or ``None`` for every test (the
+#: cost is a module fixture they share). ``pytest -m "not slow"`` leaves them out.
+SLOW: dict[str, set[str] | None] = {
+    "bench_batch.py": {"test_batch_images_per_second[2 workers]", "test_batch_images_per_second[ray local, 2 actors]"},
+    "bench_facing.py": None,  # finding a standing frame in the real clip: ~15 s before the first test
+    "bench_memory.py": None,
+    "bench_onnx.py": None,  # the model exported and quantised once for the module: ~9 s
+    "bench_parser.py": None,
+    "bench_pipeline.py": None,
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).resolve().parent
+    for item in items:
+        path = Path(item.path).resolve()
+        if path.parent == here and path.name in SLOW and (SLOW[path.name] is None or item.name in SLOW[path.name]):
+            item.add_marker(pytest.mark.slow)
+
 
 def _mean(benchmark) -> float | None:
     stats = getattr(benchmark, "stats", None)
@@ -53,8 +73,9 @@ def ratio():
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not _TIMES:
-        return
+    opt = terminalreporter.config.getoption
+    if not _TIMES or (opt("benchmark_disable", False) and not opt("benchmark_enable", False)):
+        return  # nothing timed, or the untimed smoke run: its figures are not kept
     lines, rows = [], []
     for label, num, den, goal in _RATIOS:
         if num in _TIMES and den in _TIMES:

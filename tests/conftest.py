@@ -55,14 +55,11 @@ def tiny_parser():
 
 @pytest.fixture
 def person_image() -> np.ndarray:
-    """A 121x87 synthetic 'person' (skin head, red top, blue trousers) on a grey wall, with noise."""
-    rng = np.random.default_rng(1)
-    img = np.full((121, 87, 3), 190, np.uint8)
-    img[8:30, 33:54] = (224, 172, 140)
-    img[30:70, 25:62] = (200, 30, 40)
-    img[70:115, 28:59] = (30, 40, 150)
-    noise = rng.integers(-6, 7, img.shape)
-    return np.clip(img.astype(int) + noise, 0, 255).astype(np.uint8)
+    """A 121x87 synthetic 'person' (skin head, red top, blue trousers) on a grey wall, with noise
+    (``synthetic.block_person_image``)."""
+    from synthetic import block_person_image
+
+    return block_person_image()
 
 
 @pytest.fixture(scope="module")
@@ -77,11 +74,18 @@ def one_thread():
 
 
 @pytest.fixture(scope="session")
-def checkpoint(tmp_path_factory) -> Path:
-    """A saved tiny parser whose labels vary over the image (``videos.calibrated_parser``)."""
-    from videos import calibrated_parser
+def calibrated_parser():
+    """A tiny random-weight parser whose labels vary over the image (made by ``videos.calibrated_parser``:
+    BatchNorm statistics re-estimated on synthetic frames), parsing whole frames (``people=False``)."""
+    import videos
 
-    return calibrated_parser().save_pretrained(tmp_path_factory.mktemp("ckpt"))
+    return videos.calibrated_parser()
+
+
+@pytest.fixture(scope="session")
+def calibrated_checkpoint(calibrated_parser, tmp_path_factory) -> Path:
+    """:func:`calibrated_parser` saved: a checkpoint folder for ``--model`` and ``Parser.from_pretrained``."""
+    return calibrated_parser.save_pretrained(tmp_path_factory.mktemp("ckpt"))
 
 
 @pytest.fixture(scope="session")
@@ -109,8 +113,9 @@ def registered_model(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def serve_parser():
-    """The bundled default model, loaded once for the web demo's tests (as ``tryon-sdk serve`` loads it)."""
+def default_parser():
+    """The bundled default model with default options, loaded once (as ``tryon-sdk parse`` and ``serve`` load it:
+    the person stage on, the device chosen by default); it verifies the weights' checksum."""
     from tryon_sdk import Parser
 
     return Parser.from_pretrained()

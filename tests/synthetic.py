@@ -22,6 +22,12 @@ probabilities, so the raw labels (their argmax) carry them too:
 
 Left/right are the person's own sides: facing the camera (``facing=+1``) the
 left limbs are on the image's right; from the back (``-1``) on its left.
+
+Still people, each with its exact pixels kept (tests measure them):
+:func:`block_person_image` (an RGB photo-like figure, the ``person_image`` fixture),
+:func:`frontal_person` (one frontal person in boxes with a painted neck, for the garment
+masks) and :func:`synthetic_people` (a batch of jittered box people rendered in flat
+colours with noise, with their ATR masks, for the training tests).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import torch
 
 from tryon_sdk.labels import FLIP_PAIRS, NUM_CLASSES, PALETTE
 
-BACKGROUND, HAIR, UPPER, FACE = 0, 2, 4, 11
+BACKGROUND, HAIR, UPPER, PANTS, FACE = 0, 2, 4, 6, 11
 L_SHOE, R_SHOE, L_LEG, R_LEG, L_ARM, R_ARM = 9, 10, 12, 13, 14, 15
 
 
@@ -321,3 +327,92 @@ def scene(
         truth = np.where(lab > 0, lab, truth)
         raw = np.where(seen > 0, seen, raw)
     return truth, raw
+
+
+# ------------------------------------------------------------------------------------------------ still people
+def block_person_image() -> np.ndarray:
+    """A 121x87 RGB 'person' (skin head, red top, blue trousers) on a grey wall, with noise."""
+    rng = np.random.default_rng(1)
+    img = np.full((121, 87, 3), 190, np.uint8)
+    img[8:30, 33:54] = (224, 172, 140)
+    img[30:70, 25:62] = (200, 30, 40)
+    img[70:115, 28:59] = (30, 40, 150)
+    noise = rng.integers(-6, 7, img.shape)
+    return np.clip(img.astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+def frontal_person(h: int = 400, w: int = 240, x: int = 0, lower: str = "Pants") -> np.ndarray:
+    """A frontal person in ATR ids: head, neck (painted Face), a tight short top, bare arms, trousers or a skirt."""
+    from tryon_sdk.labels import CLASS_INDEX as C
+
+    m = np.zeros((h, w), np.uint8)
+    cx = w // 2 + x
+    m[10:30, cx - 22 : cx + 22] = C["Hair"]
+    m[30:62, cx - 20 : cx + 20] = C["Face"]
+    m[62:74, cx - 9 : cx + 9] = C["Face"]  # the neck, as ATR parsers paint it
+    m[74:170, cx - 40 : cx + 40] = C["Upper-clothes"]
+    m[80:215, cx - 56 : cx - 42] = C["Right-arm"]  # image left: the person's right
+    m[80:215, cx + 42 : cx + 56] = C["Left-arm"]
+    if lower == "Pants":
+        m[170:355, cx - 38 : cx - 2] = C["Pants"]
+        m[170:355, cx + 2 : cx + 38] = C["Pants"]
+        m[170:200, cx - 38 : cx + 38] = C["Pants"]
+    else:
+        m[170:240, cx - 45 : cx + 45] = C["Skirt"]
+        m[240:355, cx - 30 : cx - 8] = C["Right-leg"]
+        m[240:355, cx + 8 : cx + 30] = C["Left-leg"]
+    m[355:375, cx - 36 : cx - 4] = C["Right-shoe"]
+    m[355:375, cx + 4 : cx + 36] = C["Left-shoe"]
+    return m
+
+
+#: flat RGB colours of the classes :func:`synthetic_people` draws
+COLOURS = {BACKGROUND: (150, 160, 170), HAIR: (60, 40, 20), UPPER: (200, 30, 40), PANTS: (30, 40, 150), FACE: (225, 175, 145),
+           L_ARM: (215, 165, 135), R_ARM: (215, 165, 135), L_LEG: (205, 160, 130), R_LEG: (205, 160, 130),
+           L_SHOE: (20, 20, 20), R_SHOE: (20, 20, 20)}
+
+
+def person_mask(h: int, w: int, rng: np.random.Generator, facing: int = 1) -> np.ndarray:
+    """A standing person facing the camera (``facing=1``) in ATR ids, uint8 ``h x w``; jittered position/size."""
+    m = np.zeros((h, w), np.uint8)
+    s = rng.uniform(0.8, 1.0)
+    cx = int(w / 2 + rng.uniform(-0.1, 0.1) * w)
+    top = int(rng.uniform(0.02, 0.08) * h)
+    H = int(0.9 * h * s)
+    W = int(0.45 * w * s)
+
+    def box(y0, y1, x0, x1, v):
+        m[max(top + int(y0 * H), 0):top + int(y1 * H), max(cx + int(x0 * W), 0):max(cx + int(x1 * W), 0)] = v
+
+    box(0.0, 0.06, -0.17, 0.17, HAIR)
+    box(0.06, 0.16, -0.14, 0.14, FACE if facing == 1 else HAIR)
+    box(0.17, 0.5, -0.3, 0.3, UPPER)
+    # person's left is image-right when facing the camera
+    la, ra = (L_ARM, R_ARM) if facing == 1 else (R_ARM, L_ARM)
+    box(0.18, 0.5, 0.32, 0.46, la)
+    box(0.18, 0.5, -0.46, -0.32, ra)
+    box(0.5, 0.75, -0.28, 0.28, PANTS)
+    ll, rl = (L_LEG, R_LEG) if facing == 1 else (R_LEG, L_LEG)
+    box(0.75, 0.93, 0.06, 0.24, ll)
+    box(0.75, 0.93, -0.24, -0.06, rl)
+    ls, rs = (L_SHOE, R_SHOE) if facing == 1 else (R_SHOE, L_SHOE)
+    box(0.93, 1.0, 0.04, 0.28, ls)
+    box(0.93, 1.0, -0.28, -0.04, rs)
+    return m
+
+
+def render_mask(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """uint8 ``h x w x 3`` RGB image of an ATR mask: the :data:`COLOURS` plus noise."""
+    img = np.zeros(mask.shape + (3,), np.int16)
+    for c, col in COLOURS.items():
+        img[mask == c] = col
+    img += rng.integers(-12, 13, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def synthetic_people(n: int, h: int = 96, w: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` synthetic people: images uint8 ``n x h x w x 3`` and ATR masks ``n x h x w``."""
+    rng = np.random.default_rng(seed)
+    masks = np.stack([person_mask(h, w, rng) for _ in range(n)])
+    images = np.stack([render_mask(m, rng) for m in masks])
+    return images, masks

@@ -11,32 +11,11 @@ from tryon_sdk.errors import ConfigError, InputError
 from tryon_sdk.labels import CLASS_INDEX as C
 from tryon_sdk.regions import agnostic_mask
 
+from synthetic import frontal_person
+
 #: ATR ids of each category's garments in a true parse
 GARMENTS = {"upper_body": (C["Upper-clothes"],), "lower_body": (C["Skirt"], C["Pants"]), "dresses": (C["Dress"],)}
 KEPT = (C["Hat"], C["Hair"], C["Sunglasses"], C["Face"], C["Left-shoe"], C["Right-shoe"])
-
-
-def person(h: int = 400, w: int = 240, x: int = 0, lower: str = "Pants") -> np.ndarray:
-    """A frontal person in ATR ids: head, neck (painted Face), a tight short top, bare arms, trousers or a skirt."""
-    m = np.zeros((h, w), np.uint8)
-    cx = w // 2 + x
-    m[10:30, cx - 22 : cx + 22] = C["Hair"]
-    m[30:62, cx - 20 : cx + 20] = C["Face"]
-    m[62:74, cx - 9 : cx + 9] = C["Face"]  # the neck, as ATR parsers paint it
-    m[74:170, cx - 40 : cx + 40] = C["Upper-clothes"]
-    m[80:215, cx - 56 : cx - 42] = C["Right-arm"]  # image left: the person's right
-    m[80:215, cx + 42 : cx + 56] = C["Left-arm"]
-    if lower == "Pants":
-        m[170:355, cx - 38 : cx - 2] = C["Pants"]
-        m[170:355, cx + 2 : cx + 38] = C["Pants"]
-        m[170:200, cx - 38 : cx + 38] = C["Pants"]
-    else:
-        m[170:240, cx - 45 : cx + 45] = C["Skirt"]
-        m[240:355, cx - 30 : cx - 8] = C["Right-leg"]
-        m[240:355, cx + 8 : cx + 30] = C["Left-leg"]
-    m[355:375, cx - 36 : cx - 4] = C["Right-shoe"]
-    m[355:375, cx + 4 : cx + 36] = C["Left-shoe"]
-    return m
 
 
 def kept(labels: np.ndarray, chin: int = 62) -> np.ndarray:
@@ -47,7 +26,7 @@ def kept(labels: np.ndarray, chin: int = 62) -> np.ndarray:
 
 
 def test_upper_body_covers_where_any_top_could_lie_and_keeps_head_and_hands():
-    labels = person()
+    labels = frontal_person()
     mask = garment_agnostic_mask(labels, "upper_body")
     hands = hand_mask(labels)
     assert hands[190:215].any() and not hands[80:150].any()  # the ends of the arms, not the shoulders
@@ -66,7 +45,7 @@ def test_upper_body_covers_where_any_top_could_lie_and_keeps_head_and_hands():
 
 
 def test_lower_body_reaches_the_ankles_and_fills_the_gap_between_the_legs():
-    labels = person(lower="Skirt")
+    labels = frontal_person(lower="Skirt")
     mask = garment_agnostic_mask(labels, "lower_body")
     near_hands = cv2.dilate(hand_mask(labels).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     assert mask[(labels == C["Skirt"]) & ~near_hands].all()  # hands (and a hair around them) are kept
@@ -79,14 +58,14 @@ def test_lower_body_reaches_the_ankles_and_fills_the_gap_between_the_legs():
 
 
 def test_dresses_span_shoulders_to_ankles():
-    labels = person()
+    labels = frontal_person()
     mask = garment_agnostic_mask(labels, "dresses")
     assert mask[np.isin(labels, (C["Upper-clothes"], C["Pants"]))].all()
     assert not mask[kept(labels)].any() and not (mask & hand_mask(labels)).any()
 
 
 def test_two_people_each_get_their_own_band():
-    labels = np.concatenate([person(), np.zeros((400, 60), np.uint8), person()], axis=1)
+    labels = np.concatenate([frontal_person(), np.zeros((400, 60), np.uint8), frontal_person()], axis=1)
     assert len(person_boxes(labels)) == 2
     mask = garment_agnostic_mask(labels, "upper_body")
     left, right = mask[:, :240], mask[:, 300:]
@@ -95,7 +74,7 @@ def test_two_people_each_get_their_own_band():
 
 
 def test_the_old_dilation_mask_is_unchanged_and_errors_are_typed():
-    labels = person()
+    labels = frontal_person()
     old = agnostic_mask(labels, "upper_body", dilation=0)
     assert np.array_equal(old, np.isin(labels, (C["Upper-clothes"], C["Dress"], C["Left-arm"], C["Right-arm"])))
     with pytest.raises(ConfigError, match="category"):
@@ -106,7 +85,7 @@ def test_the_old_dilation_mask_is_unchanged_and_errors_are_typed():
 
 
 def test_chin_row_separates_head_and_neck():
-    face = person() == C["Face"]
+    face = frontal_person() == C["Face"]
     assert 60 <= chin_row(face) <= 66
     assert chin_row(np.zeros((10, 10), bool)) is None
 

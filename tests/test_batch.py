@@ -22,24 +22,10 @@ from tryon_sdk.errors import ConfigError, InputError
 from tryon_sdk.video.jobs.options import PipelineOptions
 from tryon_sdk.video.jobs.pipeline import run_pipeline
 
+from helpers import corrupt, write_images
 from videos import make_video, synthetic_frame
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def write_images(folder: Path, n: int, size: tuple[int, int] = (64, 48), start: int = 0) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(start, start + n):
-        p = folder / f"img{i:03d}.png"
-        Image.fromarray(synthetic_frame(i, *size)).save(p)
-        paths.append(p)
-    return paths
-
-
-def corrupt(path: Path) -> Path:
-    path.write_bytes(b"\xff\xd8\xff\xe0 this is not a whole jpeg")
-    return path
 
 
 def manifest_lines(out: Path) -> list[dict]:
@@ -86,13 +72,13 @@ def test_discover_folders_globs_and_lists(tmp_path):
 
 
 # ------------------------------------------------------------------------------------- end to end
-def test_batch_writes_what_parse_writes_and_records_failures(tmp_path, capsys, checkpoint):
+def test_batch_writes_what_parse_writes_and_records_failures(tmp_path, capsys, calibrated_checkpoint):
     src = tmp_path / "src"
     write_images(src, 3)
     write_images(src / "sub", 1, start=7)
     corrupt(src / "sub" / "broken.jpg")
     out = tmp_path / "out"
-    rc = main(["batch", str(src), "-o", str(out), "--model", str(checkpoint), "--workers", "1", "--no-progress"])
+    rc = main(["batch", str(src), "-o", str(out), "--model", str(calibrated_checkpoint), "--workers", "1", "--no-progress"])
     stdout, stderr = capsys.readouterr()
     assert rc == 1
     assert "5 input(s): 4 ok, 0 skipped, 1 failed" in stdout and stdout.count("\n") == 1
@@ -108,18 +94,18 @@ def test_batch_writes_what_parse_writes_and_records_failures(tmp_path, capsys, c
 
     # each folder holds exactly what `tryon-sdk parse FILE` writes
     ref = tmp_path / "ref"
-    assert main(["parse", str(src / "sub" / "img007.png"), "-o", str(ref), "--model", str(checkpoint)]) == 0
+    assert main(["parse", str(src / "sub" / "img007.png"), "-o", str(ref), "--model", str(calibrated_checkpoint)]) == 0
     folder = out / "sub" / "img007.png"
     assert {p.name for p in folder.iterdir() if not p.name.startswith(".")} == {p.name for p in ref.iterdir()}
     np.testing.assert_array_equal(labels_of(folder), labels_of(ref))
     assert not (out / "sub" / "broken.jpg").exists()
 
 
-def test_rerun_skips_complete_inputs_and_redoes_what_changed(tmp_path, checkpoint):
+def test_rerun_skips_complete_inputs_and_redoes_what_changed(tmp_path, calibrated_checkpoint):
     src = tmp_path / "src"
     paths = write_images(src, 4)
     out = tmp_path / "out"
-    opts = BatchOptions(model=ModelSpec(str(checkpoint)), workers=1, pipeline=PipelineOptions(outputs=("labels", "summary")))
+    opts = BatchOptions(model=ModelSpec(str(calibrated_checkpoint)), workers=1, pipeline=PipelineOptions(outputs=("labels", "summary")))
     first = run([src], out, opts)
     assert (first.ok, first.failed) == (4, 0)
 
@@ -145,14 +131,14 @@ def test_rerun_skips_complete_inputs_and_redoes_what_changed(tmp_path, checkpoin
     assert not (out / "img000.png" / "summary.json").exists()  # the folder is replaced whole
 
 
-def test_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path, checkpoint, monkeypatch):
+def test_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path, calibrated_checkpoint, monkeypatch):
     """Ctrl-C while the third input's folder is being committed: nothing half-written in place; a rerun finishes."""
     from tryon_sdk import outputs as outputs_mod
 
     src = tmp_path / "src"
     write_images(src, 5)
     out = tmp_path / "out"
-    opts = BatchOptions(model=ModelSpec(str(checkpoint)), workers=1)
+    opts = BatchOptions(model=ModelSpec(str(calibrated_checkpoint)), workers=1)
     commits = {"n": 0}
     real_commit = outputs_mod.PendingOutput.commit
 
@@ -178,12 +164,12 @@ def test_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path, checkpoi
 
 
 @pytest.mark.slow
-def test_killed_process_resumes_without_redoing_anything(tmp_path, checkpoint):
+def test_killed_process_resumes_without_redoing_anything(tmp_path, calibrated_checkpoint):
     """SIGKILL a ``tryon-sdk batch`` process after a few manifest lines; the rerun does each remaining input once."""
     src = tmp_path / "src"
     write_images(src, 40, size=(640, 480))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "tryon_sdk", "batch", str(src), "-o", str(out), "--model", str(checkpoint), "--workers", "1", "--no-progress"]
+    cmd = [sys.executable, "-m", "tryon_sdk", "batch", str(src), "-o", str(out), "--model", str(calibrated_checkpoint), "--workers", "1", "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     manifest = out / MANIFEST_NAME
@@ -202,7 +188,7 @@ def test_killed_process_resumes_without_redoing_anything(tmp_path, checkpoint):
     for folder in done:  # whatever is in place is complete
         assert labels_of(folder).shape == (480, 640)
         assert json.loads((folder / "summary.json").read_text())["frames_processed"] == 1
-    opts = BatchOptions(model=ModelSpec(str(checkpoint)), workers=1)
+    opts = BatchOptions(model=ModelSpec(str(calibrated_checkpoint)), workers=1)
     again = run([src], out, opts)
     redone = {r.path for r in again.records if r.status == "ok"}
     skipped = {r.path for r in again.records if r.status == "skipped"}
@@ -212,19 +198,19 @@ def test_killed_process_resumes_without_redoing_anything(tmp_path, checkpoint):
     assert not [p for p in out.iterdir() if ".partial-" in p.name]
 
 
-def test_videos_and_images_mixed(tmp_path, checkpoint):
+def test_videos_and_images_mixed(tmp_path, calibrated_checkpoint):
     src = tmp_path / "src"
     write_images(src, 1)
     (src / "clips").mkdir()
     make_video(src / "clips" / "a.mp4", width=48, height=32, frames=4)
     out = tmp_path / "out"
-    report = run([src], out, BatchOptions(model=ModelSpec(str(checkpoint)), workers=1, pipeline=PipelineOptions(outputs=("labels", "summary"))))
+    report = run([src], out, BatchOptions(model=ModelSpec(str(calibrated_checkpoint)), workers=1, pipeline=PipelineOptions(outputs=("labels", "summary"))))
     assert report.ok == 2
     video = next(r for r in report.records if r.rel == "clips/a.mp4")
     assert video.frames == 4 and set(video.outputs) == {"clips/a.mp4/labels.mkv", "clips/a.mp4/summary.json"}
 
 
-def test_bad_options_and_a_locked_output_folder(tmp_path, checkpoint):
+def test_bad_options_and_a_locked_output_folder(tmp_path, calibrated_checkpoint):
     src = tmp_path / "src"
     write_images(src, 1)
     with pytest.raises(ConfigError, match="layout"):
@@ -238,16 +224,16 @@ def test_bad_options_and_a_locked_output_folder(tmp_path, checkpoint):
     with open(out / ".tryon-batch.lock", "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         with pytest.raises(ConfigError, match="another batch job"):
-            run([src], out, BatchOptions(model=ModelSpec(str(checkpoint)), workers=1))
+            run([src], out, BatchOptions(model=ModelSpec(str(calibrated_checkpoint)), workers=1))
 
 
 @pytest.mark.slow
-def test_two_worker_processes_give_the_same_labels(tmp_path, checkpoint):
+def test_two_worker_processes_give_the_same_labels(tmp_path, calibrated_checkpoint):
     src = tmp_path / "src"
     write_images(src, 6)
     corrupt(src / "bad.png")
     one, two = tmp_path / "one", tmp_path / "two"
-    spec = ModelSpec(str(checkpoint))
+    spec = ModelSpec(str(calibrated_checkpoint))
     pipe = PipelineOptions(outputs=("labels",))
     assert run([src], one, BatchOptions(model=spec, workers=1, pipeline=pipe)).ok == 6
     report = run([src], two, BatchOptions(model=spec, workers=2, pipeline=pipe))

@@ -15,8 +15,8 @@ from tryon_sdk.labels import ATR_CLASSES
 from tryon_sdk.labels import CLASS_INDEX as C
 from tryon_sdk.video.jobs.options import PipelineOptions
 
-from test_agnostic import person
-from test_batch import corrupt, write_images
+from helpers import corrupt, write_images
+from synthetic import frontal_person
 
 
 def test_atr_to_lip_table_by_name():
@@ -29,7 +29,7 @@ def test_atr_to_lip_table_by_name():
 
 
 def test_to_lip_finds_the_neck_and_gives_the_belt_its_garment():
-    labels = person()
+    labels = frontal_person()
     labels[165:175, 90:150] = C["Belt"]
     lip = to_lip(labels)
     assert (lip[40:55, 110:130] == 13).all()  # face
@@ -40,11 +40,11 @@ def test_to_lip_finds_the_neck_and_gives_the_belt_its_garment():
     assert (lip[labels == C["Left-shoe"]] == 18).all() and (lip[labels == C["Right-arm"]] == 15).all()
 
 
-def test_viton_hd_and_dresscode_files_read_back(tmp_path, checkpoint):
+def test_viton_hd_and_dresscode_files_read_back(tmp_path, calibrated_checkpoint):
     src = tmp_path / "src"
     write_images(src / "sub", 2, size=(96, 128))
     corrupt(src / "bad.jpg")
-    spec = ModelSpec(str(checkpoint))
+    spec = ModelSpec(str(calibrated_checkpoint))
     ref = tmp_path / "ref"
     run([src], ref, BatchOptions(model=spec, workers=1, pipeline=PipelineOptions(outputs=("labels", "summary"))))
 
@@ -80,11 +80,11 @@ def test_viton_hd_and_dresscode_files_read_back(tmp_path, checkpoint):
         assert np.array(Image.open(out / cat / "masks" / "sub_img001_mask.png")).dtype == np.uint8
 
 
-def test_layouts_take_images_only(tmp_path, checkpoint):
+def test_layouts_take_images_only(tmp_path, calibrated_checkpoint):
     from videos import make_video
 
     make_video(tmp_path / "clip.mp4", width=32, height=24, frames=2)
-    report = run([tmp_path / "clip.mp4"], tmp_path / "o", BatchOptions(model=ModelSpec(str(checkpoint)), workers=1, layout="dresscode"))
+    report = run([tmp_path / "clip.mp4"], tmp_path / "o", BatchOptions(model=ModelSpec(str(calibrated_checkpoint)), workers=1, layout="dresscode"))
     assert report.failed == 1 and "images only" in report.records[0].error
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 from tryon_sdk.batch import BatchOptions, ModelSpec, run
 from tryon_sdk.video.jobs.options import PipelineOptions
 
-from test_batch import corrupt
+from helpers import corrupt
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tryon_sdk import Parser, TryOnWarning
+from tryon_sdk import TryOnWarning
 from tryon_sdk.cli import main
 from tryon_sdk.inputs import to_rgb_uint8
 from tryon_sdk.video.io.reader import read_image
@@ -40,11 +40,6 @@ def photo8() -> np.ndarray:
 def to16(img8: np.ndarray) -> np.ndarray:
     dither = np.random.default_rng(0).integers(-100, 101, img8.shape)
     return np.clip(img8.astype(np.int64) * 257 + dither, 0, 65535).astype(np.uint16)
-
-
-@pytest.fixture(scope="module")
-def parser() -> Parser:
-    return Parser.from_pretrained(device="cpu")
 
 
 def test_16bit_grey_pil_modes_scale_by_their_range(photo8, tmp_path):
@@ -74,28 +69,28 @@ def test_mode_i_outside_16_bits_is_refused():
         to_rgb_uint8(Image.fromarray(np.full((4, 4), 70000, np.int32)))
 
 
-def test_16bit_grey_parses_like_the_8bit_photo(photo8, tmp_path, parser):
+def test_16bit_grey_parses_like_the_8bit_photo(photo8, tmp_path, default_parser):
     grey8 = cv2.cvtColor(photo8, cv2.COLOR_RGB2GRAY)
     Image.fromarray(to16(grey8)).save(tmp_path / "grey16.png")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TryOnWarning)
-        ref = parser.parse(grey8).labels
+        ref = default_parser.parse(grey8).labels
         with Image.open(tmp_path / "grey16.png") as im:
-            got = parser.parse(im).labels
+            got = default_parser.parse(im).labels
     assert (ref > 0).mean() > 0.05  # the model finds a person: the comparison means something
     assert (got == ref).mean() > 0.999
 
 
-def test_16bit_rgb_from_opencv_and_the_cli_parse_like_the_8bit_photo(photo8, tmp_path, parser, capsys):
+def test_16bit_rgb_from_opencv_and_the_cli_parse_like_the_8bit_photo(photo8, tmp_path, default_parser, capsys):
     cv2.imwrite(str(tmp_path / "rgb16.png"), to16(photo8)[..., ::-1])  # 16-bit RGB PNG
     cv2.imwrite(str(tmp_path / "rgb8.png"), photo8[..., ::-1])
     rgb16 = cv2.imread(str(tmp_path / "rgb16.png"), cv2.IMREAD_UNCHANGED)[..., ::-1]
     assert rgb16.dtype == np.uint16 and rgb16.max() > 255
     with pytest.warns(TryOnWarning, match="16-bit"):
         np.testing.assert_array_equal(to_rgb_uint8(rgb16), photo8)
-    ref = parser.parse(photo8).labels
+    ref = default_parser.parse(photo8).labels
     with pytest.warns(TryOnWarning, match="16-bit"):
-        got = parser.parse(rgb16).labels
+        got = default_parser.parse(rgb16).labels
     np.testing.assert_array_equal(got, ref)
 
     for name in ("rgb8", "rgb16"):

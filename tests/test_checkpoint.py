@@ -12,18 +12,11 @@ import torch
 from tryon_sdk import CheckpointError, ModelConfig, Parser
 from tryon_sdk.models.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_checkpoint, load_config, save_checkpoint
 from tryon_sdk.models.builders import build_model
-from videos import calibrated_parser
 
 
 @pytest.fixture
 def saved(tiny_parser, tmp_path):
     return tiny_parser.save_pretrained(tmp_path / "ck")
-
-
-@pytest.fixture(scope="module")
-def calibrated():
-    """A parser whose probabilities depend on the pixels (a random net's are nearly constant)."""
-    return calibrated_parser()
 
 
 def probabilities(parser: Parser, image: np.ndarray) -> np.ndarray:
@@ -32,10 +25,10 @@ def probabilities(parser: Parser, image: np.ndarray) -> np.ndarray:
     return result.probabilities
 
 
-def test_round_trip_keeps_the_probabilities(calibrated, tmp_path, person_image):
-    folder = calibrated.save_pretrained(tmp_path / "ck")
+def test_round_trip_keeps_the_probabilities(calibrated_parser, tmp_path, person_image):
+    folder = calibrated_parser.save_pretrained(tmp_path / "ck")
     np.testing.assert_array_equal(
-        probabilities(Parser.from_pretrained(folder, device="cpu"), person_image), probabilities(calibrated, person_image)
+        probabilities(Parser.from_pretrained(folder, device="cpu"), person_image), probabilities(calibrated_parser, person_image)
     )
 
 
@@ -47,24 +40,24 @@ def test_files_and_metadata(saved, tiny_parser):
     assert meta["class_names"][14] == "Left-arm" and len(meta["sha256"]) == 64
 
 
-def test_lone_safetensors_file_loads_from_header_metadata(calibrated, tmp_path, person_image):
-    saved = calibrated.save_pretrained(tmp_path / "ck")
+def test_lone_safetensors_file_loads_from_header_metadata(calibrated_parser, tmp_path, person_image):
+    saved = calibrated_parser.save_pretrained(tmp_path / "ck")
     lone = tmp_path / "lone.safetensors"
     lone.write_bytes((saved / WEIGHTS_NAME).read_bytes())
     assert load_config(lone) == load_config(saved)
     parser = Parser.from_pretrained(lone, device="cpu")
-    np.testing.assert_array_equal(probabilities(parser, person_image), probabilities(calibrated, person_image))
+    np.testing.assert_array_equal(probabilities(parser, person_image), probabilities(calibrated_parser, person_image))
 
 
-def test_fp16_weights_load_back_as_float32(tmp_path, calibrated, person_image):
-    calibrated.save_pretrained(tmp_path / "half", dtype=torch.float16)
+def test_fp16_weights_load_back_as_float32(tmp_path, calibrated_parser, person_image):
+    calibrated_parser.save_pretrained(tmp_path / "half", dtype=torch.float16)
     state, _ = load_checkpoint(tmp_path / "half")
     assert all(t.dtype == torch.float32 for t in state.values() if t.is_floating_point())
     assert (tmp_path / "half" / WEIGHTS_NAME).stat().st_size < 0.6 * sum(
-        t.numel() * 4 for t in calibrated.model.state_dict().values() if t.is_floating_point()
+        t.numel() * 4 for t in calibrated_parser.model.state_dict().values() if t.is_floating_point()
     )
     half = probabilities(Parser.from_pretrained(tmp_path / "half", device="cpu"), person_image)
-    full = probabilities(calibrated, person_image)
+    full = probabilities(calibrated_parser, person_image)
     assert not np.array_equal(half, full)  # the weights really were rounded
     assert np.abs(half - full).mean() < 1e-3  # fp16 rounding moves only pixels near a class boundary
     assert (half.argmax(0) == full.argmax(0)).mean() > 0.99

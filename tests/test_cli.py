@@ -8,6 +8,7 @@ from tryon_sdk import __version__
 from tryon_sdk.cli import main
 
 
+@pytest.mark.slow
 def test_version_and_help(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])

@@ -19,6 +19,7 @@ from tryon_sdk.cli import main
 from tryon_sdk.video.stream import RunningMode, StreamOptions, VideoSession
 from tryon_sdk.video.io.reader import VideoReader
 
+from helpers import file_names
 from videos import (
     audio_packets,
     make_audio_only,
@@ -32,9 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def reference(checkpoint) -> Parser:
+def reference(calibrated_checkpoint) -> Parser:
     # the test videos are drawings, no people to the person model: the job parses whole frames (--roi off)
-    return Parser.from_pretrained(checkpoint, device="cpu", people=False)
+    return Parser.from_pretrained(calibrated_checkpoint, device="cpu", people=False)
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -54,18 +55,14 @@ def expected_results(parser: Parser, src: Path, *, batch_size: int = 4, **reader
     return frames, results
 
 
-def listing(folder: Path) -> set[str]:
-    return {p.name for p in folder.iterdir()} if folder.exists() else set()
-
-
 # ----------------------------------------------------------------------------------- round trips
-def test_video_with_audio_round_trip(tmp_path, capsys, checkpoint, reference):
+def test_video_with_audio_round_trip(tmp_path, capsys, calibrated_checkpoint, reference):
     src = make_video(tmp_path / "in.mp4", width=80, height=60, frames=10, audio=True)
     out = tmp_path / "out"
-    rc, stdout, err = run_cli(capsys, src, "-o", out, "--model", checkpoint, "--regions", "upper_body,person")
+    rc, stdout, err = run_cli(capsys, src, "-o", out, "--model", calibrated_checkpoint, "--regions", "upper_body,person")
     assert rc == 0, err
     assert "parsed 10 frame(s)" in stdout and err == ""
-    assert listing(out) == {"overlay.mp4", "labels.mkv", "alpha_upper_body.mkv", "alpha_person.mkv", "summary.json"}
+    assert file_names(out) == {"overlay.mp4", "labels.mkv", "alpha_upper_body.mkv", "alpha_person.mkv", "summary.json"}
 
     _, in_times, _ = read_video(src)
     frames, times, facts = read_video(out / "overlay.mp4")
@@ -99,10 +96,10 @@ def test_video_with_audio_round_trip(tmp_path, capsys, checkpoint, reference):
     assert [m["time_s"] for m in summary["frames"]] == pytest.approx(in_times)
 
 
-def test_odd_size_without_audio(tmp_path, capsys, checkpoint, reference):
+def test_odd_size_without_audio(tmp_path, capsys, calibrated_checkpoint, reference):
     src = make_video(tmp_path / "odd.mp4", width=63, height=47, frames=6, pix_fmt="yuv444p")
     out = tmp_path / "out"
-    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint, "--smoothing-ratio", "0.9")
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", calibrated_checkpoint, "--smoothing-ratio", "0.9")
     assert rc == 0, err
     assert json.loads((out / "summary.json").read_text())["options"]["smoothing"]["ratio"] == 0.9
     _, _, facts = read_video(out / "overlay.mp4")
@@ -114,10 +111,10 @@ def test_odd_size_without_audio(tmp_path, capsys, checkpoint, reference):
         np.testing.assert_array_equal(got, exp.labels)
 
 
-def test_rotation_metadata_gives_upright_outputs(tmp_path, capsys, checkpoint, reference):
+def test_rotation_metadata_gives_upright_outputs(tmp_path, capsys, calibrated_checkpoint, reference):
     src = make_video(tmp_path / "phone.mp4", width=64, height=48, frames=5, rotation=90)
     out = tmp_path / "out"
-    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint)
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", calibrated_checkpoint)
     assert rc == 0, err
     frames, _, facts = read_video(out / "overlay.mp4")
     assert (facts["width"], facts["height"]) == (48, 64)
@@ -130,11 +127,11 @@ def test_rotation_metadata_gives_upright_outputs(tmp_path, capsys, checkpoint, r
     assert frames[0][-10:, :8].mean() > frames[0][:10, :8].mean() + 40
 
 
-def test_variable_frame_rate_keeps_timestamps(tmp_path, capsys, checkpoint):
+def test_variable_frame_rate_keeps_timestamps(tmp_path, capsys, calibrated_checkpoint):
     stamps = [0, 40, 100, 130, 250, 300, 420]
     src = make_video(tmp_path / "vfr.mp4", pts_ms=stamps)
     out = tmp_path / "out"
-    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint, "--no-smoothing")
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", calibrated_checkpoint, "--no-smoothing")
     assert rc == 0, err
     expected = [t / 1000 for t in stamps]
     assert read_video(out / "overlay.mp4")[1] == pytest.approx(expected, abs=1e-3)
@@ -143,15 +140,15 @@ def test_variable_frame_rate_keeps_timestamps(tmp_path, capsys, checkpoint):
     assert summary["options"]["smoothing"] is False
 
 
-def test_png_sequences_and_frame_range(tmp_path, capsys, checkpoint, reference):
+def test_png_sequences_and_frame_range(tmp_path, capsys, calibrated_checkpoint, reference):
     src = make_video(tmp_path / "v.mp4", frames=12)
     out = tmp_path / "out"
     rc, _, err = run_cli(
-        capsys, src, "-o", out, "--model", checkpoint, "--mask-format", "png", "--outputs", "labels,alpha,summary",
+        capsys, src, "-o", out, "--model", calibrated_checkpoint, "--mask-format", "png", "--outputs", "labels,alpha,summary",
         "--regions", "outfit", "--start", "0.2", "--max-frames", "5", "--batch-size", "2",
     )  # fmt: skip
     assert rc == 0, err
-    assert listing(out) == {"labels", "alpha_outfit", "summary.json"}
+    assert file_names(out) == {"labels", "alpha_outfit", "summary.json"}
     names = sorted(p.name for p in (out / "labels").iterdir())
     assert names == [f"{i:06d}.png" for i in range(5)]
     _, expected = expected_results(reference, src, batch_size=2, start=0.2, max_frames=5)
@@ -161,13 +158,13 @@ def test_png_sequences_and_frame_range(tmp_path, capsys, checkpoint, reference):
     assert [f["time_s"] for f in summary["frames"]] == pytest.approx([0.2, 0.3, 0.4, 0.5, 0.6])
 
 
-def test_image_and_folder_inputs(tmp_path, capsys, checkpoint, reference):
+def test_image_and_folder_inputs(tmp_path, capsys, calibrated_checkpoint, reference):
     img = synthetic_frame(2, 70, 90)
     cv2.imwrite(str(tmp_path / "a.png"), img[..., ::-1])
     out = tmp_path / "one"
-    rc, _, err = run_cli(capsys, tmp_path / "a.png", "-o", out, "--model", checkpoint, "--regions", "person")
+    rc, _, err = run_cli(capsys, tmp_path / "a.png", "-o", out, "--model", calibrated_checkpoint, "--regions", "person")
     assert rc == 0, err
-    assert listing(out) == {"overlay.png", "labels.png", "alpha_person.png", "summary.json"}
+    assert file_names(out) == {"overlay.png", "labels.png", "alpha_person.png", "summary.json"}
     # alphas need probabilities: the job's IMAGE session takes its labels from them, as this one does
     with VideoSession(reference, StreamOptions(RunningMode.IMAGE, smoothing=False, return_probabilities=True)) as s:
         exp = s.parse(img)
@@ -180,7 +177,7 @@ def test_image_and_folder_inputs(tmp_path, capsys, checkpoint, reference):
     cv2.imwrite(str(folder / "y.png"), synthetic_frame(5, 50, 40)[..., ::-1])
     (folder / "z.png").write_bytes(b"broken")
     out = tmp_path / "many"
-    rc, _, err = run_cli(capsys, folder, "-o", out, "--model", checkpoint)
+    rc, _, err = run_cli(capsys, folder, "-o", out, "--model", calibrated_checkpoint)
     assert rc == 0
     assert err.strip().splitlines() == ["tryon-sdk parse: warning: skipped 1 unreadable frame(s) or image(s)"]
     assert sorted(p.name for p in (out / "labels").iterdir()) == ["x.png", "y.png"]
@@ -189,10 +186,10 @@ def test_image_and_folder_inputs(tmp_path, capsys, checkpoint, reference):
     assert summary["skipped"][0]["file"] == "z.png"
 
 
-def test_undecodable_frame_is_skipped_and_counted(tmp_path, capsys, checkpoint):
+def test_undecodable_frame_is_skipped_and_counted(tmp_path, capsys, calibrated_checkpoint):
     src = make_video(tmp_path / "bad.avi", codec="mjpeg", pix_fmt="yuvj420p", frames=8, corrupt=[3])
     out = tmp_path / "out"
-    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint)
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", calibrated_checkpoint)
     assert rc == 0
     assert err.strip().splitlines() == ["tryon-sdk parse: warning: skipped 1 unreadable frame(s) or image(s)"]
     labels, times = read_gray_video(out / "labels.mkv")
@@ -232,37 +229,38 @@ def _empty_folder(d: Path) -> Path:
         (lambda d: make_video(d / "v.mp4", frames=3), ("--outputs", "overlay,masks"), "unknown output"),
     ],
 )
-def test_bad_input_fails_with_one_line_and_leaves_nothing(tmp_path, capsys, checkpoint, make_input, extra, message):
+def test_bad_input_fails_with_one_line_and_leaves_nothing(tmp_path, capsys, calibrated_checkpoint, make_input, extra, message):
     src = make_input(tmp_path)
     out = tmp_path / "out"
-    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint, *extra)
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", calibrated_checkpoint, *extra)
     assert rc == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tryon-sdk parse: error:") and message in lines[0], err
-    assert listing(out) == set()  # neither a complete-looking file nor a temporary one
+    assert file_names(out) == set()  # neither a complete-looking file nor a temporary one
 
 
-def test_unwritable_output_folder(tmp_path, capsys, checkpoint):
+def test_unwritable_output_folder(tmp_path, capsys, calibrated_checkpoint):
     src = make_video(tmp_path / "v.mp4", frames=3)
     blocker = tmp_path / "taken"
     blocker.write_text("a file where the output folder should go")
-    rc, _, err = run_cli(capsys, src, "-o", blocker / "out", "--model", checkpoint)
+    rc, _, err = run_cli(capsys, src, "-o", blocker / "out", "--model", calibrated_checkpoint)
     assert rc == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "cannot write to output folder" in lines[0]
 
 
-def test_failed_run_keeps_previous_outputs(tmp_path, capsys, checkpoint):
+def test_failed_run_keeps_previous_outputs(tmp_path, capsys, calibrated_checkpoint):
     out = tmp_path / "out"
-    rc, _, _ = run_cli(capsys, make_video(tmp_path / "good.mp4", frames=4), "-o", out, "--model", checkpoint)
+    rc, _, _ = run_cli(capsys, make_video(tmp_path / "good.mp4", frames=4), "-o", out, "--model", calibrated_checkpoint)
     assert rc == 0
-    before = {name: (out / name).read_bytes() for name in listing(out)}
-    rc, _, err = run_cli(capsys, make_audio_only(tmp_path / "silent.mkv"), "-o", out, "--model", checkpoint)
+    before = {name: (out / name).read_bytes() for name in file_names(out)}
+    rc, _, err = run_cli(capsys, make_audio_only(tmp_path / "silent.mkv"), "-o", out, "--model", calibrated_checkpoint)
     assert rc == 1 and "no decodable video frames" in err
-    assert {name: (out / name).read_bytes() for name in listing(out)} == before
+    assert {name: (out / name).read_bytes() for name in file_names(out)} == before
 
 
-def test_ctrl_c_leaves_no_complete_looking_file(tmp_path, checkpoint):
+@pytest.mark.slow
+def test_ctrl_c_leaves_no_complete_looking_file(tmp_path, calibrated_checkpoint):
     src = make_video(tmp_path / "long.mp4", width=96, height=72, frames=1500, fps=25)  # long enough to be stopped mid-run
     out = tmp_path / "out"
     out.mkdir()
@@ -273,7 +271,7 @@ def test_ctrl_c_leaves_no_complete_looking_file(tmp_path, checkpoint):
     # (`pytest ... &`, CI wrappers) inherits SIGINT *ignored*, and so would the CLI: Ctrl-C would
     # then never reach it and the run would complete with exit 0. Start it as a terminal would.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tryon_sdk", "parse", str(src), "-o", str(out), "--model", str(checkpoint)],
+        [sys.executable, "-m", "tryon_sdk", "parse", str(src), "-o", str(out), "--model", str(calibrated_checkpoint)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -282,7 +280,7 @@ def test_ctrl_c_leaves_no_complete_looking_file(tmp_path, checkpoint):
     )
     try:
         deadline = time.monotonic() + 120
-        while not any(".partial-" in n for n in listing(out)):  # the run has started writing
+        while not any(".partial-" in n for n in file_names(out)):  # the run has started writing
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the run never started writing"
             time.sleep(0.05)
@@ -293,7 +291,7 @@ def test_ctrl_c_leaves_no_complete_looking_file(tmp_path, checkpoint):
             proc.kill()
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == "tryon-sdk parse: interrupted"
-    assert listing(out) == {"overlay.mp4"}
+    assert file_names(out) == {"overlay.mp4"}
     assert (out / "overlay.mp4").read_bytes() == b"an older result"
 
 
@@ -344,15 +342,15 @@ def test_iter_video_results_matches_the_pipeline_session(tmp_path, reference):
         assert got.timestamp_ms == exp.timestamp_ms
 
 
-def test_composite_recolor_writes_recoloured_video(tmp_path, capsys, checkpoint, reference):
+def test_composite_recolor_writes_recoloured_video(tmp_path, capsys, calibrated_checkpoint, reference):
     src = make_video(tmp_path / "in.mp4", width=96, height=72, frames=5)
     out = tmp_path / "out"
     rc, _, err = run_cli(
-        capsys, src, "-o", out, "--model", checkpoint, "--composite", "recolor", "--region", "person",
+        capsys, src, "-o", out, "--model", calibrated_checkpoint, "--composite", "recolor", "--region", "person",
         "--color", "#1e90ff", "--no-smoothing", "--no-limb-consistency",
     )
     assert rc == 0, err
-    assert listing(out) == {"recolor.mp4", "labels.mkv", "summary.json"}  # named for what it shows
+    assert file_names(out) == {"recolor.mp4", "labels.mkv", "summary.json"}  # named for what it shows
     recoloured, _, _ = read_video(out / "recolor.mp4")
     source, _, _ = read_video(src)
     labels, _ = read_gray_video(out / "labels.mkv")
@@ -375,34 +373,34 @@ def test_composite_recolor_writes_recoloured_video(tmp_path, capsys, checkpoint,
 
 
 # ----------------------------------------------------------------------------------- reruns
-def test_rerun_of_another_kind_removes_our_stale_outputs(tmp_path, capsys, checkpoint):
+def test_rerun_of_another_kind_removes_our_stale_outputs(tmp_path, capsys, calibrated_checkpoint):
     out = tmp_path / "out"
     src = make_video(tmp_path / "v.mp4", frames=4)
-    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint, "--regions", "person")
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", calibrated_checkpoint, "--regions", "person")
     assert rc == 0, err
-    assert listing(out) == {"overlay.mp4", "labels.mkv", "alpha_person.mkv", "summary.json"}
+    assert file_names(out) == {"overlay.mp4", "labels.mkv", "alpha_person.mkv", "summary.json"}
     (out / "notes.txt").write_text("the user's own file")
 
     folder = tmp_path / "pics"
     folder.mkdir()
     cv2.imwrite(str(folder / "a.png"), synthetic_frame(1, 40, 30)[..., ::-1])
-    rc, _, err = run_cli(capsys, folder, "-o", out, "--model", checkpoint)
+    rc, _, err = run_cli(capsys, folder, "-o", out, "--model", calibrated_checkpoint)
     assert rc == 0, err
-    assert listing(out) == {"overlay", "labels", "summary.json", "notes.txt"}  # no old overlay.mp4 beside overlay/
+    assert file_names(out) == {"overlay", "labels", "summary.json", "notes.txt"}  # no old overlay.mp4 beside overlay/
     summary = json.loads((out / "summary.json").read_text())
     assert summary["outputs"] == {"overlay": "overlay", "labels": "labels", "summary": "summary.json"}
     assert summary["stale_removed"] == ["alpha_person.mkv", "labels.mkv", "overlay.mp4"]
 
     # and back: a recoloured video where the overlay folder was
-    rc, _, err = run_cli(capsys, src, "-o", out, "--model", checkpoint, "--composite", "recolor", "--outputs", "overlay,summary")
+    rc, _, err = run_cli(capsys, src, "-o", out, "--model", calibrated_checkpoint, "--composite", "recolor", "--outputs", "overlay,summary")
     assert rc == 0, err
-    assert listing(out) == {"recolor.mp4", "summary.json", "notes.txt"}
+    assert file_names(out) == {"recolor.mp4", "summary.json", "notes.txt"}
     assert json.loads((out / "summary.json").read_text())["stale_removed"] == ["labels", "overlay"]
 
 
-def test_outputs_get_the_mode_of_any_new_file(tmp_path, capsys, checkpoint):
+def test_outputs_get_the_mode_of_any_new_file(tmp_path, capsys, calibrated_checkpoint):
     out = tmp_path / "out"
-    rc, _, err = run_cli(capsys, make_video(tmp_path / "v.mp4", frames=3), "-o", out, "--model", checkpoint,
+    rc, _, err = run_cli(capsys, make_video(tmp_path / "v.mp4", frames=3), "-o", out, "--model", calibrated_checkpoint,
                          "--regions", "person", "--mask-format", "png")  # fmt: skip
     assert rc == 0, err
     (tmp_path / "plain.txt").write_text("x")

@@ -14,12 +14,7 @@ from tryon_sdk.video.stream import RunningMode, StreamOptions, VideoSession
 from tryon_sdk.video.io.reader import VideoReader
 from tryon_sdk.video.evaluation.measures import compute_video_metrics
 
-from videos import calibrated_parser, make_video
-
-
-@pytest.fixture(scope="module")
-def parser() -> Parser:
-    return calibrated_parser()
+from videos import make_video
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +22,8 @@ def steady_video(tmp_path_factory):
     return make_video(tmp_path_factory.mktemp("eval") / "steady.mp4", width=80, height=60, frames=8, steady=True)
 
 
-def test_every_configuration_is_measured(parser, steady_video):
-    report = evaluate_video(parser, steady_video, batch_size=3)
+def test_every_configuration_is_measured(calibrated_parser, steady_video):
+    report = evaluate_video(calibrated_parser, steady_video, batch_size=3)
     assert report["frames"] == 8 and set(report["configs"]) == set(EVAL_CONFIGS)
     raw, smooth = report["configs"]["raw"], report["configs"]["smoothing"]
     assert raw["agreement"] == 1.0 and raw["flicker_ratio"] == 1.0
@@ -41,23 +36,23 @@ def test_every_configuration_is_measured(parser, steady_video):
     labels = {}
     for name in ("raw", "smoothing"):
         opts = StreamOptions(RunningMode.VIDEO, smoothing=name == "smoothing", limb_consistency=False)
-        with VideoSession(parser, opts) as s:
+        with VideoSession(calibrated_parser, opts) as s:
             labels[name] = [s.parse(f.image, f.timestamp_ms).labels for f in frames]
     ref = compute_video_metrics(labels["smoothing"], raw=labels["raw"])
     assert smooth["flicker"] == pytest.approx(ref.flicker, abs=0.01)
     assert smooth["agreement"] == pytest.approx(ref.agreement, abs=0.01)
 
 
-def test_flip_equivariance_compares_with_the_mirrored_video(parser, steady_video):
-    tta = Parser(parser.engine, flip_tta=True)  # averaging with the mirrored prediction is equivariant by design
+def test_flip_equivariance_compares_with_the_mirrored_video(calibrated_parser, steady_video):
+    tta = Parser(calibrated_parser.engine, flip_tta=True)  # averaging with the mirrored prediction is equivariant by design
     exact = evaluate_video(tta, steady_video, max_frames=4, batch_size=2)["configs"]["raw"]["flip_equivariance"]
-    plain = evaluate_video(parser, steady_video, max_frames=4, batch_size=2)["configs"]["raw"]["flip_equivariance"]
+    plain = evaluate_video(calibrated_parser, steady_video, max_frames=4, batch_size=2)["configs"]["raw"]["flip_equivariance"]
     assert exact == pytest.approx(1.0, abs=0.005)  # exact up to float round-off at near-ties
     assert plain < 0.5
 
 
-def test_cli_json_report(tmp_path, capsys, parser, steady_video):
-    ckpt = parser.save_pretrained(tmp_path / "ckpt")
+def test_cli_json_report(tmp_path, capsys, calibrated_parser, steady_video):
+    ckpt = calibrated_parser.save_pretrained(tmp_path / "ckpt")
     rc = main(["eval-video", str(steady_video), "--model", str(ckpt), "--json", "--max-frames", "3", "--no-flip"])
     out, err = capsys.readouterr()
     assert rc == 0, err
@@ -70,17 +65,17 @@ def test_cli_json_report(tmp_path, capsys, parser, steady_video):
     assert rc == 0 and all(name in table for name in EVAL_CONFIGS)
 
 
-def test_cli_bad_input(tmp_path, capsys, parser):
-    ckpt = parser.save_pretrained(tmp_path / "ckpt")
+def test_cli_bad_input(tmp_path, capsys, calibrated_parser):
+    ckpt = calibrated_parser.save_pretrained(tmp_path / "ckpt")
     (tmp_path / "x.mp4").write_text("not a video")
     rc = main(["eval-video", str(tmp_path / "x.mp4"), "--model", str(ckpt)])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and len(err) == 1 and err[0].startswith("tryon-sdk eval-video: error:") and "not a readable video" in err[0]
 
 
-def test_real_clip(real_video, tmp_path, capsys, parser):
+def test_real_clip(real_video, tmp_path, capsys, calibrated_parser):
     """A few frames of the Intel IoT DevKit sample clip (CC BY 4.0), with the tiny random model."""
-    ckpt = parser.save_pretrained(tmp_path / "ckpt")
+    ckpt = calibrated_parser.save_pretrained(tmp_path / "ckpt")
     rc = main(["eval-video", str(real_video), "--model", str(ckpt), "--json", "--max-frames", "3", "--batch-size", "3"])
     out, err = capsys.readouterr()
     assert rc == 0, err
@@ -90,18 +85,18 @@ def test_real_clip(real_video, tmp_path, capsys, parser):
     assert report["frames"] == 3 and report["configs"]["raw"]["agreement"] == 1.0
 
 
-def test_cli_flip_tta_option_makes_parses_equivariant(tmp_path, capsys, parser, steady_video):
-    ckpt = parser.save_pretrained(tmp_path / "ckpt")
+def test_cli_flip_tta_option_makes_parses_equivariant(tmp_path, capsys, calibrated_parser, steady_video):
+    ckpt = calibrated_parser.save_pretrained(tmp_path / "ckpt")
     rc = main(["eval-video", str(steady_video), "--model", str(ckpt), "--json", "--max-frames", "3", "--flip-tta"])
     assert rc == 0
     report = json.loads(capsys.readouterr().out)
     assert report["configs"]["raw"]["flip_equivariance"] == pytest.approx(1.0, abs=0.005)
 
 
-def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys, monkeypatch, parser, steady_video):
+def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys, monkeypatch, calibrated_parser, steady_video):
     from tryon_sdk.video.jobs.progress import LineProgress
 
-    ckpt = parser.save_pretrained(tmp_path / "ckpt")
+    ckpt = calibrated_parser.save_pretrained(tmp_path / "ckpt")
     ticks = iter(range(0, 10_000, 20))  # every frame batch looks 20 s after the last: a line each time
     monkeypatch.setattr(LineProgress, "clock", staticmethod(lambda: float(next(ticks))))
     rc = main(["eval-video", str(steady_video), "--model", str(ckpt), "--json", "--batch-size", "2", "--no-flip"])
@@ -116,7 +111,7 @@ def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys, monkeypa
     assert rc == 0 and capsys.readouterr().err == ""
 
 
-def test_shared_stages_give_what_separate_sessions_give(parser, steady_video):
+def test_shared_stages_give_what_separate_sessions_give(calibrated_parser, steady_video):
     """Every configuration's labels equal those of its own VideoSession, mirrored input too."""
     frames = list(VideoReader(steady_video))
     images = [f.image for f in frames]
@@ -125,11 +120,11 @@ def test_shared_stages_give_what_separate_sessions_give(parser, steady_video):
         stream = ConfigStream(True, True, mirrored)
         got = []
         for i in range(0, len(frames), 3):
-            probs = parser.predict_grids(images[i : i + 3])
+            probs = calibrated_parser.predict_grids(images[i : i + 3])
             got += stream.run(images[i : i + 3], probs, stamps[i : i + 3])
         for name, (smooth, limbs) in EVAL_CONFIGS.items():
             opts = StreamOptions(RunningMode.VIDEO, smoothing=smooth, limb_consistency=limbs, mirrored=mirrored)
-            with VideoSession(parser, opts) as s:
+            with VideoSession(calibrated_parser, opts) as s:
                 ref = []
                 for i in range(0, len(frames), 3):
                     ref += s.parse_many(images[i : i + 3], stamps[i : i + 3])

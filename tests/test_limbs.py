@@ -11,9 +11,9 @@ from tryon_sdk.labels import swap_lr
 from tryon_sdk.limbs import LimbConsistency, LimbOptions, LimbState
 from tryon_sdk.video.evaluation.measures import compute_video_metrics
 
+from helpers import LIMBS, limb_accuracy_per_frame
 from synthetic import L_ARM, R_ARM, draw_person, person_sequence
 
-LIMBS = [9, 10, 12, 13, 14, 15]
 METRICS = dict(min_region_area=8)
 
 
@@ -27,11 +27,6 @@ def run(labels, options=None, probs=None, mirrored=False):
     return out, facing, state
 
 
-def limb_accuracy(labels, truth) -> np.ndarray:
-    """Per frame: share of true limb pixels labelled with the right class."""
-    return np.array([np.mean(lab[np.isin(t, LIMBS)] == t[np.isin(t, LIMBS)]) for lab, t in zip(labels, truth)])
-
-
 @pytest.fixture(scope="module")
 def swapped():
     return person_sequence(24, seed=3, flicker=1.0, vx=1.0, swing=0.5, swaps=[(4, 1), (10, 2), (16, 1)])
@@ -41,11 +36,11 @@ def swapped():
 def test_fixes_transient_swaps(swapped, use_probs):
     raw = compute_video_metrics(swapped.labels, **METRICS)
     assert raw.total_transient_swaps >= 6  # 3 swaps x 3 pairs in the input
-    assert limb_accuracy(swapped.labels, swapped.truth).min() < 0.1
+    assert limb_accuracy_per_frame(swapped.labels, swapped.truth).min() < 0.1
     out, facing, _ = run(swapped.labels, probs=swapped.probs if use_probs else None)
     res = compute_video_metrics(out, raw=swapped.labels, **METRICS)
     assert res.total_transient_swaps == 0
-    assert limb_accuracy(out, swapped.truth).min() > 0.95
+    assert limb_accuracy_per_frame(out, swapped.truth).min() > 0.95
     assert facing == [1] * len(out)
     assert res.agreement > 0.95
 
@@ -58,7 +53,7 @@ def test_fixes_mixed_limbs():
     res = compute_video_metrics(out, **METRICS)
     assert res.mixed_regions == 0
     assert res.limb_regions == raw.limb_regions
-    assert limb_accuracy(out, seq.truth).min() > 0.95
+    assert limb_accuracy_per_frame(out, seq.truth).min() > 0.95
 
 
 @pytest.mark.parametrize("flip_frames", [5, 2])
@@ -66,7 +61,7 @@ def test_keeps_a_real_turn(flip_frames):
     turn = 10
     seq = person_sequence(24, seed=5, flicker=1.0, vx=1.0, swing=0.5, turn_at=turn)
     out, facing, _ = run(seq.labels, LimbOptions(flip_frames=flip_frames))
-    acc = limb_accuracy(out, seq.truth)
+    acc = limb_accuracy_per_frame(out, seq.truth)
     follow = turn + flip_frames - 1  # the flip_frames-th frame of contrary evidence
     assert acc[:turn].min() > 0.95
     assert acc[turn:follow].max() < 0.1  # held for the hysteresis window: the sides stay front-view
@@ -82,7 +77,7 @@ def test_turn_and_swaps_together():
     out, _, _ = run(seq.labels)
     res = compute_video_metrics(out, **METRICS)
     assert res.total_transient_swaps == 0
-    acc = limb_accuracy(out, seq.truth)
+    acc = limb_accuracy_per_frame(out, seq.truth)
     assert np.all(np.delete(acc, range(12, 16)) > 0.93)
 
 
@@ -186,13 +181,13 @@ def test_back_view_gets_own_sides_despite_a_front_view_parser():
     """A parser that labels by image position (front-view habit) is wrong on every limb pixel of a back
     view; the head (hair only) says back, so the limbs get the person's own sides."""
     seq = person_sequence(12, seed=11, flicker=1.0, vx=1.0, swing=0.5, turn_at=0, front_habit=True)
-    assert limb_accuracy(seq.labels, seq.truth).max() < 0.1
+    assert limb_accuracy_per_frame(seq.labels, seq.truth).max() < 0.1
     out, facing, state = run(seq.labels)
-    assert limb_accuracy(out, seq.truth).min() > 0.95
+    assert limb_accuracy_per_frame(out, seq.truth).min() > 0.95
     assert facing == [-1] * len(out)
     assert state.person_polarity[1:].tolist() == [-1]  # the parser's votes read the other way round
     votes_only, _, _ = run(seq.labels, LimbOptions(head=None))  # without the head: the old behaviour
-    assert limb_accuracy(votes_only, seq.truth).max() < 0.1
+    assert limb_accuracy_per_frame(votes_only, seq.truth).max() < 0.1
 
 
 def test_every_frame_alone_gets_own_sides():
@@ -200,7 +195,7 @@ def test_every_frame_alone_gets_own_sides():
     seq = person_sequence(6, seed=12, flicker=1.0, vx=2.0, turn_at=3, front_habit=True)
     fixer = LimbConsistency()
     out = [fixer.step(lab, None)[0] for lab in seq.labels]
-    assert limb_accuracy(out, seq.truth).min() > 0.95
+    assert limb_accuracy_per_frame(out, seq.truth).min() > 0.95
 
 
 @pytest.mark.parametrize("flip_frames", [5, 2])
@@ -209,7 +204,7 @@ def test_turning_round_swaps_sides_within_flip_frames(flip_frames):
     seq = person_sequence(24, seed=13, flicker=1.0, vx=1.0, swing=0.5, turn_at=turn, front_habit=True)
     out, facing, _ = run(seq.labels, LimbOptions(flip_frames=flip_frames))
     follow = turn + flip_frames - 1
-    acc = limb_accuracy(out, seq.truth)
+    acc = limb_accuracy_per_frame(out, seq.truth)
     assert acc[:turn].min() > 0.95
     assert acc[follow:].min() > 0.95
     assert facing[:follow] == [1] * follow and facing[follow:] == [-1] * (len(out) - follow)
@@ -221,7 +216,7 @@ def test_one_frame_doubt_changes_nothing():
     seq = person_sequence(14, seed=14, flicker=1.0, vx=1.0, turn_at=0, front_habit=True, head_flips=[6, 10])
     out, facing, _ = run(seq.labels)
     assert facing == [-1] * len(out)
-    assert limb_accuracy(out, seq.truth).min() > 0.95
+    assert limb_accuracy_per_frame(out, seq.truth).min() > 0.95
 
 
 def test_mirrored_back_view():

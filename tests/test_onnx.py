@@ -43,7 +43,7 @@ def blobs(h: int, w: int, seed: int) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
-def calibrated_parser(architecture: str = "deeplabv3") -> Parser:
+def blobs_calibrated_parser(architecture: str = "deeplabv3") -> Parser:
     """A random-weight parser whose BatchNorm statistics come from a few images."""
     torch.manual_seed(0)
     parser = Parser.from_config(device="cpu", input_size=INPUT, architecture=architecture)
@@ -63,8 +63,8 @@ def calibrated_parser(architecture: str = "deeplabv3") -> Parser:
 
 
 @pytest.fixture(scope="module")
-def onnx_path(checkpoint: Path, tmp_path_factory) -> Path:
-    return Parser.from_pretrained(checkpoint, device="cpu").export_onnx(tmp_path_factory.mktemp("onnx") / "model.onnx")
+def onnx_path(calibrated_checkpoint: Path, tmp_path_factory) -> Path:
+    return Parser.from_pretrained(calibrated_checkpoint, device="cpu").export_onnx(tmp_path_factory.mktemp("onnx") / "model.onnx")
 
 
 # ------------------------------------------------------------- parse contract
@@ -73,80 +73,80 @@ class ParserContract:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def parser(cls, checkpoint, onnx_path) -> Parser:
-        return cls.load(checkpoint, onnx_path)
+    def engine_parser(cls, calibrated_checkpoint, onnx_path) -> Parser:
+        return cls.load(calibrated_checkpoint, onnx_path)
 
     @pytest.fixture(scope="class")
     @classmethod
-    def tta_parser(cls, checkpoint, onnx_path) -> Parser:
-        return cls.load(checkpoint, onnx_path, flip_tta=True)
+    def engine_tta_parser(cls, calibrated_checkpoint, onnx_path) -> Parser:
+        return cls.load(calibrated_checkpoint, onnx_path, flip_tta=True)
 
     @classmethod
-    def load(cls, checkpoint: Path, onnx_path: Path, **kw) -> Parser:  # pragma: no cover - abstract
+    def load(cls, calibrated_checkpoint: Path, onnx_path: Path, **kw) -> Parser:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def test_engine_protocol(self, parser):
-        assert isinstance(parser.engine, Engine)
-        assert parser.config.input_size == INPUT
+    def test_engine_protocol(self, engine_parser):
+        assert isinstance(engine_parser.engine, Engine)
+        assert engine_parser.config.input_size == INPUT
 
     @pytest.mark.parametrize("size", [(37, 53), (61, 29), (64, 48), (5, 3)])
-    def test_output_size_and_dtypes_for_odd_sizes(self, parser, size):
-        result = parser.parse(blobs(*size, seed=1), return_probabilities=True)
+    def test_output_size_and_dtypes_for_odd_sizes(self, engine_parser, size):
+        result = engine_parser.parse(blobs(*size, seed=1), return_probabilities=True)
         assert result.labels.shape == size
         assert result.labels.dtype == np.uint8
-        assert result.probabilities.shape == (parser.config.num_classes, *size)
+        assert result.probabilities.shape == (engine_parser.config.num_classes, *size)
         assert result.probabilities.dtype == np.float32
         np.testing.assert_allclose(result.probabilities.sum(0), 1.0, atol=1e-4)
-        assert int(result.labels.max()) < parser.config.num_classes
+        assert int(result.labels.max()) < engine_parser.config.num_classes
 
-    def test_model_predicts_several_classes(self, parser):
+    def test_model_predicts_several_classes(self, engine_parser):
         # Guards the other tests: agreement between engines means little on a constant map.
-        assert len(np.unique(parser.parse(blobs(64, 48, seed=2)).labels)) >= 3
+        assert len(np.unique(engine_parser.parse(blobs(64, 48, seed=2)).labels)) >= 3
 
-    def test_batch_matches_single_images(self, parser):
+    def test_batch_matches_single_images(self, engine_parser):
         images = [blobs(50, 40, seed=s) for s in range(3)]
-        batched = parser.parse_batch(images, batch_size=2, return_probabilities=True)
+        batched = engine_parser.parse_batch(images, batch_size=2, return_probabilities=True)
         for image, got in zip(images, batched):
-            alone = parser.parse(image, return_probabilities=True)
+            alone = engine_parser.parse(image, return_probabilities=True)
             np.testing.assert_allclose(got.probabilities, alone.probabilities, atol=1e-5)
             np.testing.assert_array_equal(got.labels, alone.labels)
 
-    def test_batch_of_mixed_sizes_keeps_each_size(self, parser):
+    def test_batch_of_mixed_sizes_keeps_each_size(self, engine_parser):
         sizes = [(30, 20), (20, 31), (64, 48)]
-        results = parser.parse_batch([blobs(*s, seed=3) for s in sizes], batch_size=3)
+        results = engine_parser.parse_batch([blobs(*s, seed=3) for s in sizes], batch_size=3)
         assert [r.labels.shape for r in results] == sizes
 
-    def test_flip_tta_is_mirror_equivariant(self, tta_parser):
+    def test_flip_tta_is_mirror_equivariant(self, engine_tta_parser):
         # 96x72 scales to the 64x48 input exactly, so the letterbox is symmetric.
         image = blobs(96, 72, seed=4)
-        direct = tta_parser.parse(image).labels
-        mirrored = tta_parser.parse(np.ascontiguousarray(image[:, ::-1])).labels
+        direct = engine_tta_parser.parse(image).labels
+        mirrored = engine_tta_parser.parse(np.ascontiguousarray(image[:, ::-1])).labels
         assert np.mean(hflip_labels(mirrored) == direct) >= 0.999
 
-    def test_flip_tta_changes_the_prediction(self, parser, tta_parser):
+    def test_flip_tta_changes_the_prediction(self, engine_parser, engine_tta_parser):
         image = blobs(96, 72, seed=4)
-        plain = parser.parse(image, return_probabilities=True).probabilities
-        tta = tta_parser.parse(image, return_probabilities=True).probabilities
+        plain = engine_parser.parse(image, return_probabilities=True).probabilities
+        tta = engine_tta_parser.parse(image, return_probabilities=True).probabilities
         assert np.abs(plain - tta).max() > 1e-4
 
 
 class TestTorchParser(ParserContract):
     @classmethod
-    def load(cls, checkpoint, onnx_path, **kw):
-        return Parser.from_pretrained(checkpoint, device="cpu", **kw)
+    def load(cls, calibrated_checkpoint, onnx_path, **kw):
+        return Parser.from_pretrained(calibrated_checkpoint, device="cpu", **kw)
 
 
 class TestOnnxParser(ParserContract):
     @classmethod
-    def load(cls, checkpoint, onnx_path, **kw):
+    def load(cls, calibrated_checkpoint, onnx_path, **kw):
         parser = Parser.from_pretrained(onnx_path, device="cpu", **kw)
         assert isinstance(parser.engine, OnnxEngine)
         return parser
 
 
 # ----------------------------------------------------------------- export
-def test_onnx_agrees_with_torch(checkpoint, onnx_path, record_property, capsys):
-    torch_parser = Parser.from_pretrained(checkpoint, device="cpu")
+def test_onnx_agrees_with_torch(calibrated_checkpoint, onnx_path, record_property, capsys):
+    torch_parser = Parser.from_pretrained(calibrated_checkpoint, device="cpu")
     check = verify_onnx(torch_parser.model, torch_parser.config, onnx_path, sizes=[(64, 48), (48, 64), (100, 75)])
     record_property("max_abs_diff", check.max_abs_diff)
     with capsys.disabled():
@@ -156,32 +156,32 @@ def test_onnx_agrees_with_torch(checkpoint, onnx_path, record_property, capsys):
     assert (2, 3, 64, 64) in check.shapes  # the two first sizes ran as one batch
 
 
-def test_onnx_parser_labels_match_torch_parser(checkpoint, onnx_path):
-    a = Parser.from_pretrained(checkpoint, device="cpu")
+def test_onnx_parser_labels_match_torch_parser(calibrated_checkpoint, onnx_path):
+    a = Parser.from_pretrained(calibrated_checkpoint, device="cpu")
     b = Parser.from_pretrained(onnx_path, device="cpu")
     for seed, size in enumerate([(120, 90), (77, 131)]):
         image = blobs(*size, seed=10 + seed)
         assert np.mean(a.parse(image).labels == b.parse(image).labels) >= 0.999
 
 
-def test_video_session_runs_the_same_on_either_engine(checkpoint, onnx_path):
+def test_video_session_runs_the_same_on_either_engine(calibrated_checkpoint, onnx_path):
     from tryon_sdk.video.stream import StreamOptions, open_stream
 
     frames = [blobs(72, 96, seed=20 + i) for i in range(3)]
     labels = {}
-    for name, path in (("torch", checkpoint), ("onnx", onnx_path)):
+    for name, path in (("torch", calibrated_checkpoint), ("onnx", onnx_path)):
         with open_stream(Parser.from_pretrained(path, device="cpu"), StreamOptions(running_mode="video")) as session:
             labels[name] = [session.parse(f, 40 * i).labels for i, f in enumerate(frames)]
     for a, b in zip(labels["torch"], labels["onnx"]):
         assert np.mean(a == b) >= 0.999
 
 
-def test_graph_has_dynamic_batch_height_width_and_config(checkpoint, onnx_path):
+def test_graph_has_dynamic_batch_height_width_and_config(calibrated_checkpoint, onnx_path):
     proto = onnx.load(str(onnx_path))
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == ["batch", 3, "height", "width"]
     meta = {p.key: p.value for p in proto.metadata_props}
-    assert Parser.from_pretrained(checkpoint, device="cpu").config.to_json() == meta[CONFIG_METADATA_KEY]
+    assert Parser.from_pretrained(calibrated_checkpoint, device="cpu").config.to_json() == meta[CONFIG_METADATA_KEY]
     assert proto.opset_import[0].version >= 17
 
 
@@ -193,7 +193,7 @@ def test_engine_reads_config_and_runs_other_sizes(onnx_path):
 
 
 def test_lraspp_exports_too(tmp_path):
-    parser = calibrated_parser("lraspp")
+    parser = blobs_calibrated_parser("lraspp")
     path = parser.export_onnx(tmp_path / "lraspp.onnx")
     check = verify_onnx(parser.model, parser.config, path)
     assert check.label_agreement >= 0.999, str(check)
@@ -201,13 +201,13 @@ def test_lraspp_exports_too(tmp_path):
 
 @pytest.mark.slow
 def test_dynamo_exporter(tmp_path):
-    parser = calibrated_parser("lraspp")
+    parser = blobs_calibrated_parser("lraspp")
     path = parser.export_onnx(tmp_path / "dynamo.onnx", exporter="dynamo")
     assert onnx.load(str(path)).opset_import[0].version >= 18
     assert verify_onnx(parser.model, parser.config, path).label_agreement >= 0.999
 
 
-def test_export_is_atomic(tmp_path, monkeypatch, checkpoint):
+def test_export_is_atomic(tmp_path, monkeypatch, calibrated_checkpoint):
     target = tmp_path / "model.onnx"
     target.write_bytes(b"previous file")
 
@@ -217,13 +217,13 @@ def test_export_is_atomic(tmp_path, monkeypatch, checkpoint):
 
     monkeypatch.setattr(torch.onnx, "export", broken)
     with pytest.raises(CheckpointError, match="exporter crashed"):
-        Parser.from_pretrained(checkpoint, device="cpu").export_onnx(target)
+        Parser.from_pretrained(calibrated_checkpoint, device="cpu").export_onnx(target)
     assert target.read_bytes() == b"previous file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
 
 
-def test_export_errors_name_the_options(tmp_path, checkpoint):
-    parser = Parser.from_pretrained(checkpoint, device="cpu")
+def test_export_errors_name_the_options(tmp_path, calibrated_checkpoint):
+    parser = Parser.from_pretrained(calibrated_checkpoint, device="cpu")
     with pytest.raises(ConfigError, match="valid: torchscript, dynamo"):
         parser.export_onnx(tmp_path / "m.onnx", exporter="tflite")
     with pytest.raises(ConfigError, match="does not exist"):
@@ -292,13 +292,13 @@ def test_missing_onnxruntime_is_a_config_error(onnx_path, monkeypatch):
         Parser.from_pretrained(onnx_path, device="cpu")
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ConfigError, match=r"needs the onnx package"):
-        calibrated_parser().export_onnx(onnx_path.parent / "never.onnx")
+        blobs_calibrated_parser().export_onnx(onnx_path.parent / "never.onnx")
 
 
 # --------------------------------------------------------------------- CLI
-def test_cli_export_writes_a_loadable_model(tmp_path, checkpoint, capsys):
+def test_cli_export_writes_a_loadable_model(tmp_path, calibrated_checkpoint, capsys):
     out = tmp_path / "cli.onnx"
-    assert main(["export", "--format", "onnx", "-o", str(out), "--model", str(checkpoint), "--verify-size", "64x48"]) == 0
+    assert main(["export", "--format", "onnx", "-o", str(out), "--model", str(calibrated_checkpoint), "--verify-size", "64x48"]) == 0
     text = capsys.readouterr().out
     assert "labels agree on" in text and str(out) in text
     assert Parser.from_pretrained(out, device="cpu").parse(blobs(40, 30, seed=5)).labels.shape == (40, 30)
@@ -312,8 +312,8 @@ def test_cli_export_reports_a_bad_model(tmp_path, capsys):
 
 # ---------------------------------------------------------- CUDA fast path
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only messages")
-def test_gpu_fast_path_says_it_needs_cuda(checkpoint):
-    parser = Parser.from_pretrained(checkpoint, device="cpu")
+def test_gpu_fast_path_says_it_needs_cuda(calibrated_checkpoint):
+    parser = Parser.from_pretrained(calibrated_checkpoint, device="cpu")
     with pytest.raises(ConfigError, match="needs a CUDA GPU"):
         parser.optimize_for_gpu()
     with pytest.raises(ConfigError, match="CUDA"):
@@ -335,12 +335,12 @@ def test_export_gets_the_mode_of_any_new_file(tmp_path, onnx_path):
     assert onnx_path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777  # not mkstemp's 0600
 
 
-def test_cli_info_reads_an_onnx_model(onnx_path, checkpoint, capsys):
+def test_cli_info_reads_an_onnx_model(onnx_path, calibrated_checkpoint, capsys):
     import json as _json
 
     assert main(["info", "--model", str(onnx_path), "--json"]) == 0
     model = _json.loads(capsys.readouterr().out)["model"]
-    ref = Parser.from_pretrained(checkpoint, device="cpu").config
+    ref = Parser.from_pretrained(calibrated_checkpoint, device="cpu").config
     assert model["sha256"] == ref.sha256 and model["backbone"] == ref.backbone
     assert model["source"]["format"] == "onnx"
     assert main(["info", "--model", str(onnx_path)]) == 0

@@ -30,45 +30,45 @@ class ParserContract:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def parser(cls) -> Parser:
+    def backbone_parser(cls) -> Parser:
         torch.manual_seed(0)
         return Parser.from_config(
             device="cpu", backbone=cls.backbone, architecture=cls.architecture, input_size=cls.input_size, people=False
         )
 
-    def test_builds_with_18_classes(self, parser):
-        assert parser.config.num_classes == NUM_CLASSES
+    def test_builds_with_18_classes(self, backbone_parser):
+        assert backbone_parser.config.num_classes == NUM_CLASSES
         x = torch.zeros(1, 3, *self.input_size)
-        assert parser.engine(x).shape == (1, NUM_CLASSES, *self.input_size)
+        assert backbone_parser.engine(x).shape == (1, NUM_CLASSES, *self.input_size)
 
     @pytest.mark.parametrize("size", [(67, 45), (101, 203), (33, 33), (64, 48), (7, 300)])
-    def test_labels_at_input_size(self, parser, size):
+    def test_labels_at_input_size(self, backbone_parser, size):
         img = (np.random.default_rng(0).random((*size, 3)) * 255).astype(np.uint8)
-        res = parser.parse(img, return_probabilities=True, sides="network")
+        res = backbone_parser.parse(img, return_probabilities=True, sides="network")
         assert isinstance(res, ParseResult)
         assert res.labels.shape == size and res.labels.dtype == np.uint8
         assert res.labels.max() < NUM_CLASSES
         assert res.probabilities.shape == (NUM_CLASSES, *size) and res.probabilities.dtype == np.float32
         np.testing.assert_allclose(res.probabilities.sum(0), 1.0, atol=1e-4)
         np.testing.assert_array_equal(res.probabilities.argmax(0), res.labels)
-        own = parser.parse(img, return_probabilities=True).labels  # the person's own sides: the same labels, limbs perhaps swapped
+        own = backbone_parser.parse(img, return_probabilities=True).labels  # the person's own sides: the same labels, limbs perhaps swapped
         assert ((own == res.labels) | (own == swap_lr(res.labels))).all()
 
-    def test_batch_equals_single(self, parser, person_image):
+    def test_batch_equals_single(self, backbone_parser, person_image):
         imgs = [person_image, person_image[:, ::-1].copy(), person_image[10:90]]
-        batch = parser.parse_batch(imgs, batch_size=2, return_probabilities=True)
+        batch = backbone_parser.parse_batch(imgs, batch_size=2, return_probabilities=True)
         for img, res in zip(imgs, batch):
-            single = parser.parse(img, return_probabilities=True)
+            single = backbone_parser.parse(img, return_probabilities=True)
             np.testing.assert_allclose(res.probabilities, single.probabilities, atol=1e-4)
 
-    def test_save_load_round_trip(self, parser, person_image, tmp_path):
-        before = parser.config
-        parser.save_pretrained(tmp_path / "ck")
-        assert parser.config is before  # saving leaves the parser as it was
+    def test_save_load_round_trip(self, backbone_parser, person_image, tmp_path):
+        before = backbone_parser.config
+        backbone_parser.save_pretrained(tmp_path / "ck")
+        assert backbone_parser.config is before  # saving leaves the parser as it was
         loaded = Parser.from_pretrained(tmp_path / "ck", device="cpu", backbone=self.backbone)
         assert loaded.config.sha256 is not None
         assert loaded.config.replace(sha256=None) == before.replace(sha256=None)
-        a = parser.parse(person_image, return_probabilities=True)
+        a = backbone_parser.parse(person_image, return_probabilities=True)
         b = loaded.parse(person_image, return_probabilities=True)
         np.testing.assert_array_equal(a.labels, b.labels)
         np.testing.assert_array_equal(a.probabilities, b.probabilities)

@@ -22,9 +22,9 @@ from tryon_sdk.people.tracker import PeopleTracker
 from tryon_sdk.regions import Box
 from tryon_sdk.video.stream import StreamOptions, open_stream
 
+from helpers import LIMBS, limb_accuracy
 from synthetic import PaletteEngine, palette_frame, scene
 
-LIMBS = [9, 10, 12, 13, 14, 15]
 INPUT = (96, 64)
 
 
@@ -38,7 +38,7 @@ PALETTE = PeopleOptions(person_model=False, detect_scale=2 / 3)  # the cheap pas
 
 
 @pytest.fixture
-def parser(engine) -> Parser:
+def palette_parser(engine) -> Parser:
     return Parser(engine, people=PALETTE)
 
 
@@ -46,12 +46,6 @@ def class_accuracy(labels: np.ndarray, truth: np.ndarray) -> float:
     """Share of the true person pixels labelled with their true class."""
     person = truth > 0
     return float(np.mean(labels[person] == truth[person]))
-
-
-def limb_accuracy(labels: np.ndarray, truth: np.ndarray) -> float:
-    """Share of the true limb pixels labelled with their true class."""
-    limb = np.isin(truth, LIMBS)
-    return float(np.mean(labels[limb] == truth[limb]))
 
 
 def side_accuracy(labels: np.ndarray, truth: np.ndarray) -> float:
@@ -85,20 +79,20 @@ def test_check_boxes_accepts_and_refuses():
             check_boxes(boxes, (100, 100))
 
 
-def test_parse_with_bad_boxes_raises_typed_errors(parser):
+def test_parse_with_bad_boxes_raises_typed_errors(palette_parser):
     image = palette_frame(scene((120, 160), [(80, 10, 100, 1)])[1])
     with pytest.raises(InputError, match="outside"):
-        parser.parse(image, boxes=[(0, 0, 161, 120)])
+        palette_parser.parse(image, boxes=[(0, 0, 161, 120)])
     with pytest.raises(InputError, match="not finite"):
-        parser.parse(image, boxes=[(0, 0, float("nan"), 120)])
+        palette_parser.parse(image, boxes=[(0, 0, float("nan"), 120)])
     with pytest.raises(InputError, match="degenerate"):
-        parser.parse(image, boxes=[(50, 50, 50, 80)])
+        palette_parser.parse(image, boxes=[(50, 50, 50, 80)])
     with pytest.raises(ConfigError, match="roi=False"):
-        parser.parse(image, boxes=[(0, 0, 10, 10)], roi=False)
+        palette_parser.parse(image, boxes=[(0, 0, 10, 10)], roi=False)
     with pytest.raises(ConfigError, match="roi must be"):
-        parser.parse(image, roi="yes")
+        palette_parser.parse(image, roi="yes")
     with pytest.raises(InputError, match="2 images but 1"):
-        parser.parse_batch([image, image], boxes=[None])
+        palette_parser.parse_batch([image, image], boxes=[None])
 
 
 # ------------------------------------------------------------------------------------------------ crop window
@@ -147,11 +141,11 @@ def test_paste_background_outside_and_confidence_in_overlaps():
 
 
 # --------------------------------------------------------------------------------------------------- IMAGE mode
-def test_small_person_is_parsed_better_people_first(parser, engine):
+def test_small_person_is_parsed_better_people_first(palette_parser, engine):
     truth, raw = scene((240, 480), [(100, 60, 120, 1)])
     image = palette_frame(raw)
-    first = parser.parse(image, roi=True)
-    whole = parser.parse(image, roi=False)
+    first = palette_parser.parse(image, roi=True)
+    whole = palette_parser.parse(image, roi=False)
     assert class_accuracy(first.labels, truth) > 0.9
     assert class_accuracy(first.labels, truth) > class_accuracy(whole.labels, truth) + 0.1
     assert limb_accuracy(first.labels, truth) > limb_accuracy(whole.labels, truth) + 0.15
@@ -163,77 +157,77 @@ def test_small_person_is_parsed_better_people_first(parser, engine):
     assert [c[2:] for c in engine.calls[-3:-1]] == [(32, 64), INPUT]
 
 
-def test_auto_roi_follows_the_frame_size(parser, engine):
+def test_auto_roi_follows_the_frame_size(palette_parser, engine):
     # the people stage finds people at any framing: people first whatever the frame's size, unless roi=False
     assert use_people_first(None, (240, 480), INPUT) and use_people_first(None, (120, 160), INPUT)
     assert use_people_first(True, (10, 10), INPUT) and not use_people_first(False, (999, 999), INPUT)
     truth, raw = scene((240, 480), [(100, 60, 120, 1)])
-    np.testing.assert_array_equal(parser.parse(palette_frame(raw)).labels, parser.parse(palette_frame(raw), roi=True).labels)
+    np.testing.assert_array_equal(palette_parser.parse(palette_frame(raw)).labels, palette_parser.parse(palette_frame(raw), roi=True).labels)
     small = palette_frame(scene((120, 160), [(80, 10, 100, 1)])[1])
     n = len(engine.calls)
-    result = parser.parse(small, roi=False)
+    result = palette_parser.parse(small, roi=False)
     assert len(engine.calls) == n + 1  # the whole frame
     assert result.people and result.people[0].facing == "front"  # people from the label map
 
 
-def test_roi_false_is_the_whole_frame_path(parser):
+def test_roi_false_is_the_whole_frame_path(palette_parser):
     truth, raw = scene((240, 480), [(100, 60, 120, 1)])
     image = palette_frame(raw)
-    result = parser.parse(image, roi=False, return_probabilities=True)
-    probs = parser.predict([image])[0]
+    result = palette_parser.parse(image, roi=False, return_probabilities=True)
+    probs = palette_parser.predict([image])[0]
     np.testing.assert_allclose(result.probabilities, probs.numpy(), atol=1e-6)
 
 
-def test_empty_frame_is_background_after_cheap_passes(parser, engine):
+def test_empty_frame_is_background_after_cheap_passes(palette_parser, engine):
     empty = np.zeros((240, 480, 3), np.uint8)
     n = len(engine.calls)
-    result = parser.parse(empty, roi=True, return_probabilities=True)
+    result = palette_parser.parse(empty, roi=True, return_probabilities=True)
     # IMAGE mode: the cheap pass, then one confirming search at the input size; no crop is parsed
     assert [c[2] for c in engine.calls[n:]] == [32, INPUT[1]]
     assert not result.labels.any() and result.people == ()
     assert np.all(result.probabilities[0] == 1.0)
     # VIDEO mode: one cheap pass per empty frame
-    with open_stream(parser, StreamOptions(running_mode="video", roi=True)) as session:
+    with open_stream(palette_parser, StreamOptions(running_mode="video", roi=True)) as session:
         n = len(engine.calls)
         for t in range(3):
             assert not session.parse(empty, 100 * t).labels.any()
     assert [c[2] for c in engine.calls[n:]] == [32, 32, 32]
 
 
-def test_given_boxes_skip_the_detection_and_batch_the_crops(parser, engine):
+def test_given_boxes_skip_the_detection_and_batch_the_crops(palette_parser, engine):
     # a front view and a back view, drawn as a parser with the front-view habit sees them
     truth, raw = scene((240, 480), [(100, 60, 120, 1), (360, 40, 150, -1)], front_habit=True)
     image = palette_frame(raw)
     n = len(engine.calls)
-    result = parser.parse(image, boxes=[(70, 55, 130, 185), (320, 35, 400, 195)], sides="network")
+    result = palette_parser.parse(image, boxes=[(70, 55, 130, 185), (320, 35, 400, 195)], sides="network")
     assert engine.calls[n:] == [(2, 3, *INPUT)]  # both crops in one batch, no detection pass
     assert class_accuracy(result.labels, raw) > 0.85  # sides="network": the network's own labels
     assert [p.facing for p in result.people] == ["front", "back"]
     back_only = np.where(np.arange(480) >= 240, truth, 0)
     assert side_accuracy(result.labels, back_only) < 0.05  # ... with the habit's sides on the back view
     # by default, and in an IMAGE session, limb consistency gives sides from each person's facing
-    own = parser.parse(image, boxes=[(70, 55, 130, 185), (320, 35, 400, 195)])
+    own = palette_parser.parse(image, boxes=[(70, 55, 130, 185), (320, 35, 400, 195)])
     assert side_accuracy(own.labels, truth) > 0.97
-    with open_stream(parser, StreamOptions(running_mode="image", roi=True)) as session:
+    with open_stream(palette_parser, StreamOptions(running_mode="image", roi=True)) as session:
         fixed = session.parse(image)
     assert len(fixed.people) == 2 and side_accuracy(fixed.labels, truth) > 0.97
 
 
-def test_parse_batch_takes_boxes_per_image(parser):
+def test_parse_batch_takes_boxes_per_image(palette_parser):
     truth, raw = scene((240, 480), [(100, 60, 120, 1)])
     image = palette_frame(raw)
-    a, b = parser.parse_batch([image, image], boxes=[[(70, 55, 130, 185)], None], roi=True)
-    np.testing.assert_array_equal(a.labels, parser.parse(image, boxes=[(70, 55, 130, 185)]).labels)
-    np.testing.assert_array_equal(b.labels, parser.parse(image, roi=True).labels)
+    a, b = palette_parser.parse_batch([image, image], boxes=[[(70, 55, 130, 185)], None], roi=True)
+    np.testing.assert_array_equal(a.labels, palette_parser.parse(image, boxes=[(70, 55, 130, 185)]).labels)
+    np.testing.assert_array_equal(b.labels, palette_parser.parse(image, roi=True).labels)
 
 
-def test_person_at_the_frame_edge(parser):
+def test_person_at_the_frame_edge(palette_parser):
     truth, raw = scene((240, 480), [(8, 60, 140, 1)])  # half of the person is outside the frame
-    result = parser.parse(palette_frame(raw), roi=True)
+    result = palette_parser.parse(palette_frame(raw), roi=True)
     assert class_accuracy(result.labels, truth) > 0.85
     (person,) = result.people
     assert person.box.x0 == 0
-    box = parser.parse(palette_frame(raw), boxes=[(0, 55, 30, 205)])
+    box = palette_parser.parse(palette_frame(raw), boxes=[(0, 55, 30, 205)])
     assert class_accuracy(box.labels, truth) > 0.85
 
 
@@ -279,10 +273,10 @@ def walk(n: int, size=(240, 480), x0=60.0, vx=8.0, facing=-1, enter_at=None, tur
     return frames, truths
 
 
-def test_video_tracks_one_person_with_few_searches(parser):
+def test_video_tracks_one_person_with_few_searches(palette_parser):
     frames, truths = walk(24)
     # smoothing off: at 8 px per frame its trails (no optical flow) would blur what is measured here
-    with open_stream(parser, StreamOptions(running_mode="video", roi=PALETTE.replace(redetect_every=10), smoothing=False)) as session:
+    with open_stream(palette_parser, StreamOptions(running_mode="video", roi=PALETTE.replace(redetect_every=10), smoothing=False)) as session:
         results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
         searches = session.stats.people_searches
     assert all(len(r.people) == 1 and r.people[0].track_id == 1 for r in results)
@@ -293,10 +287,10 @@ def test_video_tracks_one_person_with_few_searches(parser):
     assert all(r.people[0].facing == "back" for r in results)
 
 
-def test_video_finds_a_new_person_within_redetect_every_frames(parser):
+def test_video_finds_a_new_person_within_redetect_every_frames(palette_parser):
     frames, truths = walk(20, enter_at=7)
     every = 5
-    with open_stream(parser, StreamOptions(running_mode="video", roi=PALETTE.replace(redetect_every=every))) as session:
+    with open_stream(palette_parser, StreamOptions(running_mode="video", roi=PALETTE.replace(redetect_every=every))) as session:
         results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
     first_seen = next(t for t, r in enumerate(results) if len(r.people) == 2)
     assert 7 <= first_seen < 7 + every
@@ -308,29 +302,29 @@ def test_video_finds_a_new_person_within_redetect_every_frames(parser):
     assert side_accuracy(results[-1].labels, truths[-1]) > 0.97
 
 
-def test_video_frame_grid_is_as_fine_as_the_crops_and_kept_while_they_keep_their_size(parser):
+def test_video_frame_grid_is_as_fine_as_the_crops_and_kept_while_they_keep_their_size(palette_parser):
     from tryon_sdk.people.tracker import PeopleTracker, grid_scale, grid_size
     from tryon_sdk.people_first import parse_tracked
     from tryon_sdk.regions import Box
 
     shape = (240, 480)
     near, far = Box(100, 0, 260, 240), Box(100, 60, 160, 150)  # a crop filling the frame's height, a small one
-    need_near = parser.preprocess.plan((240, 160)).scaled[0] / 240
-    need_far = parser.preprocess.plan((90, 60)).scaled[0] / 90
-    s_near = grid_scale(parser.preprocess, shape, [near], 0.0)
+    need_near = palette_parser.preprocess.plan((240, 160)).scaled[0] / 240
+    need_far = palette_parser.preprocess.plan((90, 60)).scaled[0] / 90
+    s_near = grid_scale(palette_parser.preprocess, shape, [near], 0.0)
     assert need_near <= s_near < need_near * 2**0.25 + 1e-9
-    assert grid_scale(parser.preprocess, shape, [near, far], 0.0) == min(1.0, grid_scale(parser.preprocess, shape, [far], 0.0))
-    assert grid_scale(parser.preprocess, shape, [far], 0.0) >= min(1.0, need_far)
+    assert grid_scale(palette_parser.preprocess, shape, [near, far], 0.0) == min(1.0, grid_scale(palette_parser.preprocess, shape, [far], 0.0))
+    assert grid_scale(palette_parser.preprocess, shape, [far], 0.0) >= min(1.0, need_far)
     # kept while the crops stay within a step of it; nobody in the frame keeps it too
-    assert grid_scale(parser.preprocess, shape, [near], s_near * 1.3) == s_near * 1.3
-    assert grid_scale(parser.preprocess, shape, [], s_near) == s_near
-    assert grid_scale(parser.preprocess, shape, [near], s_near * 3) == s_near  # far too fine: back down
+    assert grid_scale(palette_parser.preprocess, shape, [near], s_near * 1.3) == s_near * 1.3
+    assert grid_scale(palette_parser.preprocess, shape, [], s_near) == s_near
+    assert grid_scale(palette_parser.preprocess, shape, [near], s_near * 3) == s_near  # far too fine: back down
     assert grid_size(shape, 0.5) == (120, 240) and grid_size(shape, 1.0) == shape
 
     frames, truths = walk(8)
-    tracker, stage, state, sizes = PeopleTracker(PALETTE), parser.people_stage(), None, []
+    tracker, stage, state, sizes = PeopleTracker(PALETTE), palette_parser.people_stage(), None, []
     for f, truth in zip(frames, truths):
-        grid, people, _, state = parse_tracked(parser.predictor, stage, tracker, f, state)
+        grid, people, _, state = parse_tracked(palette_parser.predictor, stage, tracker, f, state)
         sizes.append(tuple(grid.scores.shape[1:]))
         assert grid.size == shape and len(people) == 1
         person, true = grid.labels() > 0, truth > 0
@@ -339,21 +333,21 @@ def test_video_frame_grid_is_as_fine_as_the_crops_and_kept_while_they_keep_their
     assert len(set(sizes[1:])) == 1
 
 
-def test_video_person_leaving_gives_background(parser):
+def test_video_person_leaving_gives_background(palette_parser):
     frames, _ = walk(6)
     empty = np.zeros_like(frames[0])
-    with open_stream(parser, StreamOptions(running_mode="video", roi=True)) as session:
+    with open_stream(palette_parser, StreamOptions(running_mode="video", roi=True)) as session:
         for t, f in enumerate(frames + [empty] * 3):
             result = session.parse(f, 100 * t)
     assert result.people == () and not result.labels.any()
 
 
-def test_video_turning_round_swaps_sides_within_flip_frames(parser):
+def test_video_turning_round_swaps_sides_within_flip_frames(palette_parser):
     from tryon_sdk.limbs import LimbOptions
 
     turn, flip = 8, 3
     frames, truths = walk(18, vx=2.0, facing=1, turn_at=turn)
-    with open_stream(parser, StreamOptions(running_mode="video", roi=True, limb_consistency=LimbOptions(flip_frames=flip))) as session:
+    with open_stream(palette_parser, StreamOptions(running_mode="video", roi=True, limb_consistency=LimbOptions(flip_frames=flip))) as session:
         results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
     acc = [side_accuracy(r.labels, t) for r, t in zip(results, truths)]
     facing = [r.people[0].facing for r in results]
@@ -364,11 +358,11 @@ def test_video_turning_round_swaps_sides_within_flip_frames(parser):
     assert facing[:turn] == ["front"] * turn and facing[follow:] == ["back"] * (len(results) - follow)
 
 
-def test_video_mirrored_input(parser):
+def test_video_mirrored_input(palette_parser):
     frames, truths = walk(8)
-    with open_stream(parser, StreamOptions(running_mode="video", roi=True, mirrored=True)) as session:
+    with open_stream(palette_parser, StreamOptions(running_mode="video", roi=True, mirrored=True)) as session:
         results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
-    with open_stream(parser, StreamOptions(running_mode="video", roi=True)) as session:
+    with open_stream(palette_parser, StreamOptions(running_mode="video", roi=True)) as session:
         plain = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
     from tryon_sdk.labels import swap_lr
 
@@ -377,10 +371,10 @@ def test_video_mirrored_input(parser):
         assert b.people[0].facing == "back"  # the facing is physical
 
 
-def test_video_mirrored_clip_is_flip_equivariant(parser):
+def test_video_mirrored_clip_is_flip_equivariant(palette_parser):
     """Crops, paste, smoothing and limbs on the mirrored clip give the mirrored result with sides swapped."""
     frames, truths = walk(8, size=(240, 481))
-    with open_stream(parser, StreamOptions(running_mode="video", roi=True)) as a, open_stream(parser, StreamOptions(running_mode="video", roi=True)) as b:
+    with open_stream(palette_parser, StreamOptions(running_mode="video", roi=True)) as a, open_stream(palette_parser, StreamOptions(running_mode="video", roi=True)) as b:
         for t, f in enumerate(frames):
             out = a.parse(f, 100 * t).labels
             mir = b.parse(np.ascontiguousarray(f[:, ::-1]), 100 * t).labels
@@ -388,19 +382,19 @@ def test_video_mirrored_clip_is_flip_equivariant(parser):
             assert np.mean(mir[limb] == hflip_labels(out)[limb]) > 0.95
 
 
-def test_image_session_finds_people_every_frame(parser):
+def test_image_session_finds_people_every_frame(palette_parser):
     frames, truths = walk(3)
-    with open_stream(parser, StreamOptions(running_mode="image", roi=True)) as session:
+    with open_stream(palette_parser, StreamOptions(running_mode="image", roi=True)) as session:
         results = session.parse_many(frames)
         assert session.stats.people_searches == 3
     assert all(r.people[0].track_id is None and r.people[0].facing == "back" for r in results)
     assert all(side_accuracy(r.labels, t) > 0.97 for r, t in zip(results, truths))
 
 
-def test_engine_stage_and_temporal_stage_apart(parser):
+def test_engine_stage_and_temporal_stage_apart(palette_parser):
     """The pipeline runs the engine stage and the temporal stage on different threads."""
     frames, truths = walk(5)
-    with open_stream(parser, StreamOptions(running_mode="video", roi=True)) as a, open_stream(parser, StreamOptions(running_mode="video", roi=True)) as b:
+    with open_stream(palette_parser, StreamOptions(running_mode="video", roi=True)) as a, open_stream(palette_parser, StreamOptions(running_mode="video", roi=True)) as b:
         direct = a.parse_many(frames, [100 * t for t in range(5)])
         probs, people = b.predict(frames)
         split = b.parse_probabilities(frames, probs, [100 * t for t in range(5)], people=people)
@@ -411,19 +405,19 @@ def test_engine_stage_and_temporal_stage_apart(parser):
         assert x.people == y.people
 
 
-def test_limbs_off_facing_still_has_hysteresis(parser):
+def test_limbs_off_facing_still_has_hysteresis(palette_parser):
     frames, _ = walk(6)
-    with open_stream(parser, StreamOptions(running_mode="video", roi=True, limb_consistency=False)) as session:
+    with open_stream(palette_parser, StreamOptions(running_mode="video", roi=True, limb_consistency=False)) as session:
         results = [session.parse(f, 100 * t) for t, f in enumerate(frames)]
     assert [r.people[0].facing for r in results] == ["back"] * 6
 
 
-def test_live_stream_tracks_people_too(parser):
+def test_live_stream_tracks_people_too(palette_parser):
     frames, truths = walk(6)
     got = []
     # smoothing off: at 8 px per frame its trails (no optical flow) would blur the sides measured here
     callback = lambda r, img, ts: got.append(r)  # noqa: E731
-    with open_stream(parser, StreamOptions(running_mode="live_stream", roi=True, smoothing=False, result_callback=callback)) as live:
+    with open_stream(palette_parser, StreamOptions(running_mode="live_stream", roi=True, smoothing=False, result_callback=callback)) as live:
         for t, f in enumerate(frames):
             live.parse_async(f, 100 * t)
             live.flush()
@@ -436,19 +430,19 @@ def test_live_stream_tracks_people_too(parser):
     [[(70, 55, 130, 185)], [(70, 55, 130, 185), (110, 40, 380, 200), (320, 35, 400, 195)]],
     ids=["one crop", "overlapping crops"],
 )
-def test_labels_without_probabilities_are_the_argmax_of_the_pasted_map(parser, boxes):
+def test_labels_without_probabilities_are_the_argmax_of_the_pasted_map(palette_parser, boxes):
     """Without probabilities the labels are pasted from the crops' own labels; they must equal the argmax of
     the full-frame probability map, overlaps (the more confident crop wins) included."""
     _, raw = scene((240, 480), [(100, 60, 120, 1), (360, 40, 150, -1)])
     image = palette_frame(raw)
-    with_probs = parser.parse(image, boxes=boxes, return_probabilities=True, sides="network")
+    with_probs = palette_parser.parse(image, boxes=boxes, return_probabilities=True, sides="network")
     assert len(np.unique(with_probs.labels)) > 5
-    labels = parser.parse(image, boxes=boxes, sides="network").labels
+    labels = palette_parser.parse(image, boxes=boxes, sides="network").labels
     np.testing.assert_array_equal(labels, argmax_labels(torch.from_numpy(with_probs.probabilities)))
     np.testing.assert_array_equal(labels, with_probs.labels)
     # own sides do not depend on whether probabilities are asked for either
-    own = parser.parse(image, boxes=boxes).labels
-    np.testing.assert_array_equal(own, parser.parse(image, boxes=boxes, return_probabilities=True).labels)
+    own = palette_parser.parse(image, boxes=boxes).labels
+    np.testing.assert_array_equal(own, palette_parser.parse(image, boxes=boxes, return_probabilities=True).labels)
 
 
 def test_paste_labels_of_one_window_needs_no_probabilities():

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tryon_sdk import Parser, StreamOptions, open_stream
+from tryon_sdk import StreamOptions, open_stream
 from tryon_sdk.errors import CheckpointError, InputError
 from tryon_sdk.people import models as people_models
 from tryon_sdk.people.faces import Face, FaceDetector, blazeface_anchors
@@ -25,11 +25,6 @@ from tryon_sdk.people.stage import PeopleStage, head_box, split_by_heads
 from mediapipe_inputs import reference_inputs
 
 DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture(scope="module")
-def parser() -> Parser:
-    return Parser.from_pretrained()
 
 
 @pytest.fixture(scope="module")
@@ -174,13 +169,13 @@ def test_face_detector_on_real_front_heads(ccp_val):
 
 
 # ------------------------------------------------------------------------------------------------ finding
-def test_people_side_by_side_and_at_half_body_are_found(parser, ccp_val):
-    stage = parser.people_stage()
+def test_people_side_by_side_and_at_half_body_are_found(default_parser, ccp_val):
+    stage = default_parser.people_stage()
     h = min(im.shape[0] for im in ccp_val[:3]) // 2
     photos = [cv2.resize(im, (int(im.shape[1] * h / im.shape[0]), h)) for im in ccp_val[:3]]
     group = np.hstack(photos)
     edges = np.cumsum([0] + [p.shape[1] for p in photos])
-    found = parser.parse(group).people  # the person model, with the engine's coarse pass for whom it misses
+    found = default_parser.parse(group).people  # the person model, with the engine's coarse pass for whom it misses
     assert len(found) == 3
     centres = sorted((f.box.x0 + f.box.x1) / 2 for f in found)
     assert all(edges[i] < c < edges[i + 1] for i, c in enumerate(centres))  # one person in each photo
@@ -196,7 +191,7 @@ def test_empty_room_has_nobody(real_video):
 
 
 # ----------------------------------------------------------------------------------------- one frame path
-def test_parse_image_session_and_cli_image_job_give_identical_labels(parser, ccp_dir, tmp_path):
+def test_parse_image_session_and_cli_image_job_give_identical_labels(default_parser, ccp_dir, tmp_path):
     from tryon_sdk.cli import main
 
     src = tmp_path / "in"
@@ -204,8 +199,8 @@ def test_parse_image_session_and_cli_image_job_give_identical_labels(parser, ccp
     photo = ccp_dir / "photos" / "0003.jpg"
     image = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)
     shutil.copy(photo, src / "a.jpg")  # the job reads a folder; the copy lives under pytest's tmp only
-    parsed = parser.parse(image)
-    with open_stream(parser, StreamOptions(running_mode="image")) as session:
+    parsed = default_parser.parse(image)
+    with open_stream(default_parser, StreamOptions(running_mode="image")) as session:
         np.testing.assert_array_equal(session.parse(image).labels, parsed.labels)
     assert main(["parse", str(src), "-o", str(tmp_path / "out"), "--outputs", "labels", "--mask-format", "png"]) == 0
     written = sorted((tmp_path / "out").rglob("*.png"))
@@ -213,10 +208,10 @@ def test_parse_image_session_and_cli_image_job_give_identical_labels(parser, ccp
     from PIL import Image
 
     np.testing.assert_array_equal(np.asarray(Image.open(written[0])), parsed.labels)
-    assert parser.parse(image, sides="network").labels.shape == parsed.labels.shape
+    assert default_parser.parse(image, sides="network").labels.shape == parsed.labels.shape
 
 
-def test_parse_gives_own_sides_on_back_views(parser, real_video):
+def test_parse_gives_own_sides_on_back_views(default_parser, real_video):
     """Seen from behind, the person's own left limbs are on the image's left of the body's centre line."""
     frames = _clip(real_video, range(0, 140))
     background = np.median(np.stack(frames[:15]), axis=0)
@@ -227,7 +222,7 @@ def test_parse_gives_own_sides_on_back_views(parser, real_video):
         if sil.sum() < 0.02 * sil.size:
             continue
         centre = np.nonzero(sil)[1].mean()
-        result = parser.parse(f)
+        result = default_parser.parse(f)
         assert result.people and result.people[0].facing == "back"
         lab = result.labels
         xs = np.arange(lab.shape[1])[None].repeat(lab.shape[0], 0)

@@ -27,6 +27,7 @@ def _photos(n: int, seed: int = 0) -> list[np.ndarray]:
     return [frame for frame, _ in sample_frames(num_frames=n, size=(240, 160), seed=seed)]
 
 
+@pytest.mark.slow
 def test_int8_model_runs_in_the_parser_and_agrees_with_fp32(exported, tmp_path):
     from tryon_sdk.engines.quantize import quantize_onnx
 

@@ -8,9 +8,9 @@ from tryon_sdk.models.checkpoint import WEIGHTS_NAME
 from tryon_sdk.models.registry import ModelSource, available_models, register_model, resolve_checkpoint
 
 
-def test_url_model_is_downloaded_once_and_checked(checkpoint, registered_model, tmp_path, monkeypatch, person_image):
+def test_url_model_is_downloaded_once_and_checked(calibrated_checkpoint, registered_model, tmp_path, monkeypatch, person_image):
     monkeypatch.setenv("TRYON_SDK_CACHE", str(tmp_path / "cache"))
-    weights = checkpoint / WEIGHTS_NAME
+    weights = calibrated_checkpoint / WEIGHTS_NAME
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     name = registered_model(ModelSource("test-url-model", url=weights.as_uri(), sha256=digest))
     path = resolve_checkpoint(name)
@@ -19,7 +19,7 @@ def test_url_model_is_downloaded_once_and_checked(checkpoint, registered_model, 
     mtime = path.stat().st_mtime_ns
     assert resolve_checkpoint(name) == path and path.stat().st_mtime_ns == mtime  # not downloaded again
     got = Parser.from_pretrained(name, device="cpu", people=False).parse(person_image, return_probabilities=True)
-    want = Parser.from_pretrained(checkpoint, device="cpu", people=False).parse(person_image, return_probabilities=True)
+    want = Parser.from_pretrained(calibrated_checkpoint, device="cpu", people=False).parse(person_image, return_probabilities=True)
     assert len(np.unique(want.labels)) > 1
     np.testing.assert_array_equal(got.probabilities, want.probabilities)
 

@@ -11,7 +11,7 @@ from tryon_sdk.labels import argmax_labels
 from tryon_sdk.resample import GridScores, upsampled_labels
 from tryon_sdk.video.temporal.smoothing import SmoothingOptions, TemporalSmoother
 
-from videos import calibrated_parser, synthetic_frame
+from videos import synthetic_frame
 
 
 def _full_argmax(scores: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -56,22 +56,21 @@ def test_grid_scores_full_and_at():
     assert same.full() is full and same.scale == 1.0
 
 
-def test_parser_grids_give_the_parse():
-    parser = calibrated_parser()
+def test_parser_grids_give_the_parse(calibrated_parser):
     frame = synthetic_frame(4, 200, 120)
-    grid = parser.predict_grids([frame])[0]
+    grid = calibrated_parser.predict_grids([frame])[0]
     assert grid.size == frame.shape[:2] and grid.scores.shape[-2:] != frame.shape[:2]
-    np.testing.assert_allclose(grid.full().numpy(), parser.predict([frame])[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(grid.full().numpy(), calibrated_parser.predict([frame])[0].numpy(), atol=1e-6)
     np.testing.assert_array_equal(grid.labels(), argmax_labels(grid.full()))
     windows = [[(10, 5, 90, 100), (60, 20, 190, 110)]]
-    crops = parser.predictor.region_grids([frame], windows)[0]
+    crops = calibrated_parser.predictor.region_grids([frame], windows)[0]
     assert [g.size for g in crops] == [(95, 80), (90, 130)]
-    for g, full in zip(crops, parser.predict_regions([frame], windows)[0]):
+    for g, full in zip(crops, calibrated_parser.predict_regions([frame], windows)[0]):
         np.testing.assert_array_equal(g.full().numpy(), full.numpy())
     # parse takes the cheaper logits' argmax when no probabilities are asked for (and the limb stage, which
     # weighs its votes with them, is off)
-    logits = parser.predict_grids([frame], probabilities=False)[0]
-    np.testing.assert_array_equal(logits.labels(), parser.parse(frame, roi=False, sides="network").labels)
+    logits = calibrated_parser.predict_grids([frame], probabilities=False)[0]
+    np.testing.assert_array_equal(logits.labels(), calibrated_parser.parse(frame, roi=False, sides="network").labels)
 
 
 def test_smoother_on_a_grid_spans_the_same_frame_pixels():

@@ -89,6 +89,7 @@ def test_an_onnxruntime_parser_still_saves_its_weights(cache, tmp_path):
     assert np.array_equal(again.parse(frame, roi=False).labels, parser.parse(frame, roi=False).labels)
 
 
+@pytest.mark.slow
 def test_int8_runs_the_checkpoints_quantised_model(cache, tmp_path):
     from tryon_sdk.engines.quantize import quantize_onnx
 

@@ -32,15 +32,14 @@ from tryon_sdk.serve.app import create_app  # noqa: E402
 from tryon_sdk.serve.options import ServeOptions  # noqa: E402
 from tryon_sdk.video.io.reader import read_image  # noqa: E402
 
-from test_truncated import faststart_mp4, head  # noqa: E402
-from videos import make_video  # noqa: E402
+from videos import faststart_mp4, head, make_video  # noqa: E402
 
 LIMIT_MB = 1.0
 
 
 @pytest.fixture(scope="module")
-def client(serve_parser):
-    app = create_app(serve_parser, ServeOptions(max_upload_mb=LIMIT_MB, max_video_frames=8))
+def client(default_parser):
+    app = create_app(default_parser, ServeOptions(max_upload_mb=LIMIT_MB, max_video_frames=8))
     with TestClient(app) as c:
         yield c
 
@@ -300,7 +299,7 @@ def test_a_video_job_can_answer_vp9_webm_instead(client, tmp_path):
 
 
 # ----------------------------------------------------------------------------------- sharing
-def test_concurrent_requests_queue_on_one_worker_thread(serve_parser, monkeypatch, tmp_path):
+def test_concurrent_requests_queue_on_one_worker_thread(default_parser, monkeypatch, tmp_path):
     """Several uploads at once on the real server: all answered, the model never used by two threads at once."""
     import httpx
 
@@ -328,7 +327,7 @@ def test_concurrent_requests_queue_on_one_worker_thread(serve_parser, monkeypatc
     photo = tmp_path / "small.png"
     Image.fromarray(rng.integers(0, 255, (96, 64, 3), dtype=np.uint8)).save(photo)
     answers: list[httpx.Response] = []
-    app = create_app(serve_parser)
+    app = create_app(default_parser)
     with running_server(app) as url:
 
         def send() -> None:
@@ -349,13 +348,13 @@ def test_concurrent_requests_queue_on_one_worker_thread(serve_parser, monkeypatc
 
 
 # ----------------------------------------------------------------------------------- the command
-def test_the_command_binds_loopback_and_serves_the_page(serve_parser, monkeypatch):
+def test_the_command_binds_loopback_and_serves_the_page(default_parser, monkeypatch):
     import uvicorn
 
     from tryon_sdk.commands import serve as serve_cmd
 
     calls = {}
-    monkeypatch.setattr(serve_cmd, "load_parser", lambda args: serve_parser)
+    monkeypatch.setattr(serve_cmd, "load_parser", lambda args: default_parser)
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.update(app=app, **kw))
     assert main(["serve", "--port", "8123", "--max-upload-mb", "3"]) == 0
     assert calls["host"] == "127.0.0.1" and calls["port"] == 8123
@@ -379,6 +378,7 @@ def test_without_the_serve_extra_the_command_says_what_to_install(monkeypatch, c
     assert len(err.splitlines()) == 1 and "pip install 'tryon-sdk[serve]'" in err
 
 
+@pytest.mark.slow
 def test_the_sdk_never_imports_the_web_stack():
     code = (
         "import sys, tryon_sdk, tryon_sdk.cli; tryon_sdk.cli.build_parser(); from tryon_sdk import Parser; "

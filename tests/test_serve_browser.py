@@ -17,18 +17,20 @@ pytest.importorskip("starlette", reason="the serve extra is not installed (pip i
 pytest.importorskip("uvicorn", reason="the serve extra is not installed (pip install -e '.[serve]')")
 
 from serve_browser import find_browser, headless_chromium, running_server, wait_for_download  # noqa: E402
-from videos import make_video  # noqa: E402
+from videos import faststart_mp4, head, make_video  # noqa: E402
 
 PHOTO = "photos/0001.jpg"
+# headless Chromium against a live server: 10-15 s for the module on 2 cores, its tests sharing the browser
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def base_url(serve_parser):
+def base_url(default_parser):
     from tryon_sdk.serve.app import create_app
     from tryon_sdk.serve.options import ServeOptions
 
     find_browser()  # skip before starting anything
-    with running_server(create_app(serve_parser, ServeOptions(max_upload_mb=5))) as url:
+    with running_server(create_app(default_parser, ServeOptions(max_upload_mb=5))) as url:
         yield url
 
 
@@ -155,8 +157,6 @@ def test_a_video_runs_as_a_job_and_its_overlay_plays_in_the_page(browser, base_u
 
 
 def test_bad_uploads_are_explained_in_the_page(browser, tmp_path):
-    from test_truncated import faststart_mp4, head
-
     cut = head(faststart_mp4(tmp_path / "full.mp4", frames=30, width=64, height=48), 0.4)
     upload(browser, cut)
     assert wait_state(browser, "error") == "error"

@@ -14,12 +14,7 @@ from tryon_sdk.limbs import LimbConsistency, LimbOptions
 from tryon_sdk.video.stream import RunningMode, StreamOptions, VideoSession, open_stream
 from tryon_sdk.video.temporal.smoothing import SmoothingOptions, TemporalSmoother
 
-from videos import calibrated_parser, synthetic_frame
-
-
-@pytest.fixture(scope="module")
-def parser():
-    return calibrated_parser()
+from videos import synthetic_frame
 
 
 def clip(n: int, seed: int = 0, w: int = 80, h: int = 60) -> list[np.ndarray]:
@@ -37,9 +32,9 @@ NO_LIMBS = dict(limb_consistency=False)
 
 
 # ------------------------------------------------------------------------- options and misuse
-def test_timestamps_must_strictly_increase(parser):
+def test_timestamps_must_strictly_increase(calibrated_parser):
     f = clip(4)
-    with open_stream(parser, StreamOptions(running_mode="video", **NO_LIMBS)) as s:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="video", **NO_LIMBS)) as s:
         s.parse(f[0], 0)
         s.parse(f[1], 33)
         with pytest.raises(ValueError, match="increase"):
@@ -59,7 +54,7 @@ def test_timestamps_must_strictly_increase(parser):
         assert s.parse(f[0], 0).timestamp_ms == 0
 
 
-def test_mode_misuse_is_a_value_error(parser):
+def test_mode_misuse_is_a_value_error(calibrated_parser):
     frame = clip(1)[0]
 
     def cb(result, image, ts):
@@ -68,19 +63,19 @@ def test_mode_misuse_is_a_value_error(parser):
     with pytest.raises(ConfigError, match="result_callback"):
         StreamOptions(running_mode=RunningMode.LIVE_STREAM)
     with pytest.raises(ValueError, match="LIVE_STREAM"):
-        open_stream(parser, StreamOptions(running_mode="video", result_callback=cb))
+        open_stream(calibrated_parser, StreamOptions(running_mode="video", result_callback=cb))
     with pytest.raises(ConfigError, match="running mode"):
-        open_stream(parser, StreamOptions(running_mode="batch"))
+        open_stream(calibrated_parser, StreamOptions(running_mode="batch"))
     with pytest.raises(ConfigError, match="smoothing"):
-        open_stream(parser, StreamOptions(running_mode="video", smoothing="strong"))
+        open_stream(calibrated_parser, StreamOptions(running_mode="video", smoothing="strong"))
     with pytest.raises(TypeError, match="colour"):
         StreamOptions(running_mode="video", colour=True)
-    with open_stream(parser, StreamOptions(running_mode="video", **NO_LIMBS)) as s:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="video", **NO_LIMBS)) as s:
         with pytest.raises(ValueError, match="LIVE_STREAM"):
             s.parse_async(frame, 0)
         with pytest.raises(ConfigError):
             s.flush()
-    with open_stream(parser, StreamOptions(running_mode="live_stream", result_callback=cb, **NO_LIMBS)) as s:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="live_stream", result_callback=cb, **NO_LIMBS)) as s:
         with pytest.raises(ValueError, match="IMAGE or VIDEO"):
             s.parse(frame, 0)
         with pytest.raises(ConfigError):
@@ -91,52 +86,52 @@ def test_mode_misuse_is_a_value_error(parser):
 
 
 # ------------------------------------------------------------------------------- the pipeline
-def test_image_mode_is_stateless(parser):
+def test_image_mode_is_stateless(calibrated_parser):
     f = clip(3)
-    with open_stream(parser, StreamOptions(running_mode="image", return_probabilities=True, **NO_LIMBS)) as s:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="image", return_probabilities=True, **NO_LIMBS)) as s:
         a = s.parse(f[1])
         s.parse(f[2])
         b = s.parse(f[1])
     np.testing.assert_array_equal(a.probabilities, b.probabilities)
-    np.testing.assert_array_equal(a.labels, parser.parse(f[1], return_probabilities=True, sides="network").labels)
+    np.testing.assert_array_equal(a.labels, calibrated_parser.parse(f[1], return_probabilities=True, sides="network").labels)
 
 
-def test_video_mode_is_engine_then_smoothing_then_argmax(parser):
+def test_video_mode_is_engine_then_smoothing_then_argmax(calibrated_parser):
     """Smoothing runs on the model's grid; probabilities and labels come at the frame's size from it."""
     frames = clip(5)
     smoother = TemporalSmoother(SmoothingOptions(ratio=0.8))
     state, expected = None, []
     for i, frame in enumerate(frames):
-        grid = parser.predict_grids([frame])[0]
+        grid = calibrated_parser.predict_grids([frame])[0]
         assert grid.scores.shape[-2:] != frame.shape[:2]  # the grid is smaller than the frame
         probs, state = smoother.on_grid(grid.scale).step(
             grid.scores, state, timestamp_ms=40 * i, frame=frames[i]
         )
         expected.append(GridScores(probs, grid.size).full())
-    with open_stream(parser, StreamOptions(running_mode="video", smoothing=SmoothingOptions(ratio=0.8), return_probabilities=True, **NO_LIMBS)) as s:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="video", smoothing=SmoothingOptions(ratio=0.8), return_probabilities=True, **NO_LIMBS)) as s:
         got = [s.parse(f, 40 * i) for i, f in enumerate(frames)]
     for i, (r, e) in enumerate(zip(got, expected)):
         np.testing.assert_allclose(r.probabilities, e.numpy(), atol=1e-6)
         np.testing.assert_array_equal(r.labels, r.probabilities.argmax(0))
         assert r.timestamp_ms == 40 * i and r.image is not None
     # the state really carried over: later frames differ from their stateless parse
-    raw = parser.parse(frames[4], return_probabilities=True).probabilities
+    raw = calibrated_parser.parse(frames[4], return_probabilities=True).probabilities
     assert np.abs(got[4].probabilities - raw).max() > 1e-3
 
 
 @pytest.mark.parametrize("mirrored", [False, True])
-def test_limb_consistency_runs_on_the_argmax_of_the_smoothed_probabilities(parser, mirrored):
+def test_limb_consistency_runs_on_the_argmax_of_the_smoothed_probabilities(calibrated_parser, mirrored):
     frames = [synthetic_frame(2, 80, 60)] * 2 + clip(3, seed=2)
     smoother, fixer = TemporalSmoother(SmoothingOptions()), LimbConsistency(LimbOptions(), mirrored=mirrored)
     s_state = l_state = None
     expected = []
     for i, frame in enumerate(frames):
-        grid = parser.predict_grids([frame])[0]
+        grid = calibrated_parser.predict_grids([frame])[0]
         probs, s_state = smoother.on_grid(grid.scale).step(grid.scores, s_state, timestamp_ms=30 * i, frame=frame)
         full = GridScores(probs, grid.size).full()
         labels, l_state = fixer.step(full.argmax(0).to(torch.uint8).numpy(), l_state, probabilities=full)
         expected.append(labels)
-    with open_stream(parser, StreamOptions(running_mode="video", mirrored=mirrored)) as s:  # defaults: smoothing and limb consistency on
+    with open_stream(calibrated_parser, StreamOptions(running_mode="video", mirrored=mirrored)) as s:  # defaults: smoothing and limb consistency on
         got = [s.parse(f, 30 * i).labels for i, f in enumerate(frames)]
     limbs = [c for pair in FLIP_PAIRS for c in pair]
     assert any(np.isin(e, limbs).any() for e in expected), "test frames need limb classes"
@@ -144,17 +139,17 @@ def test_limb_consistency_runs_on_the_argmax_of_the_smoothed_probabilities(parse
         np.testing.assert_array_equal(g, e)
 
 
-def test_probabilities_only_when_asked(parser):
-    with open_stream(parser, StreamOptions(running_mode="video", **NO_LIMBS)) as s:
+def test_probabilities_only_when_asked(calibrated_parser):
+    with open_stream(calibrated_parser, StreamOptions(running_mode="video", **NO_LIMBS)) as s:
         r = s.parse(clip(1)[0], 0)
     assert r.probabilities is None and r.labels.dtype == np.uint8 and r.labels.shape == (60, 80)
 
 
-def test_parse_many_matches_parse_one_by_one(parser):
+def test_parse_many_matches_parse_one_by_one(calibrated_parser):
     frames = clip(5)
-    with open_stream(parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS)) as s:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS)) as s:
         one = [s.parse(f, 10 * i) for i, f in enumerate(frames)]
-    with open_stream(parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS)) as s:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS)) as s:
         many = s.parse_many(frames[:3], [0, 10, 20]) + s.parse_many(frames[3:], [30, 40])
     for a, b in zip(one, many):
         # batched and single convolutions round differently: up to ~1.5e-4 in this calibrated random network
@@ -162,12 +157,12 @@ def test_parse_many_matches_parse_one_by_one(parser):
         assert (a.labels == b.labels).mean() > 0.99
 
 
-def test_two_sessions_never_share_state(parser):
+def test_two_sessions_never_share_state(calibrated_parser):
     fa, fb = clip(5, seed=0), clip(5, seed=3)
-    with open_stream(parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS)) as alone:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS)) as alone:
         ref = [alone.parse(f, 25 * i) for i, f in enumerate(fa)]
-    sa = open_stream(parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS))
-    sb = open_stream(parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS))
+    sa = open_stream(calibrated_parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS))
+    sb = open_stream(calibrated_parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS))
     with sa, sb:
         for i in range(5):
             ra = sa.parse(fa[i], 25 * i)
@@ -176,46 +171,46 @@ def test_two_sessions_never_share_state(parser):
             assert not np.array_equal(ra.probabilities, rb.probabilities)
 
 
-def test_reset_forgets_the_past(parser):
+def test_reset_forgets_the_past(calibrated_parser):
     frames = clip(4)
-    with open_stream(parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS)) as s:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS)) as s:
         for i in range(3):
             s.parse(frames[i], 20 * i)
         carried = s.parse(frames[3], 60)
         s.reset()
         fresh = s.parse(frames[3], 0)
-    with open_stream(parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS)) as s:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="video", return_probabilities=True, **NO_LIMBS)) as s:
         first = s.parse(frames[3], 0)
     np.testing.assert_array_equal(fresh.probabilities, first.probabilities)
     assert not np.array_equal(carried.probabilities, first.probabilities)
 
 
-def test_mirrored_without_limb_stage_reports_the_persons_sides(parser):
+def test_mirrored_without_limb_stage_reports_the_persons_sides(calibrated_parser):
     frame = synthetic_frame(2, 80, 60)
-    plain = open_stream(parser, StreamOptions(running_mode="image", **NO_LIMBS)).parse(frame).labels
+    plain = open_stream(calibrated_parser, StreamOptions(running_mode="image", **NO_LIMBS)).parse(frame).labels
     assert np.isin(plain, [c for pair in FLIP_PAIRS for c in pair]).any(), "test frame needs left/right classes"
-    mirrored = open_stream(parser, StreamOptions(running_mode="image", mirrored=True, **NO_LIMBS)).parse(frame).labels
+    mirrored = open_stream(calibrated_parser, StreamOptions(running_mode="image", mirrored=True, **NO_LIMBS)).parse(frame).labels
     np.testing.assert_array_equal(mirrored, swap_lr(plain))
 
 
-def test_compositor_renders_output(parser):
+def test_compositor_renders_output(calibrated_parser):
     def invert(frame, result):
         return 255 - frame
 
     frame = clip(1)[0]
-    with open_stream(parser, StreamOptions(running_mode="video", compositor=invert, **NO_LIMBS)) as s:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="video", compositor=invert, **NO_LIMBS)) as s:
         r = s.parse(frame, 0)
         np.testing.assert_array_equal(s.render(r), 255 - frame)
-    with open_stream(parser, StreamOptions(running_mode="video", **NO_LIMBS)) as s:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="video", **NO_LIMBS)) as s:
         r = s.parse(frame, 0)
         np.testing.assert_array_equal(s.render(r), r.overlay())
-    with open_stream(parser, StreamOptions(running_mode="video", compositor=lambda f, r: f[:10], **NO_LIMBS)) as s:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="video", compositor=lambda f, r: f[:10], **NO_LIMBS)) as s:
         with pytest.raises(InputError, match="compositor"):
             s.render(s.parse(frame, 0))
 
 
 # -------------------------------------------------------------------------------- LIVE_STREAM
-def test_live_stream_drops_stale_frames_and_counts_them(parser):
+def test_live_stream_drops_stale_frames_and_counts_them(calibrated_parser):
     frames = clip(6)
     busy, release = threading.Event(), threading.Event()
     got: list[tuple[int, np.ndarray, np.ndarray]] = []
@@ -225,7 +220,7 @@ def test_live_stream_drops_stale_frames_and_counts_them(parser):
         busy.set()
         assert release.wait(30)
 
-    s = open_stream(parser, StreamOptions(running_mode="live_stream", result_callback=slow_callback, **NO_LIMBS))
+    s = open_stream(calibrated_parser, StreamOptions(running_mode="live_stream", result_callback=slow_callback, **NO_LIMBS))
     with s:
         s.parse_async(frames[0], 0)
         assert busy.wait(30)  # the worker now sits in the callback of frame 0
@@ -245,7 +240,7 @@ def test_live_stream_drops_stale_frames_and_counts_them(parser):
     assert s.dropped_frames == 4
 
 
-def test_live_stream_close_finishes_the_waiting_frame_and_stops(parser):
+def test_live_stream_close_finishes_the_waiting_frame_and_stops(calibrated_parser):
     frames = clip(3)
     seen: list[int] = []
     release = threading.Event()
@@ -254,7 +249,7 @@ def test_live_stream_close_finishes_the_waiting_frame_and_stops(parser):
         release.wait(30)
         seen.append(ts)
 
-    with open_stream(parser, StreamOptions(running_mode="live_stream", result_callback=cb, **NO_LIMBS)) as s:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="live_stream", result_callback=cb, **NO_LIMBS)) as s:
         s.parse_async(frames[0], 0)
         s.parse_async(frames[1], 10)
         release.set()
@@ -264,12 +259,12 @@ def test_live_stream_close_finishes_the_waiting_frame_and_stops(parser):
         s.parse_async(frames[2], 20)
 
 
-def test_live_stream_callback_error_reaches_the_caller(parser):
+def test_live_stream_callback_error_reaches_the_caller(calibrated_parser):
     def broken(result, image, ts):
         raise RuntimeError("callback failed")
 
     frame = clip(1)[0]
-    s = open_stream(parser, StreamOptions(running_mode="live_stream", result_callback=broken, **NO_LIMBS))
+    s = open_stream(calibrated_parser, StreamOptions(running_mode="live_stream", result_callback=broken, **NO_LIMBS))
     s.parse_async(frame, 0)
     assert s.flush(timeout=60)
     with pytest.raises(RuntimeError, match="callback failed"):
@@ -277,17 +272,17 @@ def test_live_stream_callback_error_reaches_the_caller(parser):
     s.close()
 
 
-def test_live_stream_callback_gets_the_composited_frame(parser):
+def test_live_stream_callback_gets_the_composited_frame(calibrated_parser):
     out: list[np.ndarray] = []
     frame = clip(1)[0]
-    with open_stream(parser, StreamOptions(running_mode="live_stream", result_callback=lambda r, img, ts: out.append(img), compositor=lambda f, r: 255 - f, **NO_LIMBS)) as s:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="live_stream", result_callback=lambda r, img, ts: out.append(img), compositor=lambda f, r: 255 - f, **NO_LIMBS)) as s:
         s.parse_async(frame, 0)
         assert s.flush(timeout=60)
     np.testing.assert_array_equal(out[0], 255 - frame)
 
 
-def test_context_manager_closes(parser):
-    with open_stream(parser, StreamOptions(running_mode="video", **NO_LIMBS)) as s:
+def test_context_manager_closes(calibrated_parser):
+    with open_stream(calibrated_parser, StreamOptions(running_mode="video", **NO_LIMBS)) as s:
         assert isinstance(s, VideoSession) and not s.closed
     assert s.closed
     with pytest.raises(ConfigError, match="closed"):
@@ -295,8 +290,8 @@ def test_context_manager_closes(parser):
     s.close()  # idempotent
 
 
-def test_open_stream_takes_one_options_object(parser):
-    s = open_stream(parser, StreamOptions(running_mode="video", limb_consistency=False, smoothing=False))
+def test_open_stream_takes_one_options_object(calibrated_parser):
+    s = open_stream(calibrated_parser, StreamOptions(running_mode="video", limb_consistency=False, smoothing=False))
     assert s.running_mode is RunningMode.VIDEO and s.options.smoothing is None  # False is taken for "none"
     s.close()
 
@@ -316,12 +311,12 @@ def test_roi_option_is_validated_and_false_keeps_the_whole_frame(tiny_parser, pe
     np.testing.assert_array_equal(whole.labels, same.labels)
 
 
-def test_engine_stage_apart_on_the_model_grid(parser):
+def test_engine_stage_apart_on_the_model_grid(calibrated_parser):
     """Whole-frame sessions: predict() keeps the scores on the model's grid; the stages after it give what
     parse_many gives; grids for another frame size are refused."""
     frames = clip(5, seed=4)
     stamps = [40 * i for i in range(5)]
-    with open_stream(parser, StreamOptions(running_mode="video", roi=False)) as a, open_stream(parser, StreamOptions(running_mode="video", roi=False)) as b:
+    with open_stream(calibrated_parser, StreamOptions(running_mode="video", roi=False)) as a, open_stream(calibrated_parser, StreamOptions(running_mode="video", roi=False)) as b:
         direct = a.parse_many(frames, stamps)
         grids, people = b.predict(frames)
         assert all(isinstance(g, GridScores) and g.size == frames[0].shape[:2] for g in grids)

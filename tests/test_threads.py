@@ -6,9 +6,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tryon_sdk import threads
 
 
+@pytest.mark.slow
 def test_importing_the_sdk_first_sets_passive():
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     code = "import tryon_sdk, os, torch; print(os.environ.get('OMP_WAIT_POLICY'), tryon_sdk.threads.PASSIVE_SET_BY_SDK)"

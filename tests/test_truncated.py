@@ -10,48 +10,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import av
 import pytest
 
 from tryon_sdk.cli import main
 from tryon_sdk.commands.status import EXIT_INCOMPLETE
 from tryon_sdk.video.io.reader import VideoReader
 
-from videos import make_video
+from helpers import file_contents
+from videos import faststart_mp4, head, make_video
 
 FRAMES = 30
-
-
-def faststart_mp4(path: Path, frames: int = FRAMES, **kw) -> Path:
-    """An H.264 MP4 with its index (moov) before the frames, remuxed from :func:`make_video`."""
-    plain = make_video(path.with_name(path.stem + "-plain.mp4"), frames=frames, **kw)
-    with av.open(str(plain)) as src, av.open(str(path), "w", options={"movflags": "+faststart"}) as out:
-        stream = out.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is None:
-                continue
-            packet.stream = stream
-            out.mux(packet)
-    return path
-
-
-def head(path: Path, share: float, name: str | None = None) -> Path:
-    """A copy of the first ``share`` of ``path``'s bytes."""
-    data = path.read_bytes()
-    cut = path.with_name(name or f"{path.stem}-cut{path.suffix}")
-    cut.write_bytes(data[: int(len(data) * share)])
-    return cut
 
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("clips")
-    full = faststart_mp4(d / "full.mp4", width=64, height=48)
+    full = faststart_mp4(d / "full.mp4", frames=FRAMES, width=64, height=48)
     return {"full": full, "cut": head(full, 0.4)}
-
-
-def listing(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
 # ----------------------------------------------------------------------------------- detection
@@ -113,44 +88,44 @@ def run_parse(capsys, *args) -> tuple[int, str, str]:
     return rc, out, err
 
 
-def test_parse_of_a_cut_video_says_so_and_exits_3(tmp_path, capsys, clips, checkpoint):
+def test_parse_of_a_cut_video_says_so_and_exits_3(tmp_path, capsys, clips, calibrated_checkpoint):
     out = tmp_path / "out"
-    rc, stdout, err = run_parse(capsys, clips["cut"], "-o", out, "--model", checkpoint)
+    rc, stdout, err = run_parse(capsys, clips["cut"], "-o", out, "--model", calibrated_checkpoint)
     assert rc == EXIT_INCOMPLETE == 3
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tryon-sdk parse: warning:") and "is incomplete" in lines[0], err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["truncated"] is True and summary["frames_expected"] == FRAMES
     assert 3 <= summary["frames_processed"] < FRAMES and f"of {FRAMES} frames" in lines[0]
-    assert sorted(listing(out)) == ["labels.mkv", "overlay.mp4", "summary.json"]  # no earlier result: written in place
+    assert sorted(file_contents(out)) == ["labels.mkv", "overlay.mp4", "summary.json"]  # no earlier result: written in place
 
 
-def test_partial_result_never_replaces_a_complete_one(tmp_path, capsys, clips, checkpoint):
+def test_partial_result_never_replaces_a_complete_one(tmp_path, capsys, clips, calibrated_checkpoint):
     out = tmp_path / "out"
-    assert run_parse(capsys, clips["full"], "-o", out, "--model", checkpoint)[0] == 0
-    complete = listing(out)
+    assert run_parse(capsys, clips["full"], "-o", out, "--model", calibrated_checkpoint)[0] == 0
+    complete = file_contents(out)
     assert json.loads(complete["summary.json"])["truncated"] is False
 
-    rc, _, err = run_parse(capsys, clips["cut"], "-o", out, "--model", checkpoint)
+    rc, _, err = run_parse(capsys, clips["cut"], "-o", out, "--model", calibrated_checkpoint)
     assert rc == 3 and "complete earlier result" in err and "--overwrite" in err and len(err.strip().splitlines()) == 1
-    assert listing(out) == complete  # byte for byte
+    assert file_contents(out) == complete  # byte for byte
     partial = json.loads((out / "incomplete" / "summary.json").read_text())
     assert partial["truncated"] and partial["output_dir"] == str(out / "incomplete")
-    assert sorted(listing(out / "incomplete")) == ["labels.mkv", "overlay.mp4", "summary.json"]
+    assert sorted(file_contents(out / "incomplete")) == ["labels.mkv", "overlay.mp4", "summary.json"]
 
     # a complete rerun replaces the result, and the partial one beside it is stale
-    assert run_parse(capsys, clips["full"], "-o", out, "--model", checkpoint)[0] == 0
+    assert run_parse(capsys, clips["full"], "-o", out, "--model", calibrated_checkpoint)[0] == 0
     assert not (out / "incomplete").exists()
     assert json.loads((out / "summary.json").read_text())["stale_removed"] == ["incomplete"]
 
-    rc, _, err = run_parse(capsys, clips["cut"], "-o", out, "--model", checkpoint, "--overwrite")
+    rc, _, err = run_parse(capsys, clips["cut"], "-o", out, "--model", calibrated_checkpoint, "--overwrite")
     assert rc == 3 and "complete earlier result" not in err
     assert json.loads((out / "summary.json").read_text())["truncated"] is True
     assert not (out / "incomplete").exists()
 
 
-def test_eval_video_of_a_cut_video_reports_it_and_exits_3(capsys, clips, checkpoint):
-    rc = main(["eval-video", str(clips["cut"]), "--model", str(checkpoint), "--json", "--no-flip", "--no-progress"])
+def test_eval_video_of_a_cut_video_reports_it_and_exits_3(capsys, clips, calibrated_checkpoint):
+    rc = main(["eval-video", str(clips["cut"]), "--model", str(calibrated_checkpoint), "--json", "--no-flip", "--no-progress"])
     out, err = capsys.readouterr()
     assert rc == 3
     report = json.loads(out)

@@ -16,6 +16,8 @@ import numpy as np
 __all__ = [
     "synthetic_frame",
     "make_video",
+    "faststart_mp4",
+    "head",
     "make_audio_only",
     "read_video",
     "read_gray_video",
@@ -116,6 +118,27 @@ def make_video(
             for p in a_stream.encode():
                 out.mux(p)
     return path
+
+
+def faststart_mp4(path: Path, frames: int = 30, **kw) -> Path:
+    """An H.264 MP4 with its index (moov) before the frames, remuxed from :func:`make_video`."""
+    plain = make_video(path.with_name(path.stem + "-plain.mp4"), frames=frames, **kw)
+    with av.open(str(plain)) as src, av.open(str(path), "w", options={"movflags": "+faststart"}) as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is None:
+                continue
+            packet.stream = stream
+            out.mux(packet)
+    return path
+
+
+def head(path: Path, share: float, name: str | None = None) -> Path:
+    """A copy of the first ``share`` of ``path``'s bytes (a cut-off file), beside it."""
+    data = path.read_bytes()
+    cut = path.with_name(name or f"{path.stem}-cut{path.suffix}")
+    cut.write_bytes(data[: int(len(data) * share)])
+    return cut
 
 
 def make_audio_only(path: str | Path, *, seconds: float = 0.5, with_empty_video: bool = True) -> Path:

@@ -9,14 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[2]
+from synthetic import synthetic_people
 
-# ATR ids used by the synthetic people
-BG, HAIR, UPPER, PANTS, FACE = 0, 2, 4, 6, 11
-L_SHOE, R_SHOE, L_LEG, R_LEG, L_ARM, R_ARM = 9, 10, 12, 13, 14, 15
-COLOURS = {BG: (150, 160, 170), HAIR: (60, 40, 20), UPPER: (200, 30, 40), PANTS: (30, 40, 150), FACE: (225, 175, 145),
-           L_ARM: (215, 165, 135), R_ARM: (215, 165, 135), L_LEG: (205, 160, 130), R_LEG: (205, 160, 130),
-           L_SHOE: (20, 20, 20), R_SHOE: (20, 20, 20)}
+REPO = Path(__file__).resolve().parents[2]
 
 
 def ccp_dir_or_skip() -> Path:
@@ -33,52 +28,6 @@ def ccp_dir_or_skip() -> Path:
 @pytest.fixture(scope="session")
 def ccp_root() -> Path:
     return ccp_dir_or_skip()
-
-
-def person_mask(h: int, w: int, rng: np.random.Generator, facing: int = 1) -> np.ndarray:
-    """A standing person facing the camera (``facing=1``) in ATR ids, uint8 ``h x w``; jittered position/size."""
-    m = np.zeros((h, w), np.uint8)
-    s = rng.uniform(0.8, 1.0)
-    cx = int(w / 2 + rng.uniform(-0.1, 0.1) * w)
-    top = int(rng.uniform(0.02, 0.08) * h)
-    H = int(0.9 * h * s)
-    W = int(0.45 * w * s)
-
-    def box(y0, y1, x0, x1, v):
-        m[max(top + int(y0 * H), 0):top + int(y1 * H), max(cx + int(x0 * W), 0):max(cx + int(x1 * W), 0)] = v
-
-    box(0.0, 0.06, -0.17, 0.17, HAIR)
-    box(0.06, 0.16, -0.14, 0.14, FACE if facing == 1 else HAIR)
-    box(0.17, 0.5, -0.3, 0.3, UPPER)
-    # person's left is image-right when facing the camera
-    la, ra = (L_ARM, R_ARM) if facing == 1 else (R_ARM, L_ARM)
-    box(0.18, 0.5, 0.32, 0.46, la)
-    box(0.18, 0.5, -0.46, -0.32, ra)
-    box(0.5, 0.75, -0.28, 0.28, PANTS)
-    ll, rl = (L_LEG, R_LEG) if facing == 1 else (R_LEG, L_LEG)
-    box(0.75, 0.93, 0.06, 0.24, ll)
-    box(0.75, 0.93, -0.24, -0.06, rl)
-    ls, rs = (L_SHOE, R_SHOE) if facing == 1 else (R_SHOE, L_SHOE)
-    box(0.93, 1.0, 0.04, 0.28, ls)
-    box(0.93, 1.0, -0.28, -0.04, rs)
-    return m
-
-
-def render(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """uint8 ``h x w x 3`` RGB image of an ATR mask: class colours plus noise."""
-    img = np.zeros(mask.shape + (3,), np.int16)
-    for c, col in COLOURS.items():
-        img[mask == c] = col
-    img += rng.integers(-12, 13, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def synthetic_people(n: int, h: int = 96, w: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` synthetic people: images uint8 ``n x h x w x 3`` and ATR masks ``n x h x w``."""
-    rng = np.random.default_rng(seed)
-    masks = np.stack([person_mask(h, w, rng) for _ in range(n)])
-    images = np.stack([render(m, rng) for m in masks])
-    return images, masks
 
 
 def png_bytes(arr: np.ndarray) -> bytes:

@@ -8,7 +8,7 @@ import torch
 from tryon_sdk.labels import FLIP_PAIRS, IGNORE_INDEX, hflip_labels
 from training.augment import AugmentConfig, augment_batch, to_float_batch
 
-from .conftest import L_ARM, L_LEG, L_SHOE, R_ARM, R_LEG, R_SHOE, synthetic_people
+from synthetic import L_ARM, L_LEG, L_SHOE, R_ARM, R_LEG, R_SHOE, synthetic_people
 
 NO_GEOMETRY = dict(scale=(1.0, 1.0), rotate_deg=0.0, translate=0.0, brightness=0.0, contrast=0.0, saturation=0.0)
 FILL = (0.485, 0.456, 0.406)  # ImageNet mean: what the parser pads with

@@ -8,7 +8,7 @@ import torch
 from tryon_sdk.errors import ConfigError
 from training.degrade import OPS, DegradeConfig, apply_op, degrade_batch
 
-from .conftest import synthetic_people
+from synthetic import synthetic_people
 
 
 def _images(n: int = 3) -> torch.Tensor:

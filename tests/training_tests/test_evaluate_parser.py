@@ -11,7 +11,7 @@ from tryon_sdk.labels import IGNORE_INDEX
 from training.evaluate import evaluate_arrays
 from training.metrics import confusion_matrix, scores
 
-from .conftest import synthetic_people
+from synthetic import synthetic_people
 
 
 @pytest.mark.parametrize("flip_tta", [False, True])

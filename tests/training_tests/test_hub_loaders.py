@@ -13,7 +13,9 @@ from training.data.atr import atr_sample, atr_split, iter_atr, load_atr
 from training.data.imaterialist import imat_dense_sample, load_imat_dense
 from training.mapping import FASHIONPEDIA_CATEGORIES
 
-from .conftest import synthetic_people, write_image_parquet
+from synthetic import synthetic_people
+
+from .conftest import write_image_parquet
 
 pytest.importorskip("datasets")
 A = CLASS_INDEX

@@ -103,7 +103,9 @@ def test_tiny_run_with_every_new_ingredient(tmp_path):
     from training.data.cache import build_cache
     from training.train import train
 
-    from .conftest import synthetic_people, tiny_recipe
+    from synthetic import synthetic_people
+
+    from .conftest import tiny_recipe
 
     images, masks = synthetic_people(12, 96, 64, seed=4)
     masks[:3][masks[:3] == 6] = CLASS_INDEX["Skirt"]  # three photos with a rare class

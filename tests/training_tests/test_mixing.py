@@ -13,7 +13,9 @@ from tryon_sdk.labels import IGNORE_INDEX
 from training.data.cache import fit_pair
 from training.data.mixing import MixedStream, build_source
 
-from .conftest import synthetic_people, write_image_parquet
+from synthetic import synthetic_people
+
+from .conftest import write_image_parquet
 
 
 PAD = (124, 116, 104)  # ImageNet mean colour, as Preprocess.pad_color gives it
@@ -84,6 +86,7 @@ def test_ranks_take_disjoint_interleaved_shares(two_sources):
     assert all(np.array_equal(single[2 * i], got0[i]) and np.array_equal(single[2 * i + 1], got1[i]) for i in range(4))
 
 
+@pytest.mark.slow
 def test_val_split_and_parquet_source(tmp_path):
     images, masks = synthetic_people(12, 48, 32, seed=3)
     path = write_image_parquet(tmp_path / "atr.parquet", list(images), list(masks), "mask")

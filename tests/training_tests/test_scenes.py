@@ -10,7 +10,7 @@ from tryon_sdk.labels import IGNORE_INDEX
 from training.augment import to_float_batch
 from training.scenes import SceneConfig, background_strips, compose_scenes, make_backgrounds
 
-from .conftest import synthetic_people
+from synthetic import synthetic_people
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,9 @@ from training.recipe import apply_overrides, available_recipes, load_recipe
 from training.schedule import lr_factor
 from training.train import train
 
-from .conftest import REPO, synthetic_people, tiny_recipe
+from synthetic import synthetic_people
+
+from .conftest import REPO, tiny_recipe
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +43,7 @@ def _rows(run: Path, kind: str) -> list[dict]:
     return [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if r["kind"] == kind]
 
 
+@pytest.mark.slow
 def test_twenty_steps_loss_falls(trained):
     run, result = trained
     losses = [r["loss"] for r in _rows(run, "train")]
@@ -49,6 +52,7 @@ def test_twenty_steps_loss_falls(trained):
     assert all(np.isfinite(losses))
 
 
+@pytest.mark.slow
 def test_export_is_a_loadable_model_with_provenance(trained):
     run, result = trained
     state, cfg = load_checkpoint(run / "export")
@@ -68,6 +72,7 @@ def test_export_is_a_loadable_model_with_provenance(trained):
     assert (run / "best" / "model.safetensors").is_file() and (run / "last" / "state.json").is_file()
 
 
+@pytest.mark.slow
 def test_resume_gives_the_same_next_steps(tiny_cache, tmp_path):
     recipe = tiny_recipe(tiny_cache, steps=6, eval_every=0, checkpoint_every=3)
     full = tmp_path / "full"
@@ -89,6 +94,7 @@ def test_resume_gives_the_same_next_steps(tiny_cache, tmp_path):
     assert all(torch.allclose(sa[k].float(), sb[k].float(), atol=1e-5) for k in sa)  # weights and optimizer moments
 
 
+@pytest.mark.slow
 def test_evaluate_cli_matches_torchmetrics(trained, tiny_cache, tmp_path, capsys):
     tm = pytest.importorskip("torchmetrics")
     from tryon_sdk.models.builders import build_model
@@ -118,6 +124,7 @@ def test_evaluate_cli_matches_torchmetrics(trained, tiny_cache, tmp_path, capsys
         assert rep["per_class_iou"][cfg.class_names[i]] == pytest.approx(float(jac[i]), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_two_process_gloo_run(tiny_cache, tmp_path):
     recipe = tiny_recipe(tiny_cache, steps=4, eval_every=2, checkpoint_every=2, batch_size=2)
     recipe_path = tmp_path / "tiny.json"

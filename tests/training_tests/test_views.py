@@ -9,7 +9,7 @@ import torch
 from tryon_sdk.errors import ConfigError
 from training.views import FRAMINGS, ViewConfig, body_lines, compose_groups, crop_into, frame_crops, framing_box
 
-from .conftest import COLOURS, FACE, L_SHOE, PANTS, R_SHOE, UPPER, synthetic_people
+from synthetic import COLOURS, FACE, L_SHOE, PANTS, R_SHOE, UPPER, synthetic_people
 
 FILL = (0.5, 0.5, 0.5)
 
