@@ -23,6 +23,7 @@ from .engines.runtime import load_engine
 from .engines.torch_engine import Engine, TorchEngine
 from .errors import ConfigError, InputError
 from .frame_path import FrameRequest, parse_frames
+from .geometry import Box
 from .inputs import BoxesLike, ImageLike, to_rgb_uint8
 from .limbs import LimbOptions
 from .models.builders import build_model
@@ -31,7 +32,6 @@ from .people.person import PeopleOptions, check_boxes, coerce_options
 from .people.stage import PeopleStage
 from .predictor import Predictor
 from .preprocess import Preprocess
-from .geometry import Box
 from .resample import GridScores
 from .result import ParseResult
 from .validate import one_of
@@ -41,6 +41,7 @@ __all__ = ["Parser", "ParseResult", "RUNTIMES", "PRECISIONS", "SIDES"]
 #: ``sides`` of :meth:`Parser.parse`: the person's own left/right (limb consistency from the facing),
 #: or the network's raw labels.
 SIDES: tuple[str, ...] = ("own", "network")
+
 
 class Parser:
     """Human parser over the 18 ATR classes.

@@ -17,9 +17,9 @@ from .config import ModelConfig
 from .engines.gpu import PinnedUploader
 from .engines.torch_engine import Engine
 from .engines.tta import flip_tta_probabilities
+from .geometry import Box
 from .models.builders import output_stride
 from .preprocess import Preprocess
-from .geometry import Box
 from .resample import GridScores
 
 __all__ = ["Predictor"]

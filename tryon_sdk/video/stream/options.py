@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from dataclasses import dataclass
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np

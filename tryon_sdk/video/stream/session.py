@@ -49,13 +49,12 @@ from ...compositor import render_frame
 from ...errors import ConfigError, InputError
 from ...inputs import ImageLike, to_rgb_uint8
 from ...parser import Parser
+from ...people.person import Person
 from ...resample import GridScores
 from ...result import ParseResult
-from ...people.person import Person
-from .stages import FramePeople, FrameStages
 from .live import LiveStream
 from .options import RunningMode, StreamOptions, StreamStats
-
+from .stages import FramePeople, FrameStages
 
 __all__ = ["VideoSession", "open_stream"]
 
@@ -137,7 +136,10 @@ class VideoSession(LiveStream):
         self.close(raise_errors=exc_type is None)
 
     def __repr__(self) -> str:
-        return f"VideoSession(running_mode={self.running_mode.name}, processed={self._processed}, dropped={self._dropped}, closed={self._closed})"
+        return (
+            f"VideoSession(running_mode={self.running_mode.name}, processed={self._processed}, "
+            f"dropped={self._dropped}, closed={self._closed})"
+        )
 
     def reset(self) -> None:
         """Forget the temporal state and the last timestamp (start of a new shot or stream)."""

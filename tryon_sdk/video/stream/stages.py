@@ -77,7 +77,10 @@ class FrameStages:
     def image_results(self, images: list[np.ndarray], timestamps: list[int | None]) -> list[ParseResult]:
         """IMAGE mode: the parser's own frame path (``Parser.parse`` with this session's options)."""
         opt = self.options
-        self._searches += sum(1 for im in images if self._people_options is not None and use_people_first(self._roi, im.shape[:2], self.parser.config.input_size))
+        input_size = self.parser.config.input_size
+        self._searches += sum(
+            1 for im in images if self._people_options is not None and use_people_first(self._roi, im.shape[:2], input_size)
+        )
         request = self.parser.frame_request(
             opt.roi, opt.limb_consistency, mirrored=opt.mirrored, return_probabilities=opt.return_probabilities
         )
