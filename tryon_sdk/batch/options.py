@@ -7,6 +7,7 @@ from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..engines.options import EngineOptions
 from ..errors import ConfigError
 from ..threads import usable_cores
 from ..video.jobs.options import PipelineOptions
@@ -25,35 +26,24 @@ WORKER_MEMORY_BYTES = 1536 * 2**20
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The :meth:`Parser.from_pretrained` arguments each worker loads its own parser with (picklable)."""
+    """The model each worker loads its own parser of (picklable): :meth:`Parser.from_pretrained`'s name or
+    path, the engine it runs on, and flip TTA."""
 
     name: str | None = None
-    device: str = "auto"
-    precision: str | None = None
-    channels_last: bool | None = None
+    engine: EngineOptions = EngineOptions()
     flip_tta: bool = False
-    verify: bool | None = None
-    runtime: str = "auto"
 
     def load(self) -> Parser:
         from ..parser import Parser
 
-        return Parser.from_pretrained(
-            self.name,
-            device=self.device,
-            precision=self.precision,
-            channels_last=self.channels_last,
-            flip_tta=self.flip_tta,
-            verify=self.verify,
-            runtime=self.runtime,
-        )
+        return Parser.from_pretrained(self.name, flip_tta=self.flip_tta, **asdict(self.engine))
 
     def identity(self) -> dict[str, Any]:
         """What changes the labels (the device and runtime do not, beyond rounding)."""
         name = self.name
         if name is not None and os.path.exists(name):
             name = os.path.abspath(name)
-        return {"name": name, "precision": self.precision, "flip_tta": self.flip_tta}
+        return {"name": name, "precision": self.engine.precision, "flip_tta": self.flip_tta}
 
 
 def _available_memory() -> int | None:
@@ -150,10 +140,6 @@ def _compositor_id(comp: Any) -> Any:
         return {"type": type(comp).__name__, **{k: repr(v) for k, v in sorted(vars(comp).items()) if not k.startswith("_")}}
     except TypeError:
         return repr(comp)
-
-
-def spec_dict(spec: ModelSpec) -> dict[str, Any]:
-    return asdict(spec)
 
 
 @dataclass(frozen=True)

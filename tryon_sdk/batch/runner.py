@@ -146,7 +146,7 @@ def run(sources: Sequence[str | os.PathLike], output: str | os.PathLike, options
                     from .local import run_local
 
                     # never more workers than inputs left (a rerun with one input to retry parses it in this process)
-                    report.workers = min(options.workers or default_workers(len(todo), options.model.device), max(1, len(todo)))
+                    report.workers = min(options.workers or default_workers(len(todo), str(options.model.engine.device)), max(1, len(todo)))
                     records = run_local(todo, options.model, job, report.workers, options.threads)
                 for rec in records:
                     manifest.append(rec)

@@ -75,8 +75,4 @@ def model_spec(args: argparse.Namespace) -> ModelSpec:
     """The :class:`~tryon_sdk.batch.options.ModelSpec` the shared model flags (:func:`add_model_arguments`) ask for."""
     from ..batch import ModelSpec
 
-    e = engine_options(args)
-    return ModelSpec(
-        name=args.model, device=str(e.device), precision=e.precision, channels_last=e.channels_last,
-        flip_tta=args.flip_tta, verify=e.verify, runtime=e.runtime,
-    )
+    return ModelSpec(name=args.model, engine=engine_options(args), flip_tta=args.flip_tta)
