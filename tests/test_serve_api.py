@@ -386,3 +386,21 @@ def test_the_sdk_never_imports_the_web_stack():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"port": 70000}, r"port must be in \[0, 65535\]"),
+        ({"port": "80"}, "port must be an integer"),
+        ({"max_upload_mb": 0}, r"max_upload_mb must be in \(0.0, inf\]"),
+        ({"max_jobs": 0}, "max_jobs must be an integer >= 1"),
+        ({"cache_mb": -1}, r"cache_mb must be in \[0.0, inf\]"),
+    ],
+)
+def test_serve_options_name_the_bad_value(bad, message):
+    from tryon_sdk.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        ServeOptions(**bad)
+    assert ServeOptions(port=0, cache_mb=0).port == 0  # 0: any free port; no cache

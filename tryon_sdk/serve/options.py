@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..validate import at_least, in_range
 
 __all__ = ["ServeOptions", "ParseOptions", "LOOPBACK", "ROI_CHOICES", "COMPOSITES", "VIDEO_FORMATS"]
 
@@ -36,15 +38,12 @@ class ServeOptions:
     batch_size: int = 2
 
     def __post_init__(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"port must be in 0..65535, got {self.port}")
-        if not self.max_upload_mb > 0:
-            raise ConfigError(f"max upload must be > 0 MB, got {self.max_upload_mb}")
+        at_least("port", self.port, 0)
+        in_range("port", self.port, 0, 65535)
+        in_range("max_upload_mb", self.max_upload_mb, 0.0, math.inf, lo_open=True)
         for name in ("max_video_frames", "max_pixels", "max_jobs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.cache_mb < 0:
-            raise ConfigError(f"cache must be >= 0 MB, got {self.cache_mb}")
+            at_least(name, getattr(self, name), 1)
+        in_range("cache_mb", self.cache_mb, 0.0, math.inf)
 
     @property
     def max_upload_bytes(self) -> int:
