@@ -327,3 +327,15 @@ def test_engine_stage_apart_on_the_model_grid(calibrated_parser):
             b.parse_probabilities(frames[:1], [other], [1000])
     for x, y in zip(direct, split):
         np.testing.assert_array_equal(x.labels, y.labels)
+
+
+def test_parser_stream_still_opens_a_session_with_a_deprecation_warning(calibrated_parser):
+    with pytest.warns(DeprecationWarning, match="open_stream"):
+        old = calibrated_parser.stream(mode="video", limb_consistency=False)
+    frames = clip(3)
+    with old, open_stream(calibrated_parser, StreamOptions(running_mode="video", limb_consistency=False)) as new:
+        assert isinstance(old, VideoSession) and old.running_mode is RunningMode.VIDEO
+        for i, f in enumerate(frames):
+            np.testing.assert_array_equal(old.parse(f, 40 * i).labels, new.parse(f, 40 * i).labels)
+    with pytest.warns(DeprecationWarning), pytest.raises(ConfigError, match="unknown stream option"):
+        calibrated_parser.stream(mode="video", colour=True)

@@ -11,8 +11,9 @@ over a parser (:func:`tryon_sdk.open_stream`).
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -338,6 +339,26 @@ class Parser:
         if chunk:
             results += self.parse_frames(chunk, request, chunk_boxes)
         return results
+
+    #: Set by :mod:`tryon_sdk.video.stream.session` when it is imported (``import tryon_sdk`` does): how the
+    #: deprecated :meth:`stream` opens a session without the parser importing the layer above it.
+    stream_opener: Callable[..., object] | None = None
+
+    def stream(self, options: object = None, *, mode: str | None = None, **fields: object) -> object:
+        """Deprecated: ``open_stream(parser, StreamOptions(running_mode=..., ...))`` (:func:`tryon_sdk.open_stream`,
+        typed; this returns the same :class:`~tryon_sdk.video.stream.session.VideoSession`).
+
+        Kept so that code written for earlier versions runs: ``parser.stream(mode="video", mirrored=True)`` opens
+        the same session, with a :class:`DeprecationWarning`.
+        """
+        warnings.warn(
+            "Parser.stream(...) is deprecated: use tryon_sdk.open_stream(parser, StreamOptions(running_mode=..., ...))",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if Parser.stream_opener is None:
+            raise ConfigError("streams need tryon_sdk.video.stream: import tryon_sdk and use tryon_sdk.open_stream")
+        return Parser.stream_opener(self, options, mode=mode, **fields)
 
     def __repr__(self) -> str:
         c = self.config

@@ -40,6 +40,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -366,3 +367,25 @@ def open_stream(parser: Parser, options: StreamOptions | None = None) -> VideoSe
     ``open_stream(parser, StreamOptions(running_mode="live_stream", result_callback=show))``. Use it as a
     context manager."""
     return VideoSession(parser, options)
+
+
+def _deprecated_stream(
+    parser: Parser, options: StreamOptions | None = None, *, mode: RunningMode | str | None = None, **fields: object
+) -> VideoSession:
+    """What the deprecated ``Parser.stream(options, mode=..., **fields)`` opens: ``fields`` are
+    :class:`StreamOptions` fields, ``mode`` its ``running_mode``."""
+    if mode is not None:
+        if "running_mode" in fields:
+            raise ConfigError("give mode or running_mode, not both")
+        fields["running_mode"] = mode
+    if options is None:
+        try:
+            options = StreamOptions(**fields)  # type: ignore[arg-type]
+        except TypeError as exc:
+            raise ConfigError(f"unknown stream option: {exc}") from None
+    elif fields:
+        options = replace(options, **fields)  # type: ignore[arg-type]
+    return VideoSession(parser, options)
+
+
+Parser.stream_opener = _deprecated_stream
