@@ -10,12 +10,14 @@ IMAGE session and ``Parser.parse`` give the same labels for the same options.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from ...labels import swap_lr
+from ...limbs import LimbConsistency
+from ...parser import Parser
 from ...people.detect import people_from_labels
 from ...people.facing import FacingFilter
 from ...people.person import PeopleOptions, Person, coerce_options, use_people_first
@@ -24,10 +26,8 @@ from ...people.tracker import PeopleTracker
 from ...people_first import head_observations, parse_people_first, parse_tracked
 from ...resample import GridScores
 from ...result import ParseResult
+from ..temporal.smoothing import TemporalSmoother
 from .options import RunningMode, StreamOptions
-
-if TYPE_CHECKING:
-    from ...parser import Parser
 
 __all__ = ["FrameStages", "FramePeople"]
 
@@ -36,16 +36,11 @@ FramePeople = tuple[list[Person], list[FoundPerson | None]]
 
 
 
-def _temporal_stages(options: StreamOptions) -> tuple[Any, Any]:
+def _temporal_stages(options: StreamOptions) -> tuple[TemporalSmoother | None, LimbConsistency | None]:
     """Build the smoother and limb fixer the options ask for (``None`` when off)."""
-    smoother = fixer = None
-    if options.smoothing is not None:
-        from ..temporal.smoothing import TemporalSmoother
-
-        smoother = TemporalSmoother(options.smoothing)
+    smoother = TemporalSmoother(options.smoothing) if options.smoothing is not None else None
+    fixer = None
     if options.limb_consistency is not None:
-        from ...limbs import LimbConsistency
-
         fixer = LimbConsistency(options.limb_consistency, mirrored=options.mirrored)
     return smoother, fixer
 
@@ -54,7 +49,7 @@ class FrameStages:
     """The stages of one stream and their state; the owner (a session) calls them from one thread,
     except :meth:`predict`, whose state (the tracked people) only it touches."""
 
-    def __init__(self, parser: "Parser", options: StreamOptions) -> None:
+    def __init__(self, parser: Parser, options: StreamOptions) -> None:
         self.parser, self.options = parser, options
         self.stateful = options.running_mode is not RunningMode.IMAGE
         self._smoother, self._fixer = _temporal_stages(options)
@@ -157,10 +152,10 @@ class FrameStages:
                 # the engine stage made these probabilities for this frame alone: smooth them in place
                 p = grid.scores
                 in_place = p.device.type == "cpu" and p.dtype == torch.float32 and p.is_contiguous()
-                p, smooth_state = self._smoother.on_grid(grid.scale).step(
+                smoothed, smooth_state = self._smoother.on_grid(grid.scale).step(
                     p, smooth_state, timestamp_ms=ts, frame=image, out=p if in_place else None
                 )
-                grid = GridScores(p, grid.size)
+                grid = GridScores(torch.as_tensor(smoothed), grid.size)  # a tensor in, the same tensor out
             labels = grid.labels()
             ppl, fps = _split(found)
             if ppl is None:
@@ -168,10 +163,8 @@ class FrameStages:
                 fps = [None] * len(ppl)
             heads = head_observations(labels, ppl, fps, self._people_options or PeopleOptions())
             if self._fixer is not None:
-                labels, limb_state = self._fixer.step(
-                    labels, limb_state, probabilities=grid, heads=[h for h, _ in heads]
-                )
-                labels = np.asarray(labels, dtype=np.uint8)
+                fixed, limb_state = self._fixer.step(labels, limb_state, probabilities=grid, heads=[h for h, _ in heads])
+                labels = np.asarray(fixed, dtype=np.uint8)
             elif self.options.mirrored:  # the limb stage handles this itself when it runs
                 labels = swap_lr(labels)
             people = self._people(ppl, heads, limb_state, stateful)
@@ -202,6 +195,7 @@ class FrameStages:
             return ()
         conf = [c if h.observation is not None else 0.0 for h, c in heads]
         if limb_state is not None:
+            assert self._fixer is not None  # a limb state comes only from the limb stage
             flip = self._fixer.options.flip_frames
             return tuple(
                 dataclasses.replace(p, facing=limb_state.facing_in(p.box, flip), facing_confidence=c)
